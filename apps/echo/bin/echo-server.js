@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+// Thin shim: check the runtime, run the echo server, exit with its code. An expected failure
+// was already printed as one line by main(); anything thrown here is a bug in echo-server.
+const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+if (major < 24 || (major === 24 && minor < 20)) {
+  process.stderr.write(
+    `echo-server: needs Node.js >= 24.20.0 (net.BoundSocket); this is ${process.version}\n`,
+  );
+  process.exit(1);
+}
+try {
+  const { main } = await import('../dist/main.js');
+  process.exit(await main(process.argv.slice(2)));
+} catch (error) {
+  process.stderr.write(`echo-server: internal error, please report it:\n${error?.stack ?? error}\n`);
+  process.exit(70);
+}

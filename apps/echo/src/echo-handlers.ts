@@ -1,0 +1,28 @@
+import { formatClientAddress, type ClientAddress, type HandlerServer } from '@socketserver/core';
+import { BaseRequestHandler, StreamRequestHandler } from '@socketserver/handlers';
+
+/** The recipe's first echo server: recv(8192) and send it back, until EOF. */
+export class RawEchoHandler extends BaseRequestHandler {
+  override async handle(): Promise<void> {
+    announceConnection(this.server, this.clientAddress);
+    for (;;) {
+      const message = await this.request.recv(8192);
+      if (message.length === 0) break;
+      await this.request.send(message);
+    }
+  }
+}
+
+/** The recipe's StreamRequestHandler echo: every line read from rfile is written to wfile. */
+export class StreamEchoHandler extends StreamRequestHandler {
+  override async handle(): Promise<void> {
+    announceConnection(this.server, this.clientAddress);
+    for await (const line of this.rfile) await this.wfile.write(line);
+  }
+}
+
+/** `Got connection from ('127.0.0.1', 46923)`, unless the server runs with `quiet`. */
+function announceConnection(server: HandlerServer, clientAddress: ClientAddress): void {
+  if (server.handlerOptions['quiet'] === true) return;
+  process.stdout.write(`Got connection from ${formatClientAddress(clientAddress)}\n`);
+}

@@ -1,0 +1,290 @@
+import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { connect } from '@socketserver/client';
+import { ServerProcess } from '@socketserver/client/server-process';
+import { describe, expect, it, onTestFinished } from 'vitest';
+
+const bin = fileURLToPath(new URL('../bin/echo-server.js', import.meta.url));
+const runningLine = /^Echo server running on port (\d+)$/;
+
+/** Start echo-server with these flags; killed when the test ends. */
+async function startEchoServer(args: readonly string[]): Promise<{ server: ServerProcess; port: number }> {
+  const server = ServerProcess.start(process.execPath, [bin, ...args]);
+  onTestFinished(() => server[Symbol.asyncDispose]());
+  const line = await server.waitForLine(runningLine);
+  return { server, port: Number(runningLine.exec(line)?.[1]) };
+}
+
+/** Run echo-server to its end (a bad flag, a port in use): its output and exit code. */
+async function runToExit(
+  args: readonly string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  await using server = ServerProcess.start(process.execPath, [bin, ...args]);
+  const { code } = await server.waitForExit();
+  return { code, stdout: server.stdout, stderr: server.stderr };
+}
+
+function expectNoStackTrace(text: string): void {
+  expect(text).not.toMatch(/^\s+at /m);
+}
+
+describe.each([
+  ['stream', 'serial'],
+  ['stream', 'async'],
+  ['raw', 'serial'],
+  ['raw', 'async'],
+])('echo-server --handler %s --strategy %s', (handler, strategy) => {
+  it('runs the recipe session: Hello echoed, the connection announced, SIGINT leaves with status 1', async () => {
+    const { server, port } = await startEchoServer([
+      '--port',
+      '0',
+      '--handler',
+      handler,
+      '--strategy',
+      strategy,
+    ]);
+    const client = await connect('localhost', port);
+    expect(await client.send('Hello\n')).toBe(6);
+    expect((await client.recv(8192)).toString()).toBe('Hello\n');
+    await server.waitForLine(`Got connection from ('127.0.0.1', ${client.localPort})`);
+    await client.close();
+    server.kill('SIGINT');
+    expect(await server.waitForExit()).toEqual({ code: 1, signal: null });
+    expect(server.stdout).toBe(
+      `Echo server running on port ${port}\nGot connection from ('127.0.0.1', ${client.localPort})\n\n\nLeaving.\n`,
+    );
+    expect(server.stderr).toBe('');
+  });
+
+  it('echoes 1 MiB of random bytes byte-exact', async () => {
+    const { port } = await startEchoServer([
+      '--port',
+      '0',
+      '--handler',
+      handler,
+      '--strategy',
+      strategy,
+      '--quiet',
+    ]);
+    await using client = await connect('127.0.0.1', port);
+    const payload = randomBytes(1 << 20);
+    const sent = client.sendAll(payload);
+    const received = await client.recvExactly(payload.length, { timeoutMs: 20_000 });
+    await sent;
+    expect(received.equals(payload)).toBe(true);
+  });
+});
+
+describe('echo-server: the recipe transcripts', () => {
+  it('announces each of three connections in turn (async strategy, the default)', async () => {
+    const { server, port } = await startEchoServer(['--port', '0']);
+    const ports: number[] = [];
+    for (let i = 0; i < 3; i += 1) {
+      await using client = await connect('localhost', port);
+      ports.push(client.localPort);
+      await server.waitForLine(`Got connection from ('127.0.0.1', ${client.localPort})`);
+    }
+    server.kill('SIGINT');
+    expect((await server.waitForExit()).code).toBe(1);
+    expect(server.stdoutLines).toEqual([
+      `Echo server running on port ${port}`,
+      ...ports.map((p) => `Got connection from ('127.0.0.1', ${p})`),
+      '',
+      '',
+      'Leaving.',
+    ]);
+  });
+
+  it('listens on every interface by default: IPv4 clients as IPv4, IPv6 clients as a 4-tuple', async () => {
+    const { server, port } = await startEchoServer(['--port', '0']);
+    await using v4 = await connect('127.0.0.1', port);
+    await server.waitForLine(`Got connection from ('127.0.0.1', ${v4.localPort})`);
+    await using v6 = await connect('::1', port);
+    await server.waitForLine(`Got connection from ('::1', ${v6.localPort}, 0, 0)`);
+    expect(server.stdout).not.toContain('::ffff:');
+  });
+
+  it('--quiet prints no per-connection lines', async () => {
+    const { server, port } = await startEchoServer(['--port', '0', '--quiet']);
+    await using client = await connect('127.0.0.1', port);
+    await client.sendAll('x\n');
+    expect((await client.readline()).toString()).toBe('x\n');
+    await client.close();
+    server.kill('SIGINT');
+    await server.waitForExit();
+    expect(server.stdoutLines).toEqual([`Echo server running on port ${port}`, '', '', 'Leaving.']);
+  });
+});
+
+describe('echo-server: signals', () => {
+  it('SIGTERM stops accepting, lets an open connection finish, and exits 0', async () => {
+    const { server, port } = await startEchoServer(['--port', '0', '--quiet']);
+    await using client = await connect('127.0.0.1', port);
+    await client.sendAll('one\n');
+    expect((await client.readline()).toString()).toBe('one\n');
+    server.kill('SIGTERM');
+    await waitUntilRefused(port);
+    await client.sendAll('two\n');
+    expect((await client.readline()).toString()).toBe('two\n');
+    await client.close();
+    expect(await server.waitForExit()).toEqual({ code: 0, signal: null });
+    expect(server.stderr).toBe('');
+  });
+
+  it('SIGTERM closes a connection that outlives --drain-timeout, then exits 0', async () => {
+    const { server, port } = await startEchoServer(['--port', '0', '--quiet', '--drain-timeout', '200']);
+    await using idle = await connect('127.0.0.1', port);
+    await idle.sendAll('x\n');
+    await idle.readline();
+    server.kill('SIGTERM');
+    expect(await idle.recv(1, { timeoutMs: 5000 })).toHaveLength(0);
+    expect((await server.waitForExit()).code).toBe(0);
+  });
+
+  it('SIGINT with open connections exits 1 and frees the port', async () => {
+    const { server, port } = await startEchoServer(['--port', '0', '--quiet']);
+    await using client = await connect('127.0.0.1', port);
+    await client.sendAll('x\n');
+    await client.readline();
+    server.kill('SIGINT');
+    expect((await server.waitForExit()).code).toBe(1);
+    expect(await client.recv(1)).toHaveLength(0);
+    const again = net.createServer().listen(port, '127.0.0.1');
+    onTestFinished(() => void again.close());
+    await once(again, 'listening', { signal: AbortSignal.timeout(5000) });
+  });
+});
+
+describe('echo-server: limits', () => {
+  it('--max-line-length: a longer line closes that connection and the server serves on', async () => {
+    const { server, port } = await startEchoServer(['--port', '0', '--quiet', '--max-line-length', '16']);
+    await using offender = await connect('127.0.0.1', port);
+    await offender.sendAll('x'.repeat(1000));
+    expect(await offender.recvUntilClosed({ timeoutMs: 5000 })).toHaveLength(0);
+    await using next = await connect('127.0.0.1', port);
+    await next.sendAll('fits in sixteen\n');
+    expect((await next.readline()).toString()).toBe('fits in sixteen\n');
+    expect(server.stderr).toMatch(/ERR_LINE_TOO_LONG/);
+    expectNoStackTrace(server.stderr);
+  });
+
+  it('--idle-timeout closes a silent connection', async () => {
+    const { port } = await startEchoServer(['--port', '0', '--quiet', '--idle-timeout', '100']);
+    await using silent = await connect('127.0.0.1', port);
+    expect(await silent.recv(1, { timeoutMs: 5000 })).toHaveLength(0);
+  });
+
+  it('--max-connections drops a connection beyond the cap', async () => {
+    const { port } = await startEchoServer(['--port', '0', '--quiet', '--max-connections', '1']);
+    await using first = await connect('127.0.0.1', port);
+    await first.sendAll('a\n');
+    expect((await first.readline()).toString()).toBe('a\n');
+    await using second = await connect('127.0.0.1', port);
+    expect(await second.recv(1)).toHaveLength(0);
+  });
+});
+
+describe('echo-server: bad input', () => {
+  it.each([
+    [['--port', 'abc']],
+    [['--port', '70000']],
+    [['--port', '-1']],
+    [['--port']],
+    [['--strategy', 'bogus']],
+    [['--handler', 'xml']],
+    [['--workers', '0']],
+    [['--pool-kind', 'fiber']],
+    [['--max-connections', '0']],
+    [['--idle-timeout', 'soon']],
+    [['--max-line-length', '0']],
+    [['--frobnicate']],
+    [['extra-argument']],
+  ])('%j: usage on stderr, exit 2, no stack trace', async (args) => {
+    const { code, stdout, stderr } = await runToExit(args);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(/^error: /);
+    expect(stderr).toContain('Usage: echo-server [options]');
+    expectNoStackTrace(stderr);
+  });
+
+  it.each(['thread', 'fork', 'pool'])(
+    '--strategy %s: one line saying it is not available yet, exit 2',
+    async (name) => {
+      const { code, stderr } = await runToExit(['--port', '0', '--strategy', name]);
+      expect(code).toBe(2);
+      expect(stderr).toBe(
+        `echo-server: --strategy ${name} is not available yet: it comes with @socketserver/concurrency; use serial or async\n`,
+      );
+    },
+  );
+
+  it('a port in use: one line naming the address and port, exit 1', async () => {
+    const taken = net.createServer().listen(0, '127.0.0.1');
+    onTestFinished(() => void taken.close());
+    await once(taken, 'listening', { signal: AbortSignal.timeout(5000) });
+    const { port } = taken.address() as net.AddressInfo;
+    const { code, stdout, stderr } = await runToExit(['--host', '127.0.0.1', '--port', String(port)]);
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toBe(`echo-server: cannot listen on 127.0.0.1 port ${port}: address already in use\n`);
+  });
+
+  it('--no-reuse-address, which this platform cannot honour: one line, exit 2', async () => {
+    const { code, stderr } = await runToExit(['--port', '0', '--no-reuse-address']);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/^echo-server: allowReuseAddress=false is not supported here: .*\n$/);
+  });
+
+  it('a host that does not resolve: one line, exit 1', async () => {
+    const { code, stderr } = await runToExit(['--host', 'no-such-host.invalid', '--port', '0']);
+    expect(code).toBe(1);
+    expect(stderr).toBe('echo-server: cannot resolve host no-such-host.invalid\n');
+  });
+
+  it('--help documents every flag and the reuse-address default, exit 0', async () => {
+    const { code, stdout, stderr } = await runToExit(['--help']);
+    expect(code).toBe(0);
+    expect(stderr).toBe('');
+    for (const flag of [
+      '--host',
+      '--port',
+      '--handler',
+      '--strategy',
+      '--workers',
+      '--pool-kind',
+      '--max-connections',
+      '--idle-timeout',
+      '--max-line-length',
+      '--reuse-address',
+      '--no-reuse-address',
+      '--quiet',
+      '--version',
+    ]) {
+      expect(stdout).toContain(flag);
+    }
+    expect(stdout).toContain('platform default: on');
+  });
+
+  it('--version prints the version, exit 0', async () => {
+    const { code, stdout } = await runToExit(['--version']);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+  });
+});
+
+/** After SIGTERM the listener closes: wait until a new connection is refused (bounded). */
+async function waitUntilRefused(port: number): Promise<void> {
+  for (let attempt = 0; attempt < 100; attempt += 1) {
+    try {
+      const probe = await connect('127.0.0.1', port, { timeoutMs: 1000 });
+      await probe.close();
+    } catch (error) {
+      if ((error as { code?: string }).code === 'ERR_CONNECTION_REFUSED') return;
+      throw error;
+    }
+  }
+  throw new Error(`port ${port} still accepts connections`);
+}

@@ -1,0 +1,105 @@
+import type { Socket } from 'node:net';
+import type { ClientAddress } from './client-address.js';
+
+/**
+ * `new`: accepted, waiting in the accept queue for a free slot (nothing read yet);
+ * `active`: its request is being processed; `closed`: gone, about to leave the registry.
+ */
+export type ConnectionState = 'new' | 'active' | 'closed';
+
+/** One accepted connection, from accept until its request has finished. */
+export interface Connection {
+  readonly socket: Socket;
+  readonly clientAddress: ClientAddress;
+  state: ConnectionState;
+}
+
+/**
+ * The server's single source of truth about its connections: the accept queue (state `new`),
+ * the requests running (state `active`), and a change signal that the accept loop, the
+ * `maxConnections` check and the shutdown drain wait on, instead of polling.
+ */
+export class ConnectionRegistry {
+  readonly #connections = new Map<Socket, Connection>();
+  readonly #waiting: Connection[] = [];
+  #activeCount = 0;
+  #changeWaiters: (() => void)[] = [];
+
+  /** Connections accepted and not yet finished, waiting or active. */
+  get size(): number {
+    return this.#connections.size;
+  }
+
+  /** Requests being processed. */
+  get activeCount(): number {
+    return this.#activeCount;
+  }
+
+  /** Connections in the accept queue. */
+  get waitingCount(): number {
+    return this.#connections.size - this.#activeCount;
+  }
+
+  /** Queue a newly accepted connection. */
+  add(socket: Socket, clientAddress: ClientAddress): Connection {
+    const connection: Connection = { socket, clientAddress, state: 'new' };
+    this.#connections.set(socket, connection);
+    this.#waiting.push(connection);
+    this.#notify();
+    return connection;
+  }
+
+  /** Take the oldest waiting connection and mark it active. */
+  takeNext(): Connection | undefined {
+    for (let next = this.#waiting.shift(); next !== undefined; next = this.#waiting.shift()) {
+      if (next.state !== 'new') continue;
+      next.state = 'active';
+      this.#activeCount += 1;
+      return next;
+    }
+    return undefined;
+  }
+
+  /** Forget a connection: its request finished, or it closed while waiting. */
+  delete(socket: Socket): void {
+    const connection = this.#connections.get(socket);
+    if (connection === undefined) return;
+    if (connection.state === 'active') this.#activeCount -= 1;
+    connection.state = 'closed';
+    this.#connections.delete(socket);
+    const index = this.#waiting.indexOf(connection);
+    if (index !== -1) this.#waiting.splice(index, 1);
+    this.#notify();
+  }
+
+  /** Every connection in a given state. */
+  inState(state: ConnectionState): Connection[] {
+    return [...this.#connections.values()].filter((connection) => connection.state === state);
+  }
+
+  /** Resolves on the next add or delete, or when `signal` aborts. */
+  changed(signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        signal.removeEventListener('abort', done);
+        const index = this.#changeWaiters.indexOf(done);
+        if (index !== -1) this.#changeWaiters.splice(index, 1);
+        resolve();
+      };
+      this.#changeWaiters.push(done);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  /** Resolves once no connection is left, or when `signal` aborts. */
+  async whenEmpty(signal: AbortSignal): Promise<void> {
+    while (this.#connections.size > 0 && !signal.aborted) await this.changed(signal);
+  }
+
+  #notify(): void {
+    const waiters = this.#changeWaiters;
+    this.#changeWaiters = [];
+    for (const wake of waiters) wake();
+  }
+}

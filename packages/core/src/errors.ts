@@ -1,0 +1,142 @@
+/**
+ * Every failure this library reports carries a stable `code`. Match on `code`, not on
+ * `instanceof`: an error that crosses a thread or process boundary loses its prototype,
+ * so it travels as `{ code, message }` and is rebuilt with {@link SocketServerError.from}.
+ */
+export type SocketServerErrorCode =
+  /** The address and port are taken by another socket (EADDRINUSE). */
+  | 'ERR_ADDRESS_IN_USE'
+  /** The address is not on this machine (EADDRNOTAVAIL) or could not be resolved. */
+  | 'ERR_ADDRESS_NOT_AVAILABLE'
+  /** Binding was refused by the system (EACCES, EPERM): a privileged port, for example. */
+  | 'ERR_PERMISSION_DENIED'
+  /** Binding failed for another system reason. */
+  | 'ERR_BIND_FAILED'
+  /** An option has a value outside its domain. */
+  | 'ERR_INVALID_OPTION'
+  /** An option is valid, but this platform cannot honour it. */
+  | 'ERR_UNSUPPORTED_OPTION'
+  /** A lifecycle method was called out of order (activate before bind, serve twice, ...). */
+  | 'ERR_SERVER_STATE'
+  /** The server was shut down or closed; it cannot serve again. */
+  | 'ERR_SERVER_CLOSED'
+  /** A request handler threw, or its connection failed while it ran. */
+  | 'ERR_HANDLER_FAILED'
+  /** A line exceeded the reader's `maxLineLength`. */
+  | 'ERR_LINE_TOO_LONG'
+  /** A connection sent nothing for longer than the idle timeout. */
+  | 'ERR_IDLE_TIMEOUT'
+  /** The connection was closed while a read or write was waiting on it. */
+  | 'ERR_CONNECTION_CLOSED';
+
+/** The base class of every error this library throws or reports. */
+export class SocketServerError extends Error {
+  readonly code: SocketServerErrorCode;
+
+  constructor(code: SocketServerErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
+
+  override get name(): string {
+    return this.constructor.name;
+  }
+
+  /** The plain form that crosses a thread or process boundary. */
+  toJSON(): { code: SocketServerErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
+
+  /** Rebuild an error sent across a boundary as `{ code, message }`. */
+  static from(plain: { code: SocketServerErrorCode; message: string }): SocketServerError {
+    return new SocketServerError(plain.code, plain.message);
+  }
+}
+
+/** Binding or listening failed: the address is in use, unavailable, or not permitted. */
+export class BindError extends SocketServerError {
+  /** The host as the caller gave it ('' for all interfaces). */
+  readonly host: string;
+  readonly port: number;
+
+  constructor(host: string, port: number, cause: NodeJS.ErrnoException) {
+    const [code, reason] = describeBindFailure(cause);
+    super(code, `cannot listen on ${host === '' ? 'all interfaces' : host} port ${port}: ${reason}`, {
+      cause,
+    });
+    this.host = host;
+    this.port = port;
+  }
+}
+
+function describeBindFailure(cause: NodeJS.ErrnoException): [SocketServerErrorCode, string] {
+  switch (cause.code) {
+    case 'EADDRINUSE':
+      return ['ERR_ADDRESS_IN_USE', 'address already in use'];
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAFNOSUPPORT':
+      return ['ERR_ADDRESS_NOT_AVAILABLE', `address not available (${cause.code})`];
+    case 'EACCES':
+    case 'EPERM':
+      return ['ERR_PERMISSION_DENIED', `permission denied (${cause.code})`];
+    default:
+      return ['ERR_BIND_FAILED', cause.message];
+  }
+}
+
+/** An option is out of its domain; thrown at construction, before any socket exists. */
+export class InvalidOptionError extends SocketServerError {
+  constructor(option: string, value: unknown, expected: string) {
+    super('ERR_INVALID_OPTION', `invalid ${option}: ${String(value)} (expected ${expected})`);
+  }
+}
+
+/** A valid option this platform cannot honour: never silently ignored. */
+export class UnsupportedOptionError extends SocketServerError {
+  constructor(option: string, reason: string) {
+    super('ERR_UNSUPPORTED_OPTION', `${option} is not supported here: ${reason}`);
+  }
+}
+
+/** A lifecycle method called in the wrong state. */
+export class ServerStateError extends SocketServerError {
+  constructor(message: string) {
+    super('ERR_SERVER_STATE', message);
+  }
+}
+
+/** The server was shut down or closed; after that it cannot serve. */
+export class ServerClosedError extends SocketServerError {
+  constructor(message = 'the server is closed') {
+    super('ERR_SERVER_CLOSED', message);
+  }
+}
+
+/** A line longer than the reader's cap; by default it ends the connection. */
+export class LineTooLongError extends SocketServerError {
+  readonly maxLineLength: number;
+
+  constructor(maxLineLength: number) {
+    super('ERR_LINE_TOO_LONG', `line longer than ${maxLineLength} bytes`);
+    this.maxLineLength = maxLineLength;
+  }
+}
+
+/** The peer sent nothing for `idleTimeoutMs`; the connection is closed. */
+export class IdleTimeoutError extends SocketServerError {
+  readonly idleTimeoutMs: number;
+
+  constructor(idleTimeoutMs: number) {
+    super('ERR_IDLE_TIMEOUT', `connection idle for ${idleTimeoutMs} ms, closed`);
+    this.idleTimeoutMs = idleTimeoutMs;
+  }
+}
+
+/** A read or write was waiting when the connection closed under it. */
+export class ConnectionClosedError extends SocketServerError {
+  constructor(message = 'the connection is closed', options?: ErrorOptions) {
+    super('ERR_CONNECTION_CLOSED', message, options);
+  }
+}

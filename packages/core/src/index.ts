@@ -1,0 +1,30 @@
+export { TCPServer, describeError } from './tcp-server.js';
+export type {
+  ServerAddress,
+  TCPServerOptions,
+  TCPServerEvents,
+  DropEvent,
+  ConnectionStateEvent,
+} from './tcp-server.js';
+export type { ConcurrencyStrategy, StrategyContext } from './strategy.js';
+export { InThreadStrategy } from './in-thread-strategy.js';
+export { serialStrategy } from './serial-strategy.js';
+export { eventLoopStrategy } from './event-loop-strategy.js';
+export { runRequestHandler } from './request-handler.js';
+export type { RequestHandler, RequestHandlerClass, HandlerServer } from './request-handler.js';
+export { ConnectionRegistry } from './connection-registry.js';
+export type { Connection, ConnectionState } from './connection-registry.js';
+export { clientAddressOf, formatClientAddress } from './client-address.js';
+export type { ClientAddress } from './client-address.js';
+export {
+  SocketServerError,
+  BindError,
+  InvalidOptionError,
+  UnsupportedOptionError,
+  ServerStateError,
+  ServerClosedError,
+  LineTooLongError,
+  IdleTimeoutError,
+  ConnectionClosedError,
+} from './errors.js';
+export type { SocketServerErrorCode } from './errors.js';

@@ -1,0 +1,7 @@
+import type { ConcurrencyStrategy } from './strategy.js';
+import { InThreadStrategy } from './in-thread-strategy.js';
+
+/** Python's TCPServer: one request at a time; the others wait in the server's accept queue. */
+export function serialStrategy(): ConcurrencyStrategy {
+  return new InThreadStrategy('serial', 1);
+}

@@ -1,0 +1,40 @@
+import type { Socket } from 'node:net';
+import type { ClientAddress } from './client-address.js';
+
+/** What the server gives a strategy when it starts. */
+export interface StrategyContext {
+  /**
+   * Serve one request in this thread, Python's `process_request_thread`: build the handler and
+   * run it, report a failure to `handleError`, and always shut the request down. Never rejects.
+   */
+  serveRequest(request: Socket, clientAddress: ClientAddress): Promise<void>;
+  /** Report a failure of a request to the server's `handleError`. */
+  handleError(request: Socket | undefined, clientAddress: ClientAddress, error: unknown): void;
+}
+
+/**
+ * The one seam for concurrency, like the mixins that override only Python's `process_request`.
+ * The server accepts connections, applies its limits and keeps every connection in its
+ * registry; the strategy decides only where and how each request runs. Accepted sockets come
+ * paused (nothing has been read), so a strategy may hand a socket to another thread or process.
+ */
+export interface ConcurrencyStrategy {
+  /** A name for messages and the CLI: 'serial', 'async', ... */
+  readonly name: string;
+  /**
+   * How many requests run at once. The server keeps further connections waiting in its accept
+   * queue until a running request finishes: 1 is Python's TCPServer, `Infinity` no limit.
+   */
+  readonly maxConcurrentRequests: number;
+  /** Called once, before the first request; resolves when the strategy can take requests. */
+  start(context: StrategyContext): Promise<void>;
+  /**
+   * Take ownership of an accepted socket and serve it. Resolves when the request is finished
+   * and its socket closed; never rejects (failures go to `context.handleError`).
+   */
+  processRequest(request: Socket, clientAddress: ClientAddress): Promise<void>;
+  /** Stop taking requests and let running ones finish, until `signal` aborts. */
+  drain(signal: AbortSignal): Promise<void>;
+  /** Stop at once: end running requests and release threads, processes, timers. Idempotent. */
+  close(): Promise<void>;
+}

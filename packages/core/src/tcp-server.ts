@@ -1,0 +1,650 @@
+import { EventEmitter, once } from 'node:events';
+import net from 'node:net';
+import type { Socket } from 'node:net';
+import { clientAddressOf, formatClientAddress, type ClientAddress } from './client-address.js';
+import { ConnectionRegistry, type Connection, type ConnectionState } from './connection-registry.js';
+import {
+  BindError,
+  IdleTimeoutError,
+  InvalidOptionError,
+  ServerClosedError,
+  ServerStateError,
+  SocketServerError,
+  UnsupportedOptionError,
+} from './errors.js';
+import { runRequestHandler, type HandlerServer, type RequestHandlerClass } from './request-handler.js';
+import { serialStrategy } from './serial-strategy.js';
+import type { ConcurrencyStrategy, StrategyContext } from './strategy.js';
+
+/** `[host, port]`, Python's `server_address`. Host `''` means every interface. */
+export type ServerAddress = readonly [host: string, port: number];
+
+/** Options of {@link TCPServer}. Unset ones take the class defaults (the static fields). */
+export interface TCPServerOptions {
+  /**
+   * Bind and listen in the constructor. With `false`, set socket options, then call
+   * `serverBind()` and `serverActivate()` yourself. Default `true`.
+   */
+  bindAndActivate?: boolean;
+  /** Where requests run. Default {@link serialStrategy}: one at a time, as Python's TCPServer. */
+  strategy?: ConcurrencyStrategy;
+  /** SO_REUSEADDR. Default: the platform's (see {@link TCPServer.allowReuseAddress}). */
+  allowReuseAddress?: boolean;
+  /** SO_REUSEPORT: several listeners share the port. Default `false`. */
+  allowReusePort?: boolean;
+  /** IPV6_V6ONLY for an IPv6 host (`''` included). Default `false`: dual stack. */
+  ipv6Only?: boolean;
+  /**
+   * The listen backlog, and the cap on accepted connections waiting for a free slot of the
+   * strategy; beyond it a new connection is dropped (`'drop'` event). Default 128.
+   */
+  requestQueueSize?: number;
+  /**
+   * Cap on connections open at once, waiting or served. A connection beyond it is closed at
+   * once and reported with a `'drop'` event, as Node's `server.maxConnections`. Default none.
+   */
+  maxConnections?: number;
+  /** Close a connection that sent nothing for this many ms; reported to `handleError`. Default none. */
+  idleTimeoutMs?: number;
+  /** TCP_NODELAY on accepted sockets. Default `true`. */
+  noDelay?: boolean;
+  /** SO_KEEPALIVE on accepted sockets. Default `false`. */
+  keepAlive?: boolean;
+  /** Idle time before the first keep-alive probe, in ms. Default 0: the system's. */
+  keepAliveInitialDelayMs?: number;
+  /** How long `handleRequest()` waits for a connection before `handleTimeout()`, in ms. Default: forever. */
+  timeoutMs?: number;
+  /** How long `shutdown()` lets running requests finish before closing them, in ms. Default 10 000. */
+  drainTimeoutMs?: number;
+  /** A structured-clonable record handed to every request handler as `server.handlerOptions`. */
+  handlerOptions?: Readonly<Record<string, unknown>>;
+  /** Aborting it shuts the server down, as `shutdown()`. */
+  signal?: AbortSignal;
+}
+
+/** Why a connection was dropped at accept. */
+export interface DropEvent {
+  readonly clientAddress: ClientAddress;
+  readonly reason: 'maxConnections' | 'requestQueueSize';
+}
+
+/** A connection moved to another state: accepted (`new`), served (`active`), gone (`closed`). */
+export interface ConnectionStateEvent {
+  readonly clientAddress: ClientAddress;
+  readonly state: ConnectionState;
+}
+
+/** Events of a {@link TCPServer}. */
+export interface TCPServerEvents {
+  drop: [event: DropEvent];
+  connectionState: [event: ConnectionStateEvent];
+}
+
+type ServerState = 'created' | 'bound' | 'listening' | 'closing' | 'closed';
+
+/**
+ * A TCP server in Python's socketserver shape, with Node's promises, signals and disposal.
+ *
+ * For callers: `serveForever()`, `handleRequest()`, `shutdown()`, `serverClose()`,
+ * `[Symbol.asyncDispose]()`, and with `bindAndActivate: false`, `serverBind()` then
+ * `serverActivate()`.
+ *
+ * To override: `serverBind`, `serverActivate`, `verifyRequest`, `processRequest`,
+ * `finishRequest`, `shutdownRequest`, `closeRequest`, `handleError`, `handleTimeout`,
+ * `serviceActions`. Concurrency is not overridden here but chosen with a strategy.
+ *
+ * Accepted connections wait in an accept queue until the strategy has a free slot (serial: one
+ * at a time); nothing is read from them before their handler runs.
+ */
+export class TCPServer extends EventEmitter<TCPServerEvents> implements HandlerServer, AsyncDisposable {
+  /**
+   * SO_REUSEADDR, the recipe's `allow_reuse_address`. On Unix, libuv sets it on every TCP
+   * listener, so the default there is `true` and `false` cannot be honoured (serverBind throws
+   * ERR_UNSUPPORTED_OPTION); on Windows it is never set, so the default is `false`.
+   */
+  static allowReuseAddress: boolean = process.platform !== 'win32';
+  /** SO_REUSEPORT. Default `false`. */
+  static allowReusePort = false;
+  /** See {@link TCPServerOptions.requestQueueSize}. */
+  static requestQueueSize = 128;
+  /** See {@link TCPServerOptions.ipv6Only}. */
+  static ipv6Only = false;
+  /** See {@link TCPServerOptions.drainTimeoutMs}. */
+  static drainTimeoutMs = 10_000;
+
+  /** The handler class; one instance serves each connection. */
+  readonly RequestHandlerClass: RequestHandlerClass;
+  /** Where requests run. */
+  readonly strategy: ConcurrencyStrategy;
+  readonly handlerOptions: Readonly<Record<string, unknown>>;
+  /** The address given, and after `serverBind()` the real one (the port picked for port 0). */
+  serverAddress: ServerAddress;
+  allowReuseAddress: boolean;
+  allowReusePort: boolean;
+  ipv6Only: boolean;
+  requestQueueSize: number;
+  maxConnections: number;
+  idleTimeoutMs: number | undefined;
+  timeoutMs: number | undefined;
+  drainTimeoutMs: number;
+  /** Connections closed at accept because of `maxConnections` or `requestQueueSize`. */
+  droppedConnections = 0;
+
+  readonly #listener: net.Server;
+  readonly #registry = new ConnectionRegistry();
+  /** Aborted when the server stops accepting, with the reason: a requested stop or a failure. */
+  readonly #stopController = new AbortController();
+  /** Aborted to cut a graceful drain short. */
+  readonly #forceController = new AbortController();
+  readonly #requests = new Set<Promise<void>>();
+  #state: ServerState = 'created';
+  #boundSocket: net.BoundSocket | undefined;
+  #activation: Promise<void> | undefined;
+  #strategyStart: Promise<void> | undefined;
+  #isServing = false;
+  #stopping: Promise<void> | undefined;
+  #listenerClosed: Promise<void> | undefined;
+  #failure: Error | undefined;
+  #removeAbortListener: (() => void) | undefined;
+
+  constructor(
+    serverAddress: ServerAddress,
+    RequestHandlerClass: RequestHandlerClass,
+    options: TCPServerOptions = {},
+  ) {
+    super();
+    const defaults = new.target;
+    this.RequestHandlerClass = RequestHandlerClass;
+    this.serverAddress = validateServerAddress(serverAddress);
+    this.strategy = options.strategy ?? serialStrategy();
+    this.handlerOptions = options.handlerOptions ?? {};
+    this.allowReuseAddress = options.allowReuseAddress ?? defaults.allowReuseAddress;
+    this.allowReusePort = options.allowReusePort ?? defaults.allowReusePort;
+    this.ipv6Only = options.ipv6Only ?? defaults.ipv6Only;
+    this.requestQueueSize = positiveInteger(
+      'requestQueueSize',
+      options.requestQueueSize ?? defaults.requestQueueSize,
+    );
+    this.maxConnections = positiveInteger(
+      'maxConnections',
+      options.maxConnections ?? Number.POSITIVE_INFINITY,
+    );
+    this.idleTimeoutMs = optionalPositive('idleTimeoutMs', options.idleTimeoutMs);
+    this.timeoutMs = optionalNonNegative('timeoutMs', options.timeoutMs);
+    this.drainTimeoutMs = nonNegative('drainTimeoutMs', options.drainTimeoutMs ?? defaults.drainTimeoutMs);
+    const keepAliveInitialDelay = nonNegative(
+      'keepAliveInitialDelayMs',
+      options.keepAliveInitialDelayMs ?? 0,
+    );
+
+    this.#listener = net.createServer({
+      pauseOnConnect: true,
+      noDelay: options.noDelay ?? true,
+      keepAlive: options.keepAlive ?? false,
+      keepAliveInitialDelay,
+    });
+    this.#listener.on('connection', (socket) => this.#onConnection(socket));
+    this.#listener.on('error', (error) => this.#fail(error));
+
+    const { signal } = options;
+    if (signal !== undefined) {
+      const onAbort = (): void => void this.shutdown().catch((error: unknown) => this.#fail(error));
+      if (signal.aborted) queueMicrotask(onAbort);
+      else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        this.#removeAbortListener = () => signal.removeEventListener('abort', onAbort);
+      }
+    }
+
+    if (options.bindAndActivate ?? true) {
+      this.serverBind();
+      this.#activation = this.serverActivate();
+      // Kept and re-raised by serveForever(), handleRequest() and `listening`.
+      this.#activation.catch(() => {});
+    }
+  }
+
+  /** The real port, known right after `serverBind()`. */
+  get port(): number {
+    return this.serverAddress[1];
+  }
+
+  /** Settles when the server is listening; rejects if activation failed. */
+  get listening(): Promise<void> {
+    return this.#activation ?? Promise.reject(new ServerStateError('serverActivate() was not called'));
+  }
+
+  /** Connections open now, waiting or served. */
+  get connectionCount(): number {
+    return this.#registry.size;
+  }
+
+  /**
+   * Set a listening-socket option before `serverBind()`, the recipe's
+   * `serv.socket.setsockopt(SOL_SOCKET, SO_REUSEADDR, True)`.
+   */
+  setSocketOption(option: 'SO_REUSEADDR' | 'SO_REUSEPORT' | 'IPV6_V6ONLY', value: boolean): void {
+    if (this.#state !== 'created') {
+      throw new ServerStateError(`set ${option} before serverBind(); the socket is already bound`);
+    }
+    if (option === 'SO_REUSEADDR') this.allowReuseAddress = value;
+    else if (option === 'SO_REUSEPORT') this.allowReusePort = value;
+    else this.ipv6Only = value;
+  }
+
+  /**
+   * Bind the listening socket, synchronously (net.BoundSocket): a port in use fails here, with a
+   * {@link BindError}, and the real port is known before listening.
+   */
+  serverBind(): void {
+    if (this.#state !== 'created') throw new ServerStateError(`serverBind() on a ${this.#state} server`);
+    checkReuseAddress(this.allowReuseAddress);
+    const [host, port] = this.serverAddress;
+    this.#boundSocket = bindListeningSocket(host, port, this.ipv6Only, this.allowReusePort);
+    this.serverAddress = [host, this.#boundSocket.address().port];
+    this.#state = 'bound';
+  }
+
+  /** Start listening with `requestQueueSize` as the backlog. Resolves once listening. */
+  serverActivate(): Promise<void> {
+    const bound = this.#boundSocket;
+    if (this.#state !== 'bound' || bound === undefined) {
+      return Promise.reject(
+        new ServerStateError(`serverActivate() on a ${this.#state} server; call serverBind() first`),
+      );
+    }
+    this.#boundSocket = undefined;
+    this.#state = 'listening';
+    const [host, port] = this.serverAddress;
+    const listening = new Promise<void>((resolve, reject) => {
+      const onError = (error: NodeJS.ErrnoException): void => {
+        stopWaiting();
+        this.#state = 'closed';
+        reject(new BindError(host, port, error));
+      };
+      // On 'close' too: a server stopped before it was listening has nothing left to wait for.
+      const onReady = (): void => {
+        stopWaiting();
+        resolve();
+      };
+      const stopWaiting = (): void => {
+        this.#listener.off('error', onError).off('listening', onReady).off('close', onReady);
+      };
+      this.#listener.once('error', onError).once('listening', onReady).once('close', onReady);
+    });
+    this.#listener.listen(bound, this.requestQueueSize);
+    this.#activation = listening;
+    return listening;
+  }
+
+  /**
+   * Serve until `shutdown()` or `serverClose()`, then resolve once the shutdown has completed.
+   * Rejects if the listener fails, with ERR_SERVER_CLOSED on a closed server, and with
+   * ERR_SERVER_STATE if already serving.
+   */
+  async serveForever(): Promise<void> {
+    this.#checkCanServe('serveForever');
+    this.#isServing = true;
+    try {
+      await this.#ready();
+      const stop = this.#stopController.signal;
+      for (
+        let connection = await this.#nextRequest(stop);
+        connection;
+        connection = await this.#nextRequest(stop)
+      ) {
+        this.#dispatch(connection);
+        await this.serviceActions();
+      }
+    } finally {
+      this.#isServing = false;
+    }
+    await this.#stopping;
+    if (this.#failure !== undefined) throw this.#failure;
+  }
+
+  /**
+   * Serve exactly one request: wait for a connection (at most `timeoutMs`, then
+   * `handleTimeout()`), process it, and resolve when it has finished.
+   */
+  async handleRequest(): Promise<void> {
+    this.#checkCanServe('handleRequest');
+    this.#isServing = true;
+    try {
+      await this.#ready();
+      const timeout = this.timeoutMs === undefined ? undefined : AbortSignal.timeout(this.timeoutMs);
+      const stop = this.#stopController.signal;
+      const connection = await this.#nextRequest(
+        timeout === undefined ? stop : AbortSignal.any([stop, timeout]),
+      );
+      if (connection !== undefined) return await this.#dispatch(connection);
+      if (timeout?.aborted && !stop.aborted) await this.handleTimeout();
+    } finally {
+      this.#isServing = false;
+    }
+    if (this.#failure !== undefined) throw this.#failure;
+  }
+
+  /**
+   * Stop gracefully, as Go's `Shutdown`: stop accepting, close connections still waiting in the
+   * accept queue, let running requests finish for `drainTimeoutMs` (or until `signal` aborts),
+   * then close what remains. Idempotent; a second call waits on the first.
+   */
+  shutdown(options: { drainTimeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+    const drainTimeoutMs = nonNegative('drainTimeoutMs', options.drainTimeoutMs ?? this.drainTimeoutMs);
+    this.#stopping ??= this.#stop(drainTimeoutMs, options.signal);
+    return this.#stopping;
+  }
+
+  /** Close at once, as Go's `Close`: the listener and every connection. Idempotent. */
+  serverClose(): Promise<void> {
+    this.#forceController.abort();
+    this.#stopping ??= this.#stop(0, undefined);
+    return this.#stopping;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.serverClose();
+  }
+
+  /** Accept or refuse a connection before any handler runs. Default: accept. */
+  verifyRequest(_request: Socket, _clientAddress: ClientAddress): boolean | Promise<boolean> {
+    return true;
+  }
+
+  /** Hand the request to the strategy; resolves when it has finished. */
+  processRequest(request: Socket, clientAddress: ClientAddress): Promise<void> {
+    return this.strategy.processRequest(request, clientAddress);
+  }
+
+  /** Build the handler and run it: setup, handle, and finish always. */
+  finishRequest(request: Socket, clientAddress: ClientAddress): Promise<void> {
+    return runRequestHandler(this.RequestHandlerClass, request, clientAddress, this);
+  }
+
+  /**
+   * End a request: half-close the write side so the peer reads a clean EOF after all that was
+   * written, then `closeRequest`. Waits at most `drainTimeoutMs` for the write side to flush.
+   */
+  async shutdownRequest(request: Socket): Promise<void> {
+    if (!request.destroyed && request.writable) {
+      request.end();
+      const signal = AbortSignal.any([
+        AbortSignal.timeout(this.drainTimeoutMs),
+        this.#forceController.signal,
+      ]);
+      await once(request, 'finish', { signal }).catch(() => {
+        // Not flushed in time, or the socket failed: closeRequest() below ends it either way.
+      });
+    }
+    this.closeRequest(request);
+  }
+
+  /** Release the socket. */
+  closeRequest(request: Socket): void {
+    request.destroy();
+  }
+
+  /**
+   * Report a failed request. Default: one line on stderr with the client's address and the
+   * error; the server keeps serving.
+   */
+  handleError(_request: Socket | undefined, clientAddress: ClientAddress, error: unknown): void {
+    process.stderr.write(
+      `Error handling request from ${formatClientAddress(clientAddress)}: ${describeError(error)}\n`,
+    );
+  }
+
+  /** Called by `handleRequest()` when no connection came within `timeoutMs`. Default: nothing. */
+  handleTimeout(): void | Promise<void> {}
+
+  /** Called by `serveForever()` after each accepted request. Default: nothing. */
+  serviceActions(): void | Promise<void> {}
+
+  #checkCanServe(method: string): void {
+    if (this.#stopping !== undefined || this.#state === 'closing' || this.#state === 'closed') {
+      throw new ServerClosedError(`${method}() on a server that was shut down or closed`);
+    }
+    if (this.#isServing) throw new ServerStateError(`${method}() while the server is already serving`);
+    if (this.#activation === undefined) {
+      throw new ServerStateError(
+        `${method}() before serverActivate(); call serverBind() and serverActivate() first`,
+      );
+    }
+  }
+
+  async #ready(): Promise<void> {
+    await this.#activation;
+    this.#strategyStart ??= this.strategy.start(this.#strategyContext());
+    await this.#strategyStart;
+  }
+
+  #strategyContext(): StrategyContext {
+    return {
+      serveRequest: (request, clientAddress) => this.#serveRequest(request, clientAddress),
+      handleError: (request, clientAddress, error) => this.#reportError(request, clientAddress, error),
+    };
+  }
+
+  #onConnection(socket: Socket): void {
+    // A connection may fail while it waits; its handler's reads see the failure.
+    socket.on('error', () => {});
+    const clientAddress = clientAddressOf(socket);
+    if (clientAddress === undefined || this.#stopping !== undefined) {
+      socket.destroy();
+      return;
+    }
+    const reason =
+      this.#registry.size >= this.maxConnections
+        ? 'maxConnections'
+        : this.#registry.waitingCount >= this.requestQueueSize
+          ? 'requestQueueSize'
+          : undefined;
+    if (reason !== undefined) {
+      socket.destroy();
+      this.droppedConnections += 1;
+      this.emit('drop', { clientAddress, reason });
+      return;
+    }
+    const connection = this.#registry.add(socket, clientAddress);
+    this.emit('connectionState', { clientAddress, state: 'new' });
+    socket.once('close', () => {
+      if (connection.state === 'new') this.#forget(connection);
+    });
+  }
+
+  /** The next connection, once the strategy has a free slot; `undefined` when `signal` aborts. */
+  async #nextRequest(signal: AbortSignal): Promise<Connection | undefined> {
+    while (!signal.aborted) {
+      if (this.#registry.activeCount < this.strategy.maxConcurrentRequests) {
+        const connection = this.#registry.takeNext();
+        if (connection !== undefined) {
+          this.emit('connectionState', { clientAddress: connection.clientAddress, state: 'active' });
+          return connection;
+        }
+      }
+      await this.#registry.changed(signal);
+    }
+    return undefined;
+  }
+
+  /** Python's `_handle_request_noblock`: verify, then process; tracked until it settles. */
+  #dispatch(connection: Connection): Promise<void> {
+    const { socket, clientAddress } = connection;
+    const request = (async () => {
+      try {
+        if (await this.verifyRequest(socket, clientAddress)) {
+          await this.processRequest(socket, clientAddress);
+        } else {
+          await this.shutdownRequest(socket);
+        }
+      } catch (error) {
+        this.#reportError(socket, clientAddress, error);
+        this.closeRequest(socket);
+      }
+    })().finally(() => {
+      this.#forget(connection);
+      this.#requests.delete(request);
+    });
+    this.#requests.add(request);
+    return request;
+  }
+
+  #forget(connection: Connection): void {
+    this.#registry.delete(connection.socket);
+    this.emit('connectionState', { clientAddress: connection.clientAddress, state: 'closed' });
+  }
+
+  /** Python's `process_request_thread`, for strategies that run requests on this thread. */
+  async #serveRequest(request: Socket, clientAddress: ClientAddress): Promise<void> {
+    const stopIdleTimer = this.#startIdleTimer(request, clientAddress);
+    try {
+      await this.finishRequest(request, clientAddress);
+    } catch (error) {
+      this.#reportError(request, clientAddress, error);
+    } finally {
+      stopIdleTimer();
+      try {
+        await this.shutdownRequest(request);
+      } catch (error) {
+        this.#reportError(request, clientAddress, error);
+        request.destroy();
+      }
+    }
+  }
+
+  #startIdleTimer(request: Socket, clientAddress: ClientAddress): () => void {
+    const idleTimeoutMs = this.idleTimeoutMs;
+    if (idleTimeoutMs === undefined) return () => {};
+    const onTimeout = (): void => {
+      this.#reportError(request, clientAddress, new IdleTimeoutError(idleTimeoutMs));
+      request.destroy();
+    };
+    request.setTimeout(idleTimeoutMs, onTimeout);
+    return () => {
+      request.setTimeout(0);
+      request.off('timeout', onTimeout);
+    };
+  }
+
+  #reportError(request: Socket | undefined, clientAddress: ClientAddress, error: unknown): void {
+    try {
+      this.handleError(request, clientAddress, error);
+    } catch (handlerError) {
+      process.stderr.write(`handleError() failed: ${describeError(handlerError)}\n`);
+    }
+  }
+
+  #fail(error: unknown): void {
+    this.#failure ??= error instanceof Error ? error : new Error(String(error));
+    if (this.#state === 'listening') void this.serverClose();
+  }
+
+  async #stop(drainTimeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
+    this.#state = 'closing';
+    this.#removeAbortListener?.();
+    this.#stopController.abort(new ServerClosedError('the server is shutting down'));
+    this.#boundSocket?.close();
+    this.#boundSocket = undefined;
+    if (this.#listener.listening) {
+      this.#listenerClosed = new Promise((resolve) => this.#listener.close(() => resolve()));
+    }
+    for (const waiting of this.#registry.inState('new')) waiting.socket.destroy();
+
+    const deadline = AbortSignal.any(
+      [AbortSignal.timeout(drainTimeoutMs), this.#forceController.signal, signal].filter(
+        (s) => s !== undefined,
+      ),
+    );
+    await Promise.all([this.#registry.whenEmpty(deadline), this.strategy.drain(deadline)]);
+    if (this.#registry.size > 0) {
+      for (const { socket } of this.#registry.inState('active')) socket.destroy();
+    }
+    await this.strategy.close();
+    await Promise.allSettled([...this.#requests]);
+    await this.#listenerClosed;
+    this.#state = 'closed';
+  }
+}
+
+/** The one line `handleError` prints for an error: its code and message, never a stack. */
+export function describeError(error: unknown): string {
+  if (error instanceof SocketServerError) return `${error.code}: ${error.message}`;
+  if (error instanceof Error) {
+    const { code } = error as NodeJS.ErrnoException;
+    return code !== undefined && !error.message.includes(code)
+      ? `${code}: ${error.message}`
+      : `${error.name}: ${error.message}`;
+  }
+  return String(error);
+}
+
+function bindListeningSocket(
+  host: string,
+  port: number,
+  ipv6Only: boolean,
+  reusePort: boolean,
+): net.BoundSocket {
+  const bindTo = (address: string): net.BoundSocket =>
+    new net.BoundSocket({ host: address, port, ipv6Only, reusePort });
+  try {
+    if (host !== '') return bindTo(host === 'localhost' ? '127.0.0.1' : host);
+    try {
+      // '' means every interface: IPv6 and, unless ipv6Only, IPv4 on the same socket.
+      return bindTo('::');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (ipv6Only || (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL')) throw error;
+      return bindTo('0.0.0.0');
+    }
+  } catch (error) {
+    throw new BindError(host, port, error as NodeJS.ErrnoException);
+  }
+}
+
+function checkReuseAddress(allowReuseAddress: boolean): void {
+  if (process.platform === 'win32' && allowReuseAddress) {
+    throw new UnsupportedOptionError('allowReuseAddress=true', 'libuv never sets SO_REUSEADDR on Windows');
+  }
+  if (process.platform !== 'win32' && !allowReuseAddress) {
+    throw new UnsupportedOptionError(
+      'allowReuseAddress=false',
+      `libuv sets SO_REUSEADDR on every TCP listener on ${process.platform}`,
+    );
+  }
+}
+
+function validateServerAddress(serverAddress: ServerAddress): ServerAddress {
+  if (!Array.isArray(serverAddress) || serverAddress.length !== 2) {
+    throw new InvalidOptionError('serverAddress', serverAddress, '[host, port]');
+  }
+  const [host, port] = serverAddress;
+  if (typeof host !== 'string')
+    throw new InvalidOptionError('host', host, "a string ('' for every interface)");
+  if (host !== '' && host !== 'localhost' && net.isIP(host) === 0) {
+    throw new InvalidOptionError('host', host, "an IP address, 'localhost' or '' (resolve host names first)");
+  }
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new InvalidOptionError('port', port, 'an integer 0-65535');
+  return [host, port];
+}
+
+function positiveInteger(option: string, value: number): number {
+  if (value === Number.POSITIVE_INFINITY || (Number.isInteger(value) && value >= 1)) return value;
+  throw new InvalidOptionError(option, value, 'an integer >= 1');
+}
+
+function nonNegative(option: string, value: number): number {
+  if (Number.isFinite(value) && value >= 0) return value;
+  throw new InvalidOptionError(option, value, 'a finite number >= 0');
+}
+
+function optionalNonNegative(option: string, value: number | undefined): number | undefined {
+  return value === undefined ? undefined : nonNegative(option, value);
+}
+
+function optionalPositive(option: string, value: number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (Number.isFinite(value) && value > 0) return value;
+  throw new InvalidOptionError(option, value, 'a number of ms > 0');
+}
