@@ -1,5 +1,6 @@
 // @ts-check
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -8,6 +9,7 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
+      globals: globals.node,
       parserOptions: {
         // The test tsconfigs cover src with its tests; examples/ has its own.
         project: ['packages/*/tsconfig.test.json', 'apps/*/tsconfig.test.json', 'examples/tsconfig.json'],

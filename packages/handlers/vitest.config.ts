@@ -4,5 +4,10 @@ import { sourceConditions, testTimeoutMs } from '../../vitest.shared.ts';
 export default defineProject({
   resolve: { conditions: sourceConditions },
   ssr: { resolve: { conditions: sourceConditions } },
-  test: { name: '@socketserver/handlers', include: ['src/**/*.test.ts'], testTimeout: testTimeoutMs, hookTimeout: testTimeoutMs },
+  test: {
+    name: '@socketserver/handlers',
+    include: ['src/**/*.test.ts'],
+    testTimeout: testTimeoutMs,
+    hookTimeout: testTimeoutMs,
+  },
 });

@@ -99,7 +99,7 @@ export function parseEchoArguments(argv: readonly string[], version: string): Pa
       exitCode: isUsageError ? usageExitCode : 0,
       stdout,
       stderr: isUsageError
-        ? `${stderr.trimEnd()}\n${program.name()} ${program.usage()}\nRun '${program.name()} --help' for every flag.\n`
+        ? `${stderr.trimEnd()}\nUsage: ${program.name()} ${program.usage()}\nRun '${program.name()} --help' for every flag.\n`
         : stderr,
     };
   }

@@ -37,8 +37,9 @@ export type RequestHandlerClass = new (
 ) => RequestHandler;
 
 /**
- * Build the handler and run it: `setup`, `handle`, and `finish` in a `finally`. An error from
- * `finish` is raised only when `handle` succeeded, so the first failure is the one reported.
+ * Build the handler and run it: `setup`, `handle`, and `finish` always. If both `handle` (or
+ * `setup`) and `finish` fail, the first failure is raised with the second attached, as a
+ * `SuppressedError`, so neither is lost.
  */
 export async function runRequestHandler(
   RequestHandlerClass: RequestHandlerClass,
@@ -47,18 +48,18 @@ export async function runRequestHandler(
   server: HandlerServer,
 ): Promise<void> {
   const handler = new RequestHandlerClass(request, clientAddress, server);
-  let failed = false;
+  let failure: { error: unknown } | undefined;
   try {
     await handler.setup();
     await handler.handle();
   } catch (error) {
-    failed = true;
-    throw error;
-  } finally {
-    try {
-      await handler.finish();
-    } catch (error) {
-      if (!failed) throw error;
-    }
+    failure = { error };
   }
+  try {
+    await handler.finish();
+  } catch (error) {
+    if (failure === undefined) throw error;
+    throw new SuppressedError(error, failure.error, 'finish() failed after handle() failed');
+  }
+  if (failure !== undefined) throw failure.error;
 }

@@ -1,11 +1,12 @@
 import { once } from 'node:events';
+import { readdirSync } from 'node:fs';
 import net from 'node:net';
 import { connect } from '@socketserver/client';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { formatClientAddress, type ClientAddress } from './client-address.js';
 import { eventLoopStrategy } from './event-loop-strategy.js';
 import { serialStrategy } from './serial-strategy.js';
-import { TCPServer } from './tcp-server.js';
+import { TCPServer, type DropEvent } from './tcp-server.js';
 import { deferred, RecordingServer, startServer } from './test-support/recording-server.js';
 import { EchoHandler, SocketHandler } from './test-support/test-handlers.js';
 
@@ -126,6 +127,8 @@ describe('TCPServer: binding and activation', () => {
     [['127.0.0.1', 0], { maxConnections: 1.5 }, 'maxConnections'],
     [['127.0.0.1', 0], { idleTimeoutMs: 0 }, 'idleTimeoutMs'],
     [['127.0.0.1', 0], { drainTimeoutMs: -5 }, 'drainTimeoutMs'],
+    [['127.0.0.1', 0], { idleTimeoutMs: 3e9 }, 'idleTimeoutMs'],
+    [['127.0.0.1', 0], { timeoutMs: 2 ** 31 }, 'timeoutMs'],
   ] as const)('rejects a bad option at construction: %j %j', (address, options, name) => {
     expect(() => new TCPServer(address, EchoHandler, { bindAndActivate: false, ...options })).toThrow(
       expect.objectContaining({
@@ -218,6 +221,47 @@ describe('TCPServer: requests', () => {
     expect(timeouts).toBe(1);
   });
 
+  it('the template steps are hooks: processRequest, finishRequest, shutdownRequest, closeRequest, serviceActions', async () => {
+    const calls: string[] = [];
+    class Traced extends RecordingServer {
+      override async processRequest(request: net.Socket, clientAddress: ClientAddress): Promise<void> {
+        calls.push('processRequest');
+        await super.processRequest(request, clientAddress);
+      }
+      override async finishRequest(request: net.Socket, clientAddress: ClientAddress): Promise<void> {
+        calls.push('finishRequest');
+        await super.finishRequest(request, clientAddress);
+      }
+      override async shutdownRequest(request: net.Socket): Promise<void> {
+        calls.push('shutdownRequest');
+        await super.shutdownRequest(request);
+      }
+      override closeRequest(request: net.Socket): void {
+        calls.push('closeRequest');
+        super.closeRequest(request);
+      }
+      override serviceActions(): void {
+        calls.push('serviceActions');
+      }
+    }
+    const server = new Traced(['127.0.0.1', 0], EchoHandler, { strategy: serialStrategy() });
+    onTestFinished(() => server.serverClose());
+    void server.serveForever();
+    await using client = await connect('127.0.0.1', server.port);
+    await client.sendAll('x');
+    expect((await client.recv(1)).toString()).toBe('x');
+    await client.shutdownWrite();
+    await client.waitForClose();
+    await waitForConnections(server, () => server.connectionCount === 0);
+    expect(calls).toEqual([
+      'serviceActions',
+      'processRequest',
+      'finishRequest',
+      'shutdownRequest',
+      'closeRequest',
+    ]);
+  });
+
   it('verifyRequest can refuse a connection before any handler runs', async () => {
     let handled = 0;
     class Counting extends EchoHandler {
@@ -278,12 +322,10 @@ describe('TCPServer: requests', () => {
       }
     }
     const written: string[] = [];
-    const write = process.stderr.write.bind(process.stderr);
-    process.stderr.write = ((chunk: string) => (
-      written.push(String(chunk)),
-      true
-    )) as typeof process.stderr.write;
-    onTestFinished(() => void (process.stderr.write = write));
+    const spy = vi
+      .spyOn(process.stderr, 'write')
+      .mockImplementation((chunk) => written.push(String(chunk)) > 0);
+    onTestFinished(() => spy.mockRestore());
     const server = new TCPServer(['127.0.0.1', 0], Throwing, { strategy: eventLoopStrategy() });
     onTestFinished(() => server.serverClose());
     void server.serveForever();
@@ -340,23 +382,27 @@ describe('TCPServer: limits', () => {
     await waitForConnections(server, () => server.connectionCount === 2);
     await using dropped = await connect('127.0.0.1', server.port);
     expect(await dropped.recv(1)).toHaveLength(0);
-    expect(await drops).toEqual([
-      { clientAddress: expect.objectContaining({ port: dropped.localPort }), reason: 'requestQueueSize' },
-    ]);
+    const [drop] = (await drops) as [DropEvent];
+    expect(drop.reason).toBe('requestQueueSize');
+    expect(drop.clientAddress.port).toBe(dropped.localPort);
     await busy.close();
     await waiting.sendAll('w');
     expect((await waiting.recv(1)).toString()).toBe('w');
   });
 
-  it('idleTimeoutMs closes a silent connection and reports ERR_IDLE_TIMEOUT', async () => {
-    const { server } = startServer(EchoHandler, { idleTimeoutMs: 100 });
-    await using chatty = await connect('127.0.0.1', server.port);
-    await using silent = await connect('127.0.0.1', server.port);
-    await chatty.sendAll('hi');
-    expect((await chatty.recv(2)).toString()).toBe('hi');
-    expect(await silent.recv(1, { timeoutMs: 5000 })).toHaveLength(0);
-    const [error] = await server.waitForErrors(1);
-    expect(error?.error).toMatchObject({ code: 'ERR_IDLE_TIMEOUT' });
+  it('idleTimeoutMs closes a silent connection and reports ERR_IDLE_TIMEOUT once', async () => {
+    const { server } = startServer(EchoHandler, { idleTimeoutMs: 150 });
+    await using client = await connect('127.0.0.1', server.port);
+    for (let i = 0; i < 3; i += 1) {
+      // Talking keeps the connection alive past the timeout.
+      await client.sendAll('hi');
+      expect((await client.recv(2)).toString()).toBe('hi');
+    }
+    expect(await client.recv(1, { timeoutMs: 5000 })).toHaveLength(0);
+    await waitForConnections(server, () => server.connectionCount === 0);
+    expect(server.errors).toHaveLength(1);
+    expect(server.errors[0]?.error).toMatchObject({ code: 'ERR_IDLE_TIMEOUT' });
+    expect(server.errors[0]?.clientAddress.port).toBe(client.localPort);
   });
 });
 
@@ -435,12 +481,11 @@ describe('TCPServer: shutdown and close', () => {
   });
 
   it('await using closes the server', async () => {
-    let port = 0;
-    {
+    const port = await (async () => {
       await using server = new TCPServer(['127.0.0.1', 0], EchoHandler);
-      port = server.port;
       void server.serveForever();
-    }
+      return server.port;
+    })();
     await expect(connect('127.0.0.1', port, { timeoutMs: 2000 })).rejects.toMatchObject({
       code: 'ERR_CONNECTION_REFUSED',
     });
@@ -462,7 +507,7 @@ describe('TCPServer: shutdown and close', () => {
 });
 
 function readdirCount(path: string): number {
-  return (process.getBuiltinModule('node:fs') as typeof import('node:fs')).readdirSync(path).length;
+  return readdirSync(path).length;
 }
 
 /** Wait until the server's connections reach a condition: woken by its events, bounded in time. */

@@ -178,6 +178,8 @@ export class TCPServer extends EventEmitter<TCPServerEvents> implements HandlerS
     );
 
     this.#listener = net.createServer({
+      // Handlers may answer after the peer's EOF (a half-close); shutdownRequest() ends the write side.
+      allowHalfOpen: true,
       pauseOnConnect: true,
       noDelay: options.noDelay ?? true,
       keepAlive: options.keepAlive ?? false,
@@ -293,7 +295,8 @@ export class TCPServer extends EventEmitter<TCPServerEvents> implements HandlerS
         connection;
         connection = await this.#nextRequest(stop)
       ) {
-        this.#dispatch(connection);
+        // Not awaited: the request runs on its own, tracked until it settles; it never rejects.
+        void this.#dispatch(connection);
         await this.serviceActions();
       }
     } finally {
@@ -497,13 +500,14 @@ export class TCPServer extends EventEmitter<TCPServerEvents> implements HandlerS
 
   /** Python's `process_request_thread`, for strategies that run requests on this thread. */
   async #serveRequest(request: Socket, clientAddress: ClientAddress): Promise<void> {
-    const stopIdleTimer = this.#startIdleTimer(request, clientAddress);
+    const idleTimer = this.#startIdleTimer(request, clientAddress);
     try {
       await this.finishRequest(request, clientAddress);
     } catch (error) {
-      this.#reportError(request, clientAddress, error);
+      // After an idle timeout the handler fails on its closed socket: one report is enough.
+      if (!idleTimer.hasFired) this.#reportError(request, clientAddress, error);
     } finally {
-      stopIdleTimer();
+      idleTimer.stop();
       try {
         await this.shutdownRequest(request);
       } catch (error) {
@@ -513,18 +517,22 @@ export class TCPServer extends EventEmitter<TCPServerEvents> implements HandlerS
     }
   }
 
-  #startIdleTimer(request: Socket, clientAddress: ClientAddress): () => void {
+  /** Close the request after `idleTimeoutMs` without input, reporting ERR_IDLE_TIMEOUT once. */
+  #startIdleTimer(request: Socket, clientAddress: ClientAddress): { hasFired: boolean; stop: () => void } {
     const idleTimeoutMs = this.idleTimeoutMs;
-    if (idleTimeoutMs === undefined) return () => {};
+    const timer = { hasFired: false, stop: (): void => {} };
+    if (idleTimeoutMs === undefined) return timer;
     const onTimeout = (): void => {
+      timer.hasFired = true;
       this.#reportError(request, clientAddress, new IdleTimeoutError(idleTimeoutMs));
       request.destroy();
     };
     request.setTimeout(idleTimeoutMs, onTimeout);
-    return () => {
+    timer.stop = () => {
       request.setTimeout(0);
       request.off('timeout', onTimeout);
     };
+    return timer;
   }
 
   #reportError(request: Socket | undefined, clientAddress: ClientAddress, error: unknown): void {
@@ -634,9 +642,12 @@ function positiveInteger(option: string, value: number): number {
   throw new InvalidOptionError(option, value, 'an integer >= 1');
 }
 
+/** Node's timers fire at once past 2^31 - 1 ms, so no delay may be longer (about 24.8 days). */
+const maxDelayMs = 2 ** 31 - 1;
+
 function nonNegative(option: string, value: number): number {
-  if (Number.isFinite(value) && value >= 0) return value;
-  throw new InvalidOptionError(option, value, 'a finite number >= 0');
+  if (Number.isFinite(value) && value >= 0 && value <= maxDelayMs) return value;
+  throw new InvalidOptionError(option, value, `a number of ms, 0 to ${maxDelayMs}`);
 }
 
 function optionalNonNegative(option: string, value: number | undefined): number | undefined {
@@ -645,6 +656,6 @@ function optionalNonNegative(option: string, value: number | undefined): number 
 
 function optionalPositive(option: string, value: number | undefined): number | undefined {
   if (value === undefined) return undefined;
-  if (Number.isFinite(value) && value > 0) return value;
-  throw new InvalidOptionError(option, value, 'a number of ms > 0');
+  if (Number.isFinite(value) && value > 0 && value <= maxDelayMs) return value;
+  throw new InvalidOptionError(option, value, `a number of ms, 1 to ${maxDelayMs}`);
 }

@@ -1,0 +1,112 @@
+import { randomBytes } from 'node:crypto';
+import { EventEmitter, once } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import type { RequestHandlerClass } from '@socketserver/core';
+import { BaseRequestHandler } from './base-request-handler.js';
+import { StreamRequestHandler } from './stream-request-handler.js';
+import { startTestServer, waitMs } from './test-support/start-test-server.js';
+import { TestConnection } from './test-support/test-connection.js';
+
+/** The client ports whose handler's finish() has run; `finished` emits 'finish' on each. */
+const finishedPorts = new Set<number>();
+const finished = new EventEmitter();
+
+function recordFinish(clientPort: number): void {
+  finishedPorts.add(clientPort);
+  finished.emit('finish');
+}
+
+/** The recipe's first echo handler. */
+class RawEchoHandler extends BaseRequestHandler {
+  override async handle(): Promise<void> {
+    for (;;) {
+      const message = await this.request.recv(8192);
+      if (message.length === 0) break;
+      await this.request.send(message);
+    }
+  }
+
+  override finish(): void {
+    recordFinish(this.clientAddress.port);
+  }
+}
+
+/** The recipe's StreamRequestHandler echo. */
+class StreamEchoHandler extends StreamRequestHandler {
+  override async handle(): Promise<void> {
+    for await (const line of this.rfile) await this.wfile.write(line);
+  }
+
+  override finish(): void {
+    recordFinish(this.clientAddress.port);
+  }
+}
+
+/** Resolves when the handler serving the client on `clientPort` has finished. */
+async function handlerFinished(clientPort: number | undefined): Promise<void> {
+  const signal = AbortSignal.timeout(waitMs);
+  while (clientPort === undefined || !finishedPorts.has(clientPort))
+    await once(finished, 'finish', { signal });
+}
+
+describe.each([
+  ['BaseRequestHandler (recv/send)', RawEchoHandler],
+  ['StreamRequestHandler (rfile/wfile)', StreamEchoHandler],
+] as [string, RequestHandlerClass][])('echo contract: %s', (_name, Handler) => {
+  it.each(['127.0.0.1', '::1'])(
+    'echoes a line round trip over %s, then ends after the client does',
+    async (host) => {
+      const server = await startTestServer(Handler, { host });
+      const client = await TestConnection.open(server.port, host);
+      await client.write('Hello\n');
+      expect(await client.waitForBytes(6)).toEqual(Buffer.from('Hello\n'));
+      client.socket.end();
+      expect(await client.waitForEnd()).toEqual(Buffer.from('Hello\n'));
+      expect(server.errors).toEqual([]);
+    },
+  );
+
+  it('delivers a final line without \\n at EOF', async () => {
+    const server = await startTestServer(Handler);
+    const client = await TestConnection.open(server.port);
+    client.socket.end('first\nno newline at the end');
+    expect((await client.waitForEnd()).toString()).toBe('first\nno newline at the end');
+    expect(server.errors).toEqual([]);
+  });
+
+  it('echoes \\r, \\0 and invalid UTF-8 byte-exact', async () => {
+    const server = await startTestServer(Handler);
+    const client = await TestConnection.open(server.port);
+    const data = Buffer.from([
+      0x00, 0x0d, 0x0a, 0xff, 0xfe, 0xc3, 0x28, 0x0d, 0x0d, 0x0a, 0x80, 0x00, 0x0a, 0xed, 0xa0, 0x80,
+    ]);
+    client.socket.end(data);
+    expect(await client.waitForEnd()).toEqual(data);
+  });
+
+  it('echoes 1 MiB byte-exact, written in chunks while the client reads', async () => {
+    const server = await startTestServer(Handler);
+    const client = await TestConnection.open(server.port);
+    const data = randomBytes(1024 * 1024);
+    for (let offset = 999; offset < data.length; offset += 1000) data[offset] = 0x0a;
+    await client.writeInChunks(data, 16 * 1024);
+    client.socket.end();
+    const received = await client.waitForEnd();
+    expect(received.length).toBe(data.length);
+    expect(received.equals(data)).toBe(true);
+    expect(server.errors).toEqual([]);
+  });
+
+  it('ends the handler of a client that vanishes mid-line, and keeps serving', async () => {
+    const server = await startTestServer(Handler);
+    const vanishing = await TestConnection.open(server.port);
+    const vanishingPort = vanishing.socket.localPort;
+    await vanishing.write('half a li');
+    vanishing.socket.destroy();
+    await handlerFinished(vanishingPort);
+
+    const next = await TestConnection.open(server.port);
+    await next.write('still serving\n');
+    expect((await next.waitForBytes(14)).toString()).toBe('still serving\n');
+  });
+});

@@ -1,0 +1,10 @@
+export { BaseRequestHandler } from './base-request-handler.js';
+export { StreamRequestHandler } from './stream-request-handler.js';
+export type { StreamRequestHandlerOptions } from './stream-request-handler.js';
+export { SocketRequest } from './socket-request.js';
+export { SocketReader } from './socket-reader.js';
+export type { SocketReaderOptions } from './socket-reader.js';
+export { SocketWriter } from './socket-writer.js';
+export { LineReader } from './line-reader.js';
+export type { ByteSource, LineReaderOptions } from './line-reader.js';
+export { LineSplitter } from './line-splitter.js';

@@ -1,0 +1,93 @@
+import { LineTooLongError } from '@socketserver/core';
+import { LineSplitter } from './line-splitter.js';
+import { requireInteger } from './require-integer.js';
+
+/** Where a {@link LineReader} pulls bytes from; a `SocketRequest` is one. */
+export interface ByteSource {
+  /** Up to `maxBytes` bytes, at least one; an empty Buffer at EOF. */
+  recv(maxBytes: number): Promise<Buffer>;
+}
+
+/** Options of {@link LineReader}. */
+export interface LineReaderOptions {
+  /**
+   * The longest line accepted, in bytes, not counting its `\n` (a `\r` before it counts). An integer
+   * >= 1. Required, with no default: a reader without a cap lets a peer fill memory with one line.
+   * It also caps `read()` without a size.
+   */
+  maxLineLength: number;
+}
+
+/**
+ * A handler's `rfile`: reads lines, pulling bytes from its source only when it needs more, and never
+ * more than can complete the current line, so it holds at most `maxLineLength + 1` bytes of an
+ * unterminated line. Lines are the exact bytes received, `\n` included; at EOF the final unterminated
+ * line is delivered, then reads return an empty Buffer. See {@link LineSplitter} for the rules.
+ *
+ * A line over the cap fails the read with `ERR_LINE_TOO_LONG`. Uncaught, that ends the connection; a
+ * handler that catches it and reads on gets the line after the over-long one.
+ *
+ * Like Python's buffered `rfile`, it may hold bytes past the current line: once it is used, read
+ * through it, not through `request.recv`.
+ */
+export class LineReader implements AsyncIterable<Buffer> {
+  readonly #source: ByteSource;
+  readonly #splitter: LineSplitter;
+  #isAtEof = false;
+
+  constructor(source: ByteSource, options: LineReaderOptions) {
+    this.#source = source;
+    this.#splitter = new LineSplitter(options.maxLineLength);
+  }
+
+  /** See {@link LineReaderOptions.maxLineLength}. */
+  get maxLineLength(): number {
+    return this.#splitter.maxLineLength;
+  }
+
+  /** The next line, `\n` included; the final line may lack it. An empty Buffer at EOF, as in Python. */
+  async readline(): Promise<Buffer> {
+    for (;;) {
+      const line = this.#splitter.shift();
+      if (line !== undefined) return line;
+      if (this.#isAtEof) return this.#splitter.end();
+      this.#splitter.push(await this.#recv(this.#splitter.bytesWanted));
+    }
+  }
+
+  /**
+   * `size` bytes (an integer >= 0), or fewer at EOF, whatever lines they hold. Without `size`,
+   * everything up to EOF, treated as one final line: more than `maxLineLength` bytes fails with
+   * `ERR_LINE_TOO_LONG`, and the bytes read are dropped.
+   */
+  async read(size?: number): Promise<Buffer> {
+    if (size !== undefined) return this.#readUpTo(requireInteger('size', size, 0));
+    const rest = await this.#readUpTo(this.maxLineLength + 1);
+    if (rest.length > this.maxLineLength) throw new LineTooLongError(this.maxLineLength);
+    return rest;
+  }
+
+  /** The lines up to EOF, as `for line in rfile` in Python. Leaving the loop early keeps the reader usable. */
+  async *[Symbol.asyncIterator](): AsyncGenerator<Buffer, void, undefined> {
+    for (let line = await this.readline(); line.length > 0; line = await this.readline()) yield line;
+  }
+
+  /** `limit` bytes, or fewer at EOF: the buffered ones first. */
+  async #readUpTo(limit: number): Promise<Buffer> {
+    const first = this.#splitter.take(limit);
+    const parts = [first];
+    let length = first.length;
+    while (length < limit && !this.#isAtEof) {
+      const chunk = await this.#recv(limit - length);
+      parts.push(chunk);
+      length += chunk.length;
+    }
+    return parts.length === 1 ? first : Buffer.concat(parts, length);
+  }
+
+  async #recv(maxBytes: number): Promise<Buffer> {
+    const chunk = await this.#source.recv(maxBytes);
+    if (chunk.length === 0) this.#isAtEof = true;
+    return chunk;
+  }
+}

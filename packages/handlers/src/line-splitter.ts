@@ -1,0 +1,119 @@
+import { LineTooLongError } from '@socketserver/core';
+import { requireInteger } from './require-integer.js';
+
+const newline = 0x0a;
+const empty = Buffer.alloc(0);
+
+/**
+ * Splits bytes into lines ending in `\n`, with a cap: the synchronous core of {@link LineReader}.
+ * Push a chunk, then `shift()` lines until it returns `undefined`; at EOF, `end()` gives the final
+ * unterminated line. Lines are the exact bytes received, `\n` included, so `\r\n` lines keep their `\r`.
+ *
+ * `maxLineLength` counts the bytes before the `\n` (a `\r` among them). Every byte is scanned once:
+ * scanned bytes without a `\n` wait in `#partial`, which never holds more than `maxLineLength`. Only
+ * `\n` ends a line; a peer that treats a bare `\r` as a line end will split differently.
+ *
+ * A line over the cap makes `shift()` throw {@link LineTooLongError} once; the splitter then discards
+ * the rest of that line, up to and including its `\n`, storing none of it, and goes on with the next
+ * line (as Tokio's `LinesCodec`). Whether the connection survives is the caller's choice.
+ */
+export class LineSplitter {
+  /** The longest line accepted, in bytes, not counting its `\n`. */
+  readonly maxLineLength: number;
+  /** Pushed bytes not scanned yet. */
+  #unscanned: Buffer = empty;
+  /** The start of the current line: scanned, no `\n` in it, at most `maxLineLength` bytes. */
+  #partial: Buffer[] = [];
+  #partialLength = 0;
+  /** Dropping the rest of an over-long line, up to its `\n`. */
+  #isDiscarding = false;
+
+  /** @param maxLineLength See {@link LineSplitter.maxLineLength}; an integer >= 1. */
+  constructor(maxLineLength: number) {
+    this.maxLineLength = requireInteger('maxLineLength', maxLineLength, 1);
+  }
+
+  /** Bytes held: the current partial line and what is not scanned yet. */
+  get bufferedLength(): number {
+    return this.#partialLength + this.#unscanned.length;
+  }
+
+  /**
+   * How many more bytes decide the current line: one past the cap, so that at most `maxLineLength + 1`
+   * bytes of an unterminated line are ever held. Meant to size the next read after `shift()` returned
+   * `undefined`.
+   */
+  get bytesWanted(): number {
+    return this.#isDiscarding ? this.maxLineLength + 1 : this.maxLineLength + 1 - this.bufferedLength;
+  }
+
+  /** Add received bytes. Push after `shift()` returned `undefined`, or the unscanned bytes are copied. */
+  push(chunk: Buffer): void {
+    this.#unscanned = this.#unscanned.length === 0 ? chunk : Buffer.concat([this.#unscanned, chunk]);
+  }
+
+  /**
+   * The next complete line, `\n` included, or `undefined` when more bytes are needed. Throws
+   * {@link LineTooLongError} once for a line over the cap, and then skips it.
+   */
+  shift(): Buffer | undefined {
+    if (this.#isDiscarding) {
+      const skipped = this.#unscanned.indexOf(newline) + 1;
+      this.#unscanned = skipped === 0 ? empty : this.#unscanned.subarray(skipped);
+      if (skipped === 0) return undefined;
+      this.#isDiscarding = false;
+    }
+    // Search only as far as a line may reach: the cap, plus its `\n`.
+    const window = this.#unscanned.subarray(0, this.maxLineLength + 1 - this.#partialLength);
+    const lineEnd = window.indexOf(newline) + 1;
+    if (lineEnd > 0) {
+      const tail = this.#unscanned.subarray(0, lineEnd);
+      this.#unscanned = this.#unscanned.subarray(lineEnd);
+      return this.#takePartial(tail);
+    }
+    this.#unscanned = this.#unscanned.subarray(window.length);
+    if (this.#unscanned.length > 0 || this.#partialLength + window.length > this.maxLineLength) {
+      this.#partial = [];
+      this.#partialLength = 0;
+      this.#isDiscarding = true;
+      throw new LineTooLongError(this.maxLineLength);
+    }
+    if (window.length > 0) {
+      this.#partial.push(window);
+      this.#partialLength += window.length;
+    }
+    return undefined;
+  }
+
+  /** At EOF, after `shift()` returned `undefined`: the final unterminated line, or an empty Buffer. */
+  end(): Buffer {
+    const rest = this.#isDiscarding ? empty : this.#takePartial(this.#unscanned);
+    this.#unscanned = empty;
+    this.#isDiscarding = false;
+    return rest;
+  }
+
+  /** Remove up to `maxBytes` buffered bytes, oldest first, for reads that ignore lines. Ends discarding. */
+  take(maxBytes: number): Buffer {
+    this.#isDiscarding = false;
+    const partial = this.#takePartial(empty);
+    if (partial.length >= maxBytes) {
+      const rest = partial.subarray(maxBytes);
+      if (rest.length > 0) this.#partial = [rest];
+      this.#partialLength = rest.length;
+      return partial.subarray(0, maxBytes);
+    }
+    const tail = this.#unscanned.subarray(0, maxBytes - partial.length);
+    this.#unscanned = this.#unscanned.subarray(tail.length);
+    return partial.length === 0 ? tail : Buffer.concat([partial, tail]);
+  }
+
+  /** The partial line followed by `tail`, leaving no partial line. */
+  #takePartial(tail: Buffer): Buffer {
+    const parts = this.#partial;
+    const length = this.#partialLength + tail.length;
+    this.#partial = [];
+    this.#partialLength = 0;
+    return parts.length === 0 ? tail : Buffer.concat([...parts, tail], length);
+  }
+}

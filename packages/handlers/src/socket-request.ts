@@ -1,0 +1,64 @@
+import type { Socket } from 'node:net';
+import { SocketReader, type SocketReaderOptions } from './socket-reader.js';
+import { SocketWriter } from './socket-writer.js';
+
+/**
+ * The connection as a handler's `request`, Python's socket: `recv` and `send`, with promises.
+ *
+ * The handler may write after the peer's EOF, as a Python handler can: the socket is made half-open
+ * (`allowHalfOpen`), and the server half-closes it itself after `finish()`.
+ */
+export class SocketRequest {
+  /** The underlying socket. Read through `recv` (or `rfile`), not from the socket, or bytes are lost. */
+  readonly socket: Socket;
+  readonly #reader: SocketReader;
+  readonly #writer: SocketWriter;
+
+  constructor(socket: Socket, options: SocketReaderOptions = {}) {
+    this.socket = socket;
+    socket.allowHalfOpen = true;
+    this.#reader = new SocketReader(socket, options);
+    this.#writer = new SocketWriter(socket);
+  }
+
+  /**
+   * How long one `recv` (and so one `rfile` read) may wait for bytes, in ms, before it rejects with
+   * `ERR_IDLE_TIMEOUT`; Python's `settimeout`. `undefined` (the default): wait as long as it takes.
+   * Writes are not bounded by it; the server's `idleTimeoutMs` bounds a client that stops reading.
+   */
+  get timeoutMs(): number | undefined {
+    return this.#reader.timeoutMs;
+  }
+
+  set timeoutMs(value: number | undefined) {
+    this.#reader.timeoutMs = value;
+  }
+
+  /**
+   * Up to `maxBytes` bytes (an integer >= 1), at least one, waiting for them if none have arrived; an
+   * empty Buffer at EOF. Never more than `maxBytes`. Rejects with `ERR_CONNECTION_CLOSED` when the
+   * connection failed or was closed before EOF (a peer reset reads as EOF).
+   */
+  recv(maxBytes: number): Promise<Buffer> {
+    return this.#reader.read(maxBytes);
+  }
+
+  /**
+   * Send all of `data` (a string as UTF-8) and resolve with the number of bytes sent, waiting for the
+   * socket to drain when its buffer is full. Unlike Python's `send`, never sends part of it.
+   */
+  async send(data: Uint8Array | string): Promise<number> {
+    await this.#writer.write(data);
+    return typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+  }
+
+  /** Send all of `data`, as {@link SocketRequest.send}; Python's `sendall`. */
+  sendAll(data: Uint8Array | string): Promise<void> {
+    return this.#writer.write(data);
+  }
+
+  /** Set TCP_NODELAY (`true`: send small writes at once, without Nagle's algorithm). */
+  setNoDelay(noDelay = true): void {
+    this.socket.setNoDelay(noDelay);
+  }
+}

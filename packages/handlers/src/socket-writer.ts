@@ -1,0 +1,48 @@
+import type { Socket } from 'node:net';
+import { ConnectionClosedError } from '@socketserver/core';
+
+/**
+ * Writes to a socket with backpressure, the handler's `wfile`. Unbuffered, as Python's
+ * StreamRequestHandler `wfile` (`wbufsize = 0`): each write goes to the socket at once.
+ */
+export class SocketWriter {
+  readonly socket: Socket;
+
+  constructor(socket: Socket) {
+    this.socket = socket;
+  }
+
+  /**
+   * Write all of `data` (a string as UTF-8). Resolves as soon as the socket has taken it, or, when the
+   * socket's buffer is full (`write()` returned `false`), once it has drained, so a client that stops
+   * reading makes the writer wait instead of buffering without bound. Rejects with
+   * `ERR_CONNECTION_CLOSED` when the connection is closed, or closes or fails before draining.
+   */
+  async write(data: Uint8Array | string): Promise<void> {
+    const { socket } = this;
+    if (socket.destroyed || !socket.writable) {
+      throw new ConnectionClosedError('cannot write: the connection is closed');
+    }
+    if (data.length === 0 || socket.write(data)) return;
+    await drained(socket);
+  }
+}
+
+/** Settles on 'drain', or rejects on 'close' or 'error'; its listeners are removed either way. */
+function drained(socket: Socket): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const settle = (error?: Error): void => {
+      socket.off('drain', onDrain).off('close', onClose).off('error', onError);
+      if (error === undefined) resolve();
+      else reject(error);
+    };
+    const onDrain = (): void => settle();
+    const onClose = (): void =>
+      settle(new ConnectionClosedError('the connection closed before the data was written'));
+    const onError = (error: Error): void =>
+      settle(
+        new ConnectionClosedError(`the connection failed while writing: ${error.message}`, { cause: error }),
+      );
+    socket.on('drain', onDrain).on('close', onClose).on('error', onError);
+  });
+}
