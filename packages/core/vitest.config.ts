@@ -1,13 +1,4 @@
 import { defineProject } from 'vitest/config';
-import { sourceConditions, testTimeoutMs } from '../../vitest.shared.ts';
+import { packageProject } from '../../vitest.shared.ts';
 
-export default defineProject({
-  resolve: { conditions: sourceConditions },
-  ssr: { resolve: { conditions: sourceConditions } },
-  test: {
-    name: '@socketserver/core',
-    include: ['src/**/*.test.ts'],
-    testTimeout: testTimeoutMs,
-    hookTimeout: testTimeoutMs,
-  },
-});
+export default defineProject(packageProject('@socketserver/core'));

@@ -90,7 +90,8 @@ export function parseEchoArguments(argv: readonly string[], version: string): Pa
     .addOption(new Option('--quiet', 'no per-connection lines').default(false));
 
   try {
-    program.parse(argv, { from: 'user' });
+    // `pnpm start -- --help` passes its `--` through: a leading one only separates runner and flags.
+    program.parse(argv[0] === '--' ? argv.slice(1) : argv, { from: 'user' });
   } catch (error) {
     if (!(error instanceof CommanderError)) throw error;
     const isUsageError = error.exitCode !== 0;
@@ -104,36 +105,16 @@ export function parseEchoArguments(argv: readonly string[], version: string): Pa
     };
   }
 
-  const flags = program.opts<{
-    host: string;
-    port: number;
-    handler: 'raw' | 'stream';
-    strategy: StrategyName;
-    workers: number;
-    poolKind: 'thread' | 'process';
-    maxConnections?: number;
-    idleTimeout?: number;
-    maxLineLength: number;
-    drainTimeout: number;
-    reuseAddress: boolean;
-    quiet: boolean;
-  }>();
+  const { idleTimeout, drainTimeout, maxConnections, ...flags } = program.opts<
+    Omit<EchoOptions, 'idleTimeoutMs' | 'drainTimeoutMs' | 'maxConnections'> & {
+      idleTimeout?: number;
+      drainTimeout: number;
+      maxConnections?: number;
+    }
+  >();
   return {
     kind: 'run',
-    options: {
-      host: flags.host,
-      port: flags.port,
-      handler: flags.handler,
-      strategy: flags.strategy,
-      workers: flags.workers,
-      poolKind: flags.poolKind,
-      maxConnections: flags.maxConnections,
-      idleTimeoutMs: flags.idleTimeout,
-      maxLineLength: flags.maxLineLength,
-      drainTimeoutMs: flags.drainTimeout,
-      reuseAddress: flags.reuseAddress,
-      quiet: flags.quiet,
-    },
+    options: { ...flags, maxConnections, idleTimeoutMs: idleTimeout, drainTimeoutMs: drainTimeout },
   };
 }
 

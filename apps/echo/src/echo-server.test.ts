@@ -270,6 +270,12 @@ describe('echo-server: bad input', () => {
     expect(stdout).toContain('platform default: on');
   });
 
+  it('a leading -- (as `pnpm start -- --help` passes it) is only a separator', async () => {
+    const { code, stdout } = await runToExit(['--', '--help']);
+    expect(code).toBe(0);
+    expect(stdout).toContain('Usage: echo-server [options]');
+  });
+
   it('--version prints the version, exit 0', async () => {
     const { code, stdout } = await runToExit(['--version']);
     expect(code).toBe(0);
