@@ -27,7 +27,15 @@ export type SocketServerErrorCode =
   /** A connection sent nothing for longer than the idle timeout. */
   | 'ERR_IDLE_TIMEOUT'
   /** The connection was closed while a read or write was waiting on it. */
-  | 'ERR_CONNECTION_CLOSED';
+  | 'ERR_CONNECTION_CLOSED'
+  /** A handler class that must run in another thread or process does not say where it lives. */
+  | 'ERR_HANDLER_NOT_LOCATABLE'
+  /** A handler class could not be loaded from its module (in a worker thread or process). */
+  | 'ERR_HANDLER_LOAD_FAILED'
+  /** A worker thread or process could not start. */
+  | 'ERR_WORKER_START_FAILED'
+  /** A worker thread or process ended while it served connections. */
+  | 'ERR_WORKER_EXITED';
 
 /** The base class of every error this library throws or reports. */
 export class SocketServerError extends Error {

@@ -6,12 +6,19 @@ export type {
   DropEvent,
   ConnectionStateEvent,
 } from './tcp-server.js';
-export type { ConcurrencyStrategy, StrategyContext } from './strategy.js';
+export type { ConcurrencyStrategy, StrategyContext, RequestSettings } from './strategy.js';
+export { serveRequest, endRequest } from './serve-request.js';
+export type { RequestSteps } from './serve-request.js';
 export { InThreadStrategy } from './in-thread-strategy.js';
 export { serialStrategy } from './serial-strategy.js';
 export { eventLoopStrategy } from './event-loop-strategy.js';
-export { runRequestHandler } from './request-handler.js';
-export type { RequestHandler, RequestHandlerClass, HandlerServer } from './request-handler.js';
+export { runRequestHandler, locateRequestHandler, loadRequestHandler } from './request-handler.js';
+export type {
+  RequestHandler,
+  RequestHandlerClass,
+  HandlerServer,
+  HandlerLocation,
+} from './request-handler.js';
 export { ConnectionRegistry } from './connection-registry.js';
 export type { Connection, ConnectionState } from './connection-registry.js';
 export { clientAddressOf, formatClientAddress } from './client-address.js';

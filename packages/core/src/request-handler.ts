@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { ClientAddress } from './client-address.js';
+import { SocketServerError } from './errors.js';
 
 /**
  * What a request handler sees of the server that runs it. In the main thread it is the
@@ -27,14 +28,27 @@ export interface RequestHandler {
 }
 
 /**
- * A request handler class. Handlers are named by class, never by closure, so another thread
- * or process can rebuild one from a module specifier and an export name.
+ * A request handler class. Handlers are named by class, never by closure, so another thread or
+ * process can rebuild one from a module and an export name. A class that may run off the main
+ * thread says where it lives: `static moduleUrl = import.meta.url`, exported under its class name
+ * (or under `static exportName`).
  */
-export type RequestHandlerClass = new (
+export type RequestHandlerClass = (new (
   request: Socket,
   clientAddress: ClientAddress,
   server: HandlerServer,
-) => RequestHandler;
+) => RequestHandler) & {
+  /** The URL of the module that exports this class: `import.meta.url` in that module. */
+  readonly moduleUrl?: string;
+  /** The name the module exports it under. Default: the class's name. */
+  readonly exportName?: string;
+};
+
+/** Where a handler class can be imported from: what crosses to a worker instead of the class. */
+export interface HandlerLocation {
+  readonly moduleUrl: string;
+  readonly exportName: string;
+}
 
 /**
  * Build the handler and run it: `setup`, `handle`, and `finish` always. If both `handle` (or
@@ -62,4 +76,39 @@ export async function runRequestHandler(
     throw new SuppressedError(error, failure.error, 'finish() failed after handle() failed');
   }
   if (failure !== undefined) throw failure.error;
+}
+
+/** Where a handler class lives, or ERR_HANDLER_NOT_LOCATABLE with what to add to it. */
+export function locateRequestHandler(RequestHandlerClass: RequestHandlerClass): HandlerLocation {
+  const { moduleUrl, name } = RequestHandlerClass;
+  const exportName = RequestHandlerClass.exportName ?? name;
+  if (typeof moduleUrl !== 'string' || moduleUrl === '' || exportName === '') {
+    throw new SocketServerError(
+      'ERR_HANDLER_NOT_LOCATABLE',
+      `${name || 'the handler class'} cannot run in another thread or process: export it from a module ` +
+        'and give it `static moduleUrl = import.meta.url`',
+    );
+  }
+  return { moduleUrl, exportName };
+}
+
+/** Import a handler class from its location (in a worker); ERR_HANDLER_LOAD_FAILED if it can't be. */
+export async function loadRequestHandler(location: HandlerLocation): Promise<RequestHandlerClass> {
+  const where = `${location.exportName} from ${location.moduleUrl}`;
+  let module: Record<string, unknown>;
+  try {
+    module = (await import(location.moduleUrl)) as Record<string, unknown>;
+  } catch (error) {
+    throw new SocketServerError('ERR_HANDLER_LOAD_FAILED', `cannot load ${where}: ${String(error)}`, {
+      cause: error,
+    });
+  }
+  const exported = module[location.exportName];
+  if (typeof exported !== 'function') {
+    throw new SocketServerError(
+      'ERR_HANDLER_LOAD_FAILED',
+      `cannot load ${where}: the module has no such export`,
+    );
+  }
+  return exported as RequestHandlerClass;
 }

@@ -1,8 +1,28 @@
 import type { Socket } from 'node:net';
 import type { ClientAddress } from './client-address.js';
+import type { RequestHandlerClass } from './request-handler.js';
+
+/**
+ * What a request needs besides its socket, all structured-clonable: what a strategy sends to
+ * another thread or process with the handler's location.
+ */
+export interface RequestSettings {
+  /** The server's `handlerOptions`. */
+  readonly handlerOptions: Readonly<Record<string, unknown>>;
+  /** The server's real address. */
+  readonly serverAddress: readonly [host: string, port: number];
+  /** Close a connection silent for this long, in ms; `undefined`: never. */
+  readonly idleTimeoutMs: number | undefined;
+  /** How long ending a request may wait for its output to flush, in ms. */
+  readonly drainTimeoutMs: number;
+}
 
 /** What the server gives a strategy when it starts. */
 export interface StrategyContext {
+  /** The handler class; a strategy that runs it elsewhere sends its location (`locateRequestHandler`). */
+  readonly RequestHandlerClass: RequestHandlerClass;
+  /** What requests need besides their socket. */
+  readonly settings: RequestSettings;
   /**
    * Serve one request in this thread, Python's `process_request_thread`: build the handler and
    * run it, report a failure to `handleError`, and always shut the request down. Never rejects.
@@ -10,6 +30,8 @@ export interface StrategyContext {
   serveRequest(request: Socket, clientAddress: ClientAddress): Promise<void>;
   /** Report a failure of a request to the server's `handleError`. */
   handleError(request: Socket | undefined, clientAddress: ClientAddress, error: unknown): void;
+  /** Report a failure that belongs to no request (a worker that died) to `handleServerError`. */
+  handleServerError(error: unknown): void;
 }
 
 /**

@@ -1,11 +1,11 @@
-import { EventEmitter, once } from 'node:events';
+import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import type { Socket } from 'node:net';
 import { clientAddressOf, formatClientAddress, type ClientAddress } from './client-address.js';
 import { ConnectionRegistry, type Connection, type ConnectionState } from './connection-registry.js';
+import { endRequest, serveRequest } from './serve-request.js';
 import {
   BindError,
-  IdleTimeoutError,
   InvalidOptionError,
   ServerClosedError,
   ServerStateError,
@@ -370,16 +370,10 @@ export class TCPServer extends EventEmitter<TCPServerEvents> implements HandlerS
    * written, then `closeRequest`. Waits at most `drainTimeoutMs` for the write side to flush.
    */
   async shutdownRequest(request: Socket): Promise<void> {
-    if (!request.destroyed && request.writable) {
-      request.end();
-      const signal = AbortSignal.any([
-        AbortSignal.timeout(this.drainTimeoutMs),
-        this.#forceController.signal,
-      ]);
-      await once(request, 'finish', { signal }).catch(() => {
-        // Not flushed in time, or the socket failed: closeRequest() below ends it either way.
-      });
-    }
+    await endRequest(
+      request,
+      AbortSignal.any([AbortSignal.timeout(this.drainTimeoutMs), this.#forceController.signal]),
+    );
     this.closeRequest(request);
   }
 
@@ -396,6 +390,14 @@ export class TCPServer extends EventEmitter<TCPServerEvents> implements HandlerS
     process.stderr.write(
       `Error handling request from ${formatClientAddress(clientAddress)}: ${describeError(error)}\n`,
     );
+  }
+
+  /**
+   * Report a failure that belongs to no single request, such as a worker of a strategy that
+   * died (and was replaced). Default: one line on stderr.
+   */
+  handleServerError(error: unknown): void {
+    process.stderr.write(`Server error: ${describeError(error)}\n`);
   }
 
   /** Called by `handleRequest()` when no connection came within `timeoutMs`. Default: nothing. */
@@ -424,8 +426,22 @@ export class TCPServer extends EventEmitter<TCPServerEvents> implements HandlerS
 
   #strategyContext(): StrategyContext {
     return {
+      RequestHandlerClass: this.RequestHandlerClass,
+      settings: {
+        handlerOptions: this.handlerOptions,
+        serverAddress: this.serverAddress,
+        idleTimeoutMs: this.idleTimeoutMs,
+        drainTimeoutMs: this.drainTimeoutMs,
+      },
       serveRequest: (request, clientAddress) => this.#serveRequest(request, clientAddress),
       handleError: (request, clientAddress, error) => this.#reportError(request, clientAddress, error),
+      handleServerError: (error) => {
+        try {
+          this.handleServerError(error);
+        } catch (handlerError) {
+          process.stderr.write(`handleServerError() failed: ${describeError(handlerError)}\n`);
+        }
+      },
     };
   }
 
@@ -499,40 +515,17 @@ export class TCPServer extends EventEmitter<TCPServerEvents> implements HandlerS
   }
 
   /** Python's `process_request_thread`, for strategies that run requests on this thread. */
-  async #serveRequest(request: Socket, clientAddress: ClientAddress): Promise<void> {
-    const idleTimer = this.#startIdleTimer(request, clientAddress);
-    try {
-      await this.finishRequest(request, clientAddress);
-    } catch (error) {
-      // After an idle timeout the handler fails on its closed socket: one report is enough.
-      if (!idleTimer.hasFired) this.#reportError(request, clientAddress, error);
-    } finally {
-      idleTimer.stop();
-      try {
-        await this.shutdownRequest(request);
-      } catch (error) {
-        this.#reportError(request, clientAddress, error);
-        request.destroy();
-      }
-    }
-  }
-
-  /** Close the request after `idleTimeoutMs` without input, reporting ERR_IDLE_TIMEOUT once. */
-  #startIdleTimer(request: Socket, clientAddress: ClientAddress): { hasFired: boolean; stop: () => void } {
-    const idleTimeoutMs = this.idleTimeoutMs;
-    const timer = { hasFired: false, stop: (): void => {} };
-    if (idleTimeoutMs === undefined) return timer;
-    const onTimeout = (): void => {
-      timer.hasFired = true;
-      this.#reportError(request, clientAddress, new IdleTimeoutError(idleTimeoutMs));
-      request.destroy();
-    };
-    request.setTimeout(idleTimeoutMs, onTimeout);
-    timer.stop = () => {
-      request.setTimeout(0);
-      request.off('timeout', onTimeout);
-    };
-    return timer;
+  #serveRequest(request: Socket, clientAddress: ClientAddress): Promise<void> {
+    return serveRequest(
+      request,
+      clientAddress,
+      {
+        finishRequest: (socket, address) => this.finishRequest(socket, address),
+        shutdownRequest: (socket) => this.shutdownRequest(socket),
+        reportError: (socket, address, error) => this.#reportError(socket, address, error),
+      },
+      this.idleTimeoutMs,
+    );
   }
 
   #reportError(request: Socket | undefined, clientAddress: ClientAddress, error: unknown): void {
