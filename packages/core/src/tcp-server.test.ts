@@ -53,6 +53,19 @@ describe('TCPServer: binding and activation', () => {
     expect((await v6.recv(1)).toString()).toBe('6');
   });
 
+  it("addressFamily 'IPv4' with host '' listens on 0.0.0.0 only; ipv6Only on :: only", async () => {
+    const { server: v4 } = startServer(EchoHandler, { addressFamily: 'IPv4' }, ['', 0]);
+    await (await connect('127.0.0.1', v4.port)).close();
+    await expect(connect('::1', v4.port, { timeoutMs: 2000 })).rejects.toMatchObject({
+      code: 'ERR_CONNECTION_REFUSED',
+    });
+    const { server: v6 } = startServer(EchoHandler, { ipv6Only: true }, ['', 0]);
+    await (await connect('::1', v6.port)).close();
+    await expect(connect('127.0.0.1', v6.port, { timeoutMs: 2000 })).rejects.toMatchObject({
+      code: 'ERR_CONNECTION_REFUSED',
+    });
+  });
+
   it('bindAndActivate: false binds in serverBind (port known, not yet listening) and listens in serverActivate', async () => {
     const server = new TCPServer(['127.0.0.1', 0], EchoHandler, { bindAndActivate: false });
     onTestFinished(() => server.serverClose());

@@ -35,6 +35,12 @@ export interface TCPServerOptions {
   /** IPV6_V6ONLY for an IPv6 host (`''` included). Default `false`: dual stack. */
   ipv6Only?: boolean;
   /**
+   * Python's `address_family`, for host `''`: `'IPv4'` listens on 0.0.0.0 only, `'IPv6'` on `::`
+   * (dual stack unless `ipv6Only`). Default `undefined`: `::` where the machine has IPv6, else 0.0.0.0.
+   * A numeric host decides its own family.
+   */
+  addressFamily?: 'IPv4' | 'IPv6' | undefined;
+  /**
    * The listen backlog, and the cap on accepted connections waiting for a free slot of the
    * strategy; beyond it a new connection is dropped (`'drop'` event). Default 128.
    */
@@ -109,6 +115,8 @@ export class TCPServer extends EventEmitter<TCPServerEvents> implements HandlerS
   static requestQueueSize = 128;
   /** See {@link TCPServerOptions.ipv6Only}. */
   static ipv6Only = false;
+  /** See {@link TCPServerOptions.addressFamily}. */
+  static addressFamily: 'IPv4' | 'IPv6' | undefined = undefined;
   /** See {@link TCPServerOptions.drainTimeoutMs}. */
   static drainTimeoutMs = 10_000;
 
@@ -122,6 +130,7 @@ export class TCPServer extends EventEmitter<TCPServerEvents> implements HandlerS
   allowReuseAddress: boolean;
   allowReusePort: boolean;
   ipv6Only: boolean;
+  addressFamily: 'IPv4' | 'IPv6' | undefined;
   requestQueueSize: number;
   maxConnections: number;
   idleTimeoutMs: number | undefined;
@@ -161,6 +170,10 @@ export class TCPServer extends EventEmitter<TCPServerEvents> implements HandlerS
     this.allowReuseAddress = options.allowReuseAddress ?? defaults.allowReuseAddress;
     this.allowReusePort = options.allowReusePort ?? defaults.allowReusePort;
     this.ipv6Only = options.ipv6Only ?? defaults.ipv6Only;
+    this.addressFamily = options.addressFamily ?? defaults.addressFamily;
+    if (this.addressFamily !== undefined && this.addressFamily !== 'IPv4' && this.addressFamily !== 'IPv6') {
+      throw new InvalidOptionError('addressFamily', this.addressFamily, "'IPv4', 'IPv6' or undefined");
+    }
     this.requestQueueSize = positiveInteger(
       'requestQueueSize',
       options.requestQueueSize ?? defaults.requestQueueSize,
@@ -242,7 +255,13 @@ export class TCPServer extends EventEmitter<TCPServerEvents> implements HandlerS
     if (this.#state !== 'created') throw new ServerStateError(`serverBind() on a ${this.#state} server`);
     checkReuseAddress(this.allowReuseAddress);
     const [host, port] = this.serverAddress;
-    this.#boundSocket = bindListeningSocket(host, port, this.ipv6Only, this.allowReusePort);
+    this.#boundSocket = bindListeningSocket(
+      host,
+      port,
+      this.addressFamily,
+      this.ipv6Only,
+      this.allowReusePort,
+    );
     this.serverAddress = [host, this.#boundSocket.address().port];
     this.#state = 'bound';
   }
@@ -583,6 +602,7 @@ export function describeError(error: unknown): string {
 function bindListeningSocket(
   host: string,
   port: number,
+  addressFamily: 'IPv4' | 'IPv6' | undefined,
   ipv6Only: boolean,
   reusePort: boolean,
 ): net.BoundSocket {
@@ -590,12 +610,14 @@ function bindListeningSocket(
     new net.BoundSocket({ host: address, port, ipv6Only, reusePort });
   try {
     if (host !== '') return bindTo(host === 'localhost' ? '127.0.0.1' : host);
+    if (addressFamily === 'IPv4') return bindTo('0.0.0.0');
     try {
       // '' means every interface: IPv6 and, unless ipv6Only, IPv4 on the same socket.
       return bindTo('::');
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (ipv6Only || (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL')) throw error;
+      if (addressFamily === 'IPv6' || ipv6Only || (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL'))
+        throw error;
       return bindTo('0.0.0.0');
     }
   } catch (error) {
