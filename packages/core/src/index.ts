@@ -35,3 +35,10 @@ export {
   ConnectionClosedError,
 } from './errors.js';
 export type { SocketServerErrorCode } from './errors.js';
+export {
+  requireInteger,
+  requireBoolean,
+  requireDelayMs,
+  requireTimeoutMs,
+  maxDelayMs,
+} from './option-validators.js';

@@ -3,6 +3,7 @@ import net from 'node:net';
 import type { Socket } from 'node:net';
 import { clientAddressOf, formatClientAddress, type ClientAddress } from './client-address.js';
 import { ConnectionRegistry, type Connection, type ConnectionState } from './connection-registry.js';
+import { requireDelayMs, requireInteger, requireTimeoutMs } from './option-validators.js';
 import { endRequest, serveRequest } from './serve-request.js';
 import {
   BindError,
@@ -174,18 +175,20 @@ export class TCPServer extends EventEmitter<TCPServerEvents> implements HandlerS
     if (this.addressFamily !== undefined && this.addressFamily !== 'IPv4' && this.addressFamily !== 'IPv6') {
       throw new InvalidOptionError('addressFamily', this.addressFamily, "'IPv4', 'IPv6' or undefined");
     }
-    this.requestQueueSize = positiveInteger(
+    this.requestQueueSize = requireInteger(
       'requestQueueSize',
       options.requestQueueSize ?? defaults.requestQueueSize,
+      1,
     );
-    this.maxConnections = positiveInteger(
-      'maxConnections',
-      options.maxConnections ?? Number.POSITIVE_INFINITY,
-    );
-    this.idleTimeoutMs = optionalPositive('idleTimeoutMs', options.idleTimeoutMs);
-    this.timeoutMs = optionalNonNegative('timeoutMs', options.timeoutMs);
-    this.drainTimeoutMs = nonNegative('drainTimeoutMs', options.drainTimeoutMs ?? defaults.drainTimeoutMs);
-    const keepAliveInitialDelay = nonNegative(
+    this.maxConnections =
+      options.maxConnections === undefined
+        ? Number.POSITIVE_INFINITY
+        : requireInteger('maxConnections', options.maxConnections, 1);
+    this.idleTimeoutMs = requireTimeoutMs('idleTimeoutMs', options.idleTimeoutMs);
+    this.timeoutMs =
+      options.timeoutMs === undefined ? undefined : requireDelayMs('timeoutMs', options.timeoutMs);
+    this.drainTimeoutMs = requireDelayMs('drainTimeoutMs', options.drainTimeoutMs ?? defaults.drainTimeoutMs);
+    const keepAliveInitialDelay = requireDelayMs(
       'keepAliveInitialDelayMs',
       options.keepAliveInitialDelayMs ?? 0,
     );
@@ -353,7 +356,7 @@ export class TCPServer extends EventEmitter<TCPServerEvents> implements HandlerS
    * then close what remains. Idempotent; a second call waits on the first.
    */
   shutdown(options: { drainTimeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
-    const drainTimeoutMs = nonNegative('drainTimeoutMs', options.drainTimeoutMs ?? this.drainTimeoutMs);
+    const drainTimeoutMs = requireDelayMs('drainTimeoutMs', options.drainTimeoutMs ?? this.drainTimeoutMs);
     this.#stopping ??= this.#stop(drainTimeoutMs, options.signal);
     return this.#stopping;
   }
@@ -650,27 +653,4 @@ function validateServerAddress(serverAddress: ServerAddress): ServerAddress {
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new InvalidOptionError('port', port, 'an integer 0-65535');
   return [host, port];
-}
-
-function positiveInteger(option: string, value: number): number {
-  if (value === Number.POSITIVE_INFINITY || (Number.isInteger(value) && value >= 1)) return value;
-  throw new InvalidOptionError(option, value, 'an integer >= 1');
-}
-
-/** Node's timers fire at once past 2^31 - 1 ms, so no delay may be longer (about 24.8 days). */
-const maxDelayMs = 2 ** 31 - 1;
-
-function nonNegative(option: string, value: number): number {
-  if (Number.isFinite(value) && value >= 0 && value <= maxDelayMs) return value;
-  throw new InvalidOptionError(option, value, `a number of ms, 0 to ${maxDelayMs}`);
-}
-
-function optionalNonNegative(option: string, value: number | undefined): number | undefined {
-  return value === undefined ? undefined : nonNegative(option, value);
-}
-
-function optionalPositive(option: string, value: number | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (Number.isFinite(value) && value > 0 && value <= maxDelayMs) return value;
-  throw new InvalidOptionError(option, value, `a number of ms, 1 to ${maxDelayMs}`);
 }

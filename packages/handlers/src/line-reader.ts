@@ -1,6 +1,5 @@
-import { LineTooLongError } from '@socketserver/core';
+import { LineTooLongError, requireInteger } from '@socketserver/core';
 import { LineSplitter } from './line-splitter.js';
-import { requireInteger } from './require-integer.js';
 
 /** Where a {@link LineReader} pulls bytes from; a `SocketRequest` is one. */
 export interface ByteSource {

@@ -1,5 +1,4 @@
-import { LineTooLongError } from '@socketserver/core';
-import { requireInteger } from './require-integer.js';
+import { LineTooLongError, requireInteger } from '@socketserver/core';
 
 const newline = 0x0a;
 const empty = Buffer.alloc(0);

@@ -1,7 +1,10 @@
 import type { Socket } from 'node:net';
-import { ConnectionClosedError, IdleTimeoutError } from '@socketserver/core';
-import { requireInteger } from './require-integer.js';
-import { requireTimeoutMs } from './require-timeout-ms.js';
+import {
+  ConnectionClosedError,
+  IdleTimeoutError,
+  requireInteger,
+  requireTimeoutMs,
+} from '@socketserver/core';
 
 /** Options of {@link SocketReader}. */
 export interface SocketReaderOptions {

@@ -1,8 +1,6 @@
-import { InvalidOptionError } from '@socketserver/core';
+import { InvalidOptionError, requireInteger, requireTimeoutMs } from '@socketserver/core';
 import { BaseRequestHandler } from './base-request-handler.js';
 import { LineReader } from './line-reader.js';
-import { requireInteger } from './require-integer.js';
-import { requireTimeoutMs } from './require-timeout-ms.js';
 import { SocketWriter } from './socket-writer.js';
 
 /**

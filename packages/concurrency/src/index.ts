@@ -1,0 +1,15 @@
+export { threading } from './thread-per-connection.js';
+export type { ThreadingOptions } from './thread-per-connection.js';
+export { forking } from './process-per-connection.js';
+export type { ForkingOptions } from './process-per-connection.js';
+export { pool } from './worker-pool-strategy.js';
+export type { PoolOptions } from './worker-pool-strategy.js';
+export { WorkerPool } from './worker-pool.js';
+export type { WorkerPoolConfig, WorkerPoolEvents, WorkerStrategyOptions } from './worker-pool.js';
+export type { WorkerKind } from './worker-handle.js';
+export { ThreadingTCPServer } from './threading-tcp-server.js';
+export type { ThreadingTCPServerOptions } from './threading-tcp-server.js';
+export { ForkingTCPServer } from './forking-tcp-server.js';
+export type { ForkingTCPServerOptions } from './forking-tcp-server.js';
+export { WorkerPoolTCPServer } from './worker-pool-tcp-server.js';
+export type { WorkerPoolTCPServerOptions } from './worker-pool-tcp-server.js';

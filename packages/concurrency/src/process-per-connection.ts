@@ -1,0 +1,53 @@
+import { InvalidOptionError, requireBoolean, requireDelayMs, requireInteger } from '@socketserver/core';
+import { resolveWorkerStrategyOptions, WorkerPool, type WorkerStrategyOptions } from './worker-pool.js';
+
+/** Options of {@link forking}. */
+export interface ForkingOptions extends WorkerStrategyOptions {
+  /**
+   * Child processes at most, an integer >= 1, counting those starting and those exiting until they
+   * are reaped; Python's `max_children`. Connections beyond it wait in the accept queue. Default 40.
+   */
+  maxChildren?: number;
+  /**
+   * Idle children kept started and ready, an integer from 0 to `maxChildren`, so that a connection
+   * does not wait for a Node start-up. 0: start each child when its connection comes. Default 1.
+   */
+  spareChildren?: number;
+  /**
+   * `false` (the default): a child serves one connection and exits, as with Python's `fork`.
+   * `true`: a child serves later connections too, one at a time.
+   */
+  reuseChildren?: boolean;
+  /**
+   * With `reuseChildren`, retire a child that has served nothing for this long, in ms (0 to
+   * 2^31 - 1), keeping `spareChildren`. Without it, unused. Default 10 000.
+   */
+  idleChildTimeoutMs?: number;
+}
+
+/**
+ * Python's ForkingMixIn: each connection is served by a child process, at most `maxChildren` at
+ * once. The accepted socket is handed to the child, and the parent closes its copy once the child
+ * has acknowledged it. Spare children are started ahead of demand; children are reaped as they
+ * exit. `spareChildren` children (at least one) start with the server and load the handler there.
+ */
+export function forking(options: ForkingOptions = {}): WorkerPool {
+  const maxChildren = requireInteger('maxChildren', options.maxChildren ?? 40, 1);
+  const spareChildren = requireInteger('spareChildren', options.spareChildren ?? 1, 0);
+  if (spareChildren > maxChildren) {
+    throw new InvalidOptionError('spareChildren', spareChildren, `at most maxChildren (${maxChildren})`);
+  }
+  const reuseChildren = requireBoolean('reuseChildren', options.reuseChildren ?? false);
+  const idleChildTimeoutMs = requireDelayMs('idleChildTimeoutMs', options.idleChildTimeoutMs ?? 10_000);
+  return new WorkerPool({
+    name: 'forking',
+    kind: 'process',
+    minWorkers: 0,
+    maxWorkers: maxChildren,
+    spareWorkers: spareChildren,
+    requestsPerWorker: 1,
+    maxRequestsPerWorker: reuseChildren ? Number.POSITIVE_INFINITY : 1,
+    idleWorkerTimeoutMs: reuseChildren ? idleChildTimeoutMs : undefined,
+    ...resolveWorkerStrategyOptions(options),
+  });
+}

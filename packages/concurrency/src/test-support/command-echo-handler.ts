@@ -1,0 +1,44 @@
+import { threadId } from 'node:worker_threads';
+import { StreamRequestHandler } from '@socketserver/handlers';
+
+/** How long `!spin` keeps its thread busy, in ms: only terminating the worker ends it sooner. */
+const spinMs = 30_000;
+
+/**
+ * The recipe's stream echo handler, loaded by workers (plain Node, erasable TypeScript only, no
+ * relative imports). A line starting with `!` is a command instead:
+ * - `!whoami`: answers `<pid> <threadId>`, which worker serves this connection;
+ * - `!throw`: the handler throws a RangeError (its connection ends, the worker goes on);
+ * - `!exit`: the handler calls `process.exit(3)` (ends a worker thread, or a child process);
+ * - `!crash`: an uncaught exception from a timer, outside any request;
+ * - `!reject`: an unhandled promise rejection, then answers `rejected`;
+ * - `!spin`: answers `spinning`, then keeps its thread busy, deaf to everything.
+ */
+export class CommandEchoHandler extends StreamRequestHandler {
+  static moduleUrl: string = import.meta.url;
+
+  override async handle(): Promise<void> {
+    for await (const line of this.rfile) {
+      if (line[0] !== 0x21) {
+        await this.wfile.write(line);
+        continue;
+      }
+      const command = line.toString('latin1').trim();
+      if (command === '!whoami') await this.wfile.write(`${process.pid} ${threadId}\n`);
+      else if (command === '!throw') throw new RangeError('thrown by the handler');
+      else if (command === '!exit') process.exit(3);
+      else if (command === '!crash') {
+        setTimeout(() => {
+          throw new Error('uncaught in the worker');
+        }, 0);
+      } else if (command === '!reject') {
+        void Promise.reject(new TypeError('rejected and never handled'));
+        await this.wfile.write('rejected\n');
+      } else if (command === '!spin') {
+        await this.wfile.write('spinning\n');
+        const until = Date.now() + spinMs;
+        while (Date.now() < until);
+      } else await this.wfile.write(line);
+    }
+  }
+}

@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import { pool, type WorkerKind } from '@socketserver/concurrency';
+import { isProcessAlive, startServer } from './test-support/recording-server.js';
+import { openClient, pidOf, whoami } from './test-support/test-clients.js';
+
+const kinds: WorkerKind[] = ['thread', 'process'];
+
+describe.each(kinds)("pool({ kind: '%s' })", (kind) => {
+  it('starts every worker before the first request is dispatched', async () => {
+    const { server } = startServer(pool({ workers: 3, kind }));
+    let startedWhenFirstActive: number | undefined;
+    server.on('connectionState', ({ state }) => {
+      if (state === 'active') startedWhenFirstActive ??= server.startedWorkerIds.length;
+    });
+    const client = await openClient(server.port);
+    await whoami(client);
+    expect(startedWhenFirstActive).toBe(3);
+    expect(server.strategy.workerCount).toBe(3);
+  });
+
+  it('of 2 workers serves 2 clients at once and leaves a third waiting until one of them closes', async () => {
+    const { server } = startServer(pool({ workers: 2, kind }));
+    expect(server.strategy.maxConcurrentRequests).toBe(2);
+    const first = await openClient(server.port);
+    const second = await openClient(server.port);
+    const [firstWorker, secondWorker] = [await whoami(first), await whoami(second)];
+    expect(firstWorker).not.toBe(secondWorker);
+
+    const third = await openClient(server.port);
+    await third.sendAll('!whoami\n');
+    // A bounded wait for what must not happen: no worker is free to answer.
+    await expect(third.readline({ timeoutMs: 300 })).rejects.toMatchObject({ code: 'ERR_TIMEOUT' });
+    await first.close();
+    expect((await third.readline()).toString().trimEnd()).toBe(firstWorker);
+    expect(server.strategy.workerIds).toHaveLength(2);
+  });
+
+  it('reports an unhandled rejection in a worker to handleServerError, and the worker goes on', async () => {
+    const { server } = startServer(pool({ workers: 1, kind }));
+    const client = await openClient(server.port);
+    const worker = await whoami(client);
+    await client.sendAll('!reject\n');
+    expect((await client.readline()).toString()).toBe('rejected\n');
+    await server.waitUntil(() => server.serverErrors.length > 0);
+    expect(server.serverErrors).toEqual([
+      expect.objectContaining({ name: 'TypeError', message: 'rejected and never handled' }),
+    ]);
+    expect(await whoami(client)).toBe(worker);
+    expect(server.errors).toEqual([]);
+  });
+
+  it('with perWorker: 2 serves two clients at once in one worker', async () => {
+    const { server } = startServer(pool({ workers: 1, kind, perWorker: 2 }));
+    expect(server.strategy.maxConcurrentRequests).toBe(2);
+    const first = await openClient(server.port);
+    const second = await openClient(server.port);
+    expect(await whoami(first)).toBe(await whoami(second));
+    await first.sendAll('still here\n');
+    expect((await first.readline()).toString()).toBe('still here\n');
+  });
+});
+
+/** Ways a worker dies under load: killed from outside, or by its handler. */
+const deaths: {
+  kind: WorkerKind;
+  how: string;
+  kill: (worker: string, send: (line: string) => Promise<void>) => Promise<void>;
+}[] = [
+  {
+    kind: 'process',
+    how: 'SIGKILL',
+    kill: (worker) => Promise.resolve(void process.kill(pidOf(worker), 'SIGKILL')),
+  },
+  { kind: 'thread', how: 'process.exit() in the handler', kill: (_worker, send) => send('!exit\n') },
+  { kind: 'thread', how: 'an uncaught exception from a timer', kill: (_worker, send) => send('!crash\n') },
+  { kind: 'process', how: 'an uncaught exception from a timer', kill: (_worker, send) => send('!crash\n') },
+];
+
+describe.each(deaths)('a pool worker dying ($kind, $how)', ({ kind, kill }) => {
+  it('is replaced; only its own connections are lost, each reported with ERR_WORKER_EXITED, and the death once', async () => {
+    const { server } = startServer(pool({ workers: 2, kind }));
+    const doomed = await openClient(server.port);
+    const survivor = await openClient(server.port);
+    const doomedWorker = await whoami(doomed);
+    const survivorWorker = await whoami(survivor);
+    expect(doomedWorker).not.toBe(survivorWorker);
+
+    await kill(doomedWorker, (line) => doomed.sendAll(line));
+    await doomed.waitForClose();
+    await server.waitUntil(() => server.errors.length >= 1 && server.serverErrors.length >= 1);
+    expect(server.errors).toEqual([
+      {
+        clientAddress: { host: '127.0.0.1', port: doomed.localPort, family: 'IPv4' },
+        error: expect.objectContaining({ code: 'ERR_WORKER_EXITED' }) as unknown,
+      },
+    ]);
+    expect(server.serverErrors).toEqual([expect.objectContaining({ code: 'ERR_WORKER_EXITED' })]);
+
+    // The survivor's connection goes on, and a replacement serves a new client.
+    await survivor.sendAll('still here\n');
+    expect((await survivor.readline()).toString()).toBe('still here\n');
+    const newcomer = await openClient(server.port);
+    expect([doomedWorker, survivorWorker]).not.toContain(await whoami(newcomer));
+    expect(server.strategy.workerCount).toBe(2);
+    if (kind === 'process') expect(isProcessAlive(pidOf(doomedWorker))).toBe(false);
+    expect(server.serverErrors).toHaveLength(1);
+  });
+});

@@ -1,0 +1,489 @@
+import { EventEmitter, once } from 'node:events';
+import type { Socket } from 'node:net';
+import {
+  locateRequestHandler,
+  requireBoolean,
+  requireDelayMs,
+  ServerClosedError,
+  ServerStateError,
+  SocketServerError,
+  type ClientAddress,
+  type ConcurrencyStrategy,
+  type StrategyContext,
+} from '@socketserver/core';
+import type { MainToWorkerMessage, WorkerToMainMessage } from './handoff-protocol.js';
+import { deserializeError } from './serialized-error.js';
+import { spawnWorker, type WorkerExit, type WorkerHandle, type WorkerKind } from './worker-handle.js';
+
+/** Options every worker strategy takes. */
+export interface WorkerStrategyOptions {
+  /**
+   * Python's `block_on_close`. `true` (the default): `close()` tells each worker to close its
+   * connections, waits for their handlers to finish, at most the server's `drainTimeoutMs`, then
+   * terminates what remains. `false`: `close()` terminates every worker at once (threads are
+   * terminated, child processes get SIGKILL), as Python's daemon threads are abandoned.
+   */
+  blockOnClose?: boolean;
+  /**
+   * How long a worker may take to start and load the handler class, in ms (0 to 2^31 - 1); past it
+   * the worker is terminated and reported as ERR_WORKER_START_FAILED. Default 10 000.
+   */
+  startTimeoutMs?: number;
+}
+
+/** How a {@link WorkerPool} sizes, fills and empties itself; the strategies are presets of it. */
+export interface WorkerPoolConfig {
+  /** The strategy's name, for messages and the CLI. */
+  readonly name: string;
+  readonly kind: WorkerKind;
+  /** Workers kept at all times, started by `start()`. */
+  readonly minWorkers: number;
+  /** Workers at most, counting those still starting or exiting. */
+  readonly maxWorkers: number;
+  /** Idle workers kept ready beyond the busy ones, so a connection need not wait for a start. */
+  readonly spareWorkers: number;
+  /** Connections one worker serves at once. */
+  readonly requestsPerWorker: number;
+  /** Connections one worker serves in its life, then it is retired; `Infinity`: no limit. */
+  readonly maxRequestsPerWorker: number;
+  /** Retire a worker idle this long, in ms, down to `minWorkers` and `spareWorkers`; `undefined`: never. */
+  readonly idleWorkerTimeoutMs: number | undefined;
+  readonly blockOnClose: boolean;
+  readonly startTimeoutMs: number;
+}
+
+/** Events of a {@link WorkerPool}: a worker was started (it counts from then), or has exited. */
+export interface WorkerPoolEvents {
+  workerStart: [id: number];
+  workerExit: [id: number];
+}
+
+/** A connection the strategy owns until `finish` resolves its `processRequest`. */
+interface PendingRequest {
+  readonly socket: Socket;
+  readonly clientAddress: ClientAddress;
+  readonly finish: () => void;
+}
+
+interface PooledWorker {
+  readonly handle: WorkerHandle;
+  /** Resolves once ready; rejects with why it could not start. */
+  readonly started: PromiseWithResolvers<void>;
+  state: 'starting' | 'ready' | 'retiring';
+  /** Its running requests, by id. */
+  readonly requests: Map<number, PendingRequest>;
+  /** Requests handed to it in all. */
+  servedCount: number;
+  /** The start deadline, the idle timer, or the retire deadline: one at a time. */
+  timer: NodeJS.Timeout | undefined;
+  /** Why it failed to start (the handler did not load, the deadline passed). */
+  startError: Error | undefined;
+  /** The uncaught exception it reported before exiting. */
+  fatalError: Error | undefined;
+}
+
+type Phase = 'created' | 'starting' | 'running' | 'draining' | 'closing' | 'closed';
+
+/** How long terminated workers may take to exit, in ms: they always do, this only bounds the wait. */
+const terminateTimeoutMs = 5_000;
+
+/** Resolve the options every worker strategy takes. */
+export function resolveWorkerStrategyOptions(
+  options: WorkerStrategyOptions,
+): Pick<WorkerPoolConfig, 'blockOnClose' | 'startTimeoutMs'> {
+  return {
+    blockOnClose: requireBoolean('blockOnClose', options.blockOnClose ?? true),
+    startTimeoutMs: requireDelayMs('startTimeoutMs', options.startTimeoutMs ?? 10_000),
+  };
+}
+
+/**
+ * The engine of every thread and process strategy, after cluster's round robin: the main thread
+ * keeps the listener and the accept queue, and hands each accepted socket to the least busy worker
+ * with a free slot; bytes never pass through the main thread. It grows on demand up to
+ * `maxWorkers`, keeps `minWorkers` and `spareWorkers`, retires idle and used-up workers, replaces a
+ * worker that dies (its connections, and only they, are reported lost: ERR_WORKER_EXITED), and
+ * leaves no worker behind after `close()`.
+ */
+export class WorkerPool
+  extends EventEmitter<WorkerPoolEvents>
+  implements ConcurrencyStrategy, AsyncDisposable
+{
+  readonly name: string;
+  readonly kind: WorkerKind;
+  readonly maxConcurrentRequests: number;
+  readonly #config: WorkerPoolConfig;
+  readonly #workers = new Set<PooledWorker>();
+  /** Requests waiting for a worker with a free slot. */
+  readonly #queue: PendingRequest[] = [];
+  /** Emits 'change' when a request settles or a worker exits. */
+  readonly #changes = new EventEmitter();
+  #phase: Phase = 'created';
+  #context: StrategyContext | undefined;
+  #init: MainToWorkerMessage | undefined;
+  #lastRequestId = 0;
+  #closing: Promise<void> | undefined;
+
+  constructor(config: WorkerPoolConfig) {
+    super();
+    this.#config = config;
+    this.name = config.name;
+    this.kind = config.kind;
+    this.maxConcurrentRequests =
+      config.maxWorkers * Math.min(config.requestsPerWorker, config.maxRequestsPerWorker);
+  }
+
+  /** Workers alive now: starting, serving, idle or exiting (until their 'exit'). */
+  get workerCount(): number {
+    return this.#workers.size;
+  }
+
+  /** The `threadId`s of the thread workers, or the pids of the child processes, alive now. */
+  get workerIds(): number[] {
+    return [...this.#workers].map((worker) => worker.handle.id);
+  }
+
+  /**
+   * Start the first workers and load the handler class in each; rejects, with no worker left, if
+   * the class cannot be located (ERR_HANDLER_NOT_LOCATABLE), loaded (ERR_HANDLER_LOAD_FAILED), or
+   * a worker does not start (ERR_WORKER_START_FAILED).
+   */
+  async start(context: StrategyContext): Promise<void> {
+    if (this.#phase !== 'created')
+      throw new ServerStateError(`the ${this.name} strategy was already started`);
+    this.#init = {
+      type: 'init',
+      handler: locateRequestHandler(context.RequestHandlerClass),
+      settings: context.settings,
+    };
+    this.#context = context;
+    this.#phase = 'starting';
+    const { minWorkers, spareWorkers, maxWorkers } = this.#config;
+    // At least one, so a handler that cannot load fails here, not at the first connection.
+    const initialCount = Math.min(maxWorkers, Math.max(1, minWorkers + spareWorkers));
+    const initial = Array.from({ length: initialCount }, () => this.#spawn());
+    const closedError = (): ServerClosedError =>
+      new ServerClosedError(`the ${this.name} strategy was closed while starting`);
+    try {
+      await Promise.all(initial.map((worker) => worker.started.promise));
+    } catch (error) {
+      const wasClosed = this.#closing !== undefined;
+      await this.close();
+      throw wasClosed ? closedError() : error;
+    }
+    if (this.#closing !== undefined) throw closedError();
+    this.#phase = 'running';
+    this.#dispatch();
+  }
+
+  processRequest(request: Socket, clientAddress: ClientAddress): Promise<void> {
+    if (this.#phase !== 'running' && this.#phase !== 'draining') {
+      return Promise.reject(new ServerStateError(`the ${this.name} strategy is ${this.#phase}`));
+    }
+    return new Promise((finish) => {
+      this.#queue.push({ socket: request, clientAddress, finish });
+      this.#dispatch();
+    });
+  }
+
+  /** Take no more work of its own accord (no spares, no replacements beyond demand); wait for the requests. */
+  async drain(signal: AbortSignal): Promise<void> {
+    if (this.#phase === 'running') this.#phase = 'draining';
+    await this.#waitFor(() => this.#pendingCount() === 0, signal);
+  }
+
+  /** End every worker, gracefully first with `blockOnClose`; resolves when none is left. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #close(): Promise<void> {
+    this.#phase = 'closing';
+    for (const request of this.#queue.splice(0)) this.#settle(request);
+    const graceMs = this.#config.blockOnClose ? (this.#context?.settings.drainTimeoutMs ?? 0) : 0;
+    for (const worker of this.#workers) {
+      clearTimeout(worker.timer);
+      if (graceMs > 0 && worker.state !== 'starting') this.#tellToClose(worker);
+      else worker.handle.terminate();
+    }
+    const noneLeft = (): boolean => this.#workers.size === 0;
+    if (!(await this.#waitFor(noneLeft, AbortSignal.timeout(graceMs)))) {
+      for (const worker of this.#workers) worker.handle.terminate();
+      await this.#waitFor(noneLeft, AbortSignal.timeout(terminateTimeoutMs));
+    }
+    this.#phase = 'closed';
+  }
+
+  #spawn(): PooledWorker {
+    const started = Promise.withResolvers<void>();
+    // A runtime start failure is reported by #onExit; only start() awaits this promise.
+    started.promise.catch(() => {});
+    const worker: PooledWorker = {
+      // Its listeners run on later ticks, once `worker` is assigned.
+      handle: spawnWorker(this.kind, {
+        message: (message) => this.#onMessage(worker, message),
+        exit: (exit) => this.#onExit(worker, exit),
+      }),
+      started,
+      state: 'starting',
+      requests: new Map(),
+      servedCount: 0,
+      timer: undefined,
+      startError: undefined,
+      fatalError: undefined,
+    };
+    this.#workers.add(worker);
+    const { startTimeoutMs } = this.#config;
+    worker.timer = setTimeout(() => {
+      worker.startError = new SocketServerError(
+        'ERR_WORKER_START_FAILED',
+        `${describeWorker(worker)} did not start within ${startTimeoutMs} ms`,
+      );
+      worker.handle.terminate();
+    }, startTimeoutMs).unref();
+    if (this.#init !== undefined) this.#send(worker, this.#init);
+    this.emit('workerStart', worker.handle.id);
+    return worker;
+  }
+
+  #onMessage(worker: PooledWorker, message: WorkerToMainMessage): void {
+    const context = this.#context;
+    switch (message.type) {
+      case 'ready':
+        if (worker.state !== 'starting') return;
+        worker.state = 'ready';
+        clearTimeout(worker.timer);
+        worker.started.resolve();
+        this.#onIdle(worker);
+        return;
+      case 'init-failed':
+        worker.startError = deserializeError(message.error);
+        worker.handle.terminate();
+        return;
+      case 'accepted':
+        // The worker has its own copy now (a thread's transfer already closed this one).
+        worker.requests.get(message.id)?.socket.destroy();
+        return;
+      case 'error': {
+        const request = worker.requests.get(message.id);
+        if (request !== undefined) {
+          context?.handleError(request.socket, request.clientAddress, deserializeError(message.error));
+        }
+        return;
+      }
+      case 'done': {
+        const request = worker.requests.get(message.id);
+        if (request === undefined) return;
+        worker.requests.delete(message.id);
+        this.#settle(request);
+        this.#onIdle(worker);
+        return;
+      }
+      case 'worker-error':
+        context?.handleServerError(deserializeError(message.error));
+        return;
+      case 'fatal':
+        worker.fatalError = deserializeError(message.error);
+        return;
+    }
+  }
+
+  #onExit(worker: PooledWorker, exit: WorkerExit): void {
+    this.#workers.delete(worker);
+    clearTimeout(worker.timer);
+    const context = this.#context;
+    const isRunning = this.#phase === 'running' || this.#phase === 'draining';
+    const how = describeExit(exit, worker.fatalError ?? exit.error);
+    if (worker.state === 'starting') {
+      const error =
+        worker.startError ??
+        new SocketServerError(
+          'ERR_WORKER_START_FAILED',
+          `${describeWorker(worker)} ${how} before it was ready`,
+        );
+      worker.started.reject(error);
+      // Not retried here, or a handler that no longer loads would respawn without end: the next
+      // request, or the next to finish, tries again.
+      if (isRunning) this.#onStartFailed(error);
+    } else {
+      const isExpected = worker.state === 'retiring' || !isRunning;
+      for (const request of worker.requests.values()) {
+        if (!isExpected) {
+          context?.handleError(
+            request.socket,
+            request.clientAddress,
+            new SocketServerError(
+              'ERR_WORKER_EXITED',
+              `connection lost: its ${describeWorker(worker)} ${how}`,
+            ),
+          );
+        }
+        this.#settle(request);
+      }
+      worker.requests.clear();
+      if (!isExpected) {
+        context?.handleServerError(
+          new SocketServerError('ERR_WORKER_EXITED', `${describeWorker(worker)} ${how}; replacing it`),
+        );
+      }
+      this.#dispatch();
+    }
+    this.emit('workerExit', worker.handle.id);
+    this.#changes.emit('change');
+  }
+
+  /** A worker started while serving could not start: reported; with no worker left, the waiting requests fail too. */
+  #onStartFailed(error: Error): void {
+    this.#context?.handleServerError(error);
+    if (this.#workers.size > 0) return;
+    for (const request of this.#queue.splice(0)) {
+      this.#context?.handleError(request.socket, request.clientAddress, error);
+      this.#settle(request);
+    }
+  }
+
+  /** A worker may have a free slot: give it waiting work, retire it, or time its idleness. */
+  #onIdle(worker: PooledWorker): void {
+    const isIdle = (): boolean => worker.state === 'ready' && worker.requests.size === 0;
+    if (isIdle() && worker.servedCount >= this.#config.maxRequestsPerWorker) this.#retire(worker);
+    this.#dispatch();
+    const { idleWorkerTimeoutMs } = this.#config;
+    if (isIdle() && idleWorkerTimeoutMs !== undefined) {
+      clearTimeout(worker.timer);
+      worker.timer = setTimeout(() => this.#retireIfSurplus(worker), idleWorkerTimeoutMs).unref();
+    }
+  }
+
+  /** Hand waiting requests to workers with free slots, then start the workers still wanted. */
+  #dispatch(): void {
+    for (let request = this.#queue[0]; request !== undefined; request = this.#queue[0]) {
+      const worker = this.#leastBusyWorker();
+      if (worker === undefined) break;
+      this.#queue.shift();
+      this.#handOff(worker, request);
+    }
+    this.#replenish();
+  }
+
+  #leastBusyWorker(): PooledWorker | undefined {
+    const { requestsPerWorker, maxRequestsPerWorker } = this.#config;
+    let best: PooledWorker | undefined;
+    for (const worker of this.#workers) {
+      if (
+        worker.state === 'ready' &&
+        worker.requests.size < requestsPerWorker &&
+        worker.servedCount < maxRequestsPerWorker &&
+        (best === undefined || worker.requests.size < best.requests.size)
+      ) {
+        best = worker;
+      }
+    }
+    return best;
+  }
+
+  #handOff(worker: PooledWorker, request: PendingRequest): void {
+    const id = ++this.#lastRequestId;
+    worker.requests.set(id, request);
+    worker.servedCount += 1;
+    clearTimeout(worker.timer);
+    const message: MainToWorkerMessage = { type: 'request', id, clientAddress: request.clientAddress };
+    worker.handle.send(message, request.socket).catch((error: unknown) => {
+      // Not sent (the worker is exiting, or the socket failed): this request alone is lost.
+      if (!worker.requests.delete(id)) return;
+      this.#context?.handleError(request.socket, request.clientAddress, error);
+      this.#settle(request);
+      this.#onIdle(worker);
+    });
+  }
+
+  /** Start workers for the requests waiting, and, while running, for `minWorkers` and `spareWorkers`. */
+  #replenish(): void {
+    if (this.#phase !== 'running' && this.#phase !== 'draining') return;
+    const { minWorkers, maxWorkers, spareWorkers, requestsPerWorker, maxRequestsPerWorker } = this.#config;
+    let starting = 0;
+    let retiring = 0;
+    let idle = 0;
+    for (const worker of this.#workers) {
+      if (worker.state === 'starting') starting += 1;
+      else if (worker.state === 'retiring') retiring += 1;
+      else if (worker.requests.size === 0 && worker.servedCount < maxRequestsPerWorker) idle += 1;
+    }
+    const slotsPerWorker = Math.min(requestsPerWorker, maxRequestsPerWorker);
+    const isRunning = this.#phase === 'running';
+    const wanted = Math.max(
+      Math.ceil(this.#queue.length / slotsPerWorker) - starting,
+      isRunning ? minWorkers - (this.#workers.size - retiring) : 0,
+      isRunning ? spareWorkers - idle - starting : 0,
+    );
+    const count = Math.min(wanted, maxWorkers - this.#workers.size);
+    for (let index = 0; index < count; index += 1) this.#spawn();
+  }
+
+  #retireIfSurplus(worker: PooledWorker): void {
+    if (this.#phase !== 'running' || worker.state !== 'ready' || worker.requests.size > 0) return;
+    let kept = 0;
+    let idle = 0;
+    for (const other of this.#workers) {
+      if (other.state === 'retiring') continue;
+      kept += 1;
+      if (other.state === 'ready' && other.requests.size === 0) idle += 1;
+    }
+    if (kept > this.#config.minWorkers && idle > this.#config.spareWorkers) this.#retire(worker);
+  }
+
+  #retire(worker: PooledWorker): void {
+    worker.state = 'retiring';
+    this.#tellToClose(worker);
+  }
+
+  /** Ask a worker to close and exit; terminate it if it has not within `drainTimeoutMs`. */
+  #tellToClose(worker: PooledWorker): void {
+    clearTimeout(worker.timer);
+    this.#send(worker, { type: 'close' });
+    const graceMs = this.#context?.settings.drainTimeoutMs ?? 0;
+    worker.timer = setTimeout(() => worker.handle.terminate(), graceMs).unref();
+  }
+
+  /** Send a control message; a worker that cannot take it is of no use, so it is terminated. */
+  #send(worker: PooledWorker, message: MainToWorkerMessage): void {
+    worker.handle.send(message).catch(() => worker.handle.terminate());
+  }
+
+  /** Close this side's copy of the socket (if still open) and resolve the request's `processRequest`. */
+  #settle(request: PendingRequest): void {
+    request.socket.destroy();
+    request.finish();
+    this.#changes.emit('change');
+  }
+
+  #pendingCount(): number {
+    let count = this.#queue.length;
+    for (const worker of this.#workers) count += worker.requests.size;
+    return count;
+  }
+
+  /** Wait until `isDone()`, re-checked at each change; `false` if `signal` aborted first. */
+  async #waitFor(isDone: () => boolean, signal: AbortSignal): Promise<boolean> {
+    while (!isDone()) {
+      if (signal.aborted) return false;
+      await once(this.#changes, 'change', { signal }).catch(() => {});
+    }
+    return true;
+  }
+}
+
+function describeWorker(worker: PooledWorker): string {
+  const { kind, id } = worker.handle;
+  return kind === 'thread' ? `worker thread ${id}` : `worker process ${id}`;
+}
+
+function describeExit(exit: WorkerExit, cause: Error | undefined): string {
+  const how =
+    exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code ?? 'unknown'}`;
+  return cause === undefined ? how : `${how} (${cause.name}: ${cause.message})`;
+}
