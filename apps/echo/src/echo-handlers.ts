@@ -3,6 +3,9 @@ import { BaseRequestHandler, StreamRequestHandler } from '@socketserver/handlers
 
 /** The recipe's first echo server: recv(8192) and send it back, until EOF. */
 export class RawEchoHandler extends BaseRequestHandler {
+  /** Where thread and process strategies load it from. */
+  static moduleUrl: string = import.meta.url;
+
   override async handle(): Promise<void> {
     announceConnection(this.server, this.clientAddress);
     for (;;) {
@@ -15,6 +18,9 @@ export class RawEchoHandler extends BaseRequestHandler {
 
 /** The recipe's StreamRequestHandler echo: every line read from rfile is written to wfile. */
 export class StreamEchoHandler extends StreamRequestHandler {
+  /** Where thread and process strategies load it from. */
+  static moduleUrl: string = import.meta.url;
+
   override async handle(): Promise<void> {
     announceConnection(this.server, this.clientAddress);
     for await (const line of this.rfile) await this.wfile.write(line);

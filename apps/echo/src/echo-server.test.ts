@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -7,7 +8,7 @@ import { ServerProcess } from '@socketserver/client/server-process';
 import { describe, expect, it, onTestFinished } from 'vitest';
 
 const bin = fileURLToPath(new URL('../bin/echo-server.js', import.meta.url));
-const runningLine = /^Echo server running on port (\d+)$/;
+const runningLine = /^(?:Echo|Multithreaded) server running on port (\d+)$/;
 
 /** Start echo-server with these flags; killed when the test ends. */
 async function startEchoServer(args: readonly string[]): Promise<{ server: ServerProcess; port: number }> {
@@ -30,21 +31,25 @@ function expectNoStackTrace(text: string): void {
   expect(text).not.toMatch(/^\s+at /m);
 }
 
-describe.each([
-  ['stream', 'serial'],
-  ['stream', 'async'],
-  ['raw', 'serial'],
-  ['raw', 'async'],
-])('echo-server --handler %s --strategy %s', (handler, strategy) => {
+/** Every handler with every strategy of the contract; the pool with both kinds of worker. */
+const variants = ['raw', 'stream'].flatMap((handler) =>
+  [
+    ['--strategy', 'serial'],
+    ['--strategy', 'async'],
+    ['--strategy', 'thread'],
+    ['--strategy', 'fork'],
+    ['--strategy', 'pool', '--workers', '2'],
+    ['--strategy', 'pool', '--workers', '2', '--pool-kind', 'process'],
+  ]
+    .map((flags) => ['--handler', handler, ...flags])
+    .map((flags) => ({ name: flags.join(' '), flags })),
+);
+
+describe.each(variants)('echo-server $name', ({ flags }) => {
+  const banner = flags.includes('pool') ? 'Multithreaded server' : 'Echo server';
+
   it('runs the recipe session: Hello echoed, the connection announced, SIGINT leaves with status 1', async () => {
-    const { server, port } = await startEchoServer([
-      '--port',
-      '0',
-      '--handler',
-      handler,
-      '--strategy',
-      strategy,
-    ]);
+    const { server, port } = await startEchoServer(['--port', '0', ...flags]);
     const client = await connect('localhost', port);
     expect(await client.send('Hello\n')).toBe(6);
     expect((await client.recv(8192)).toString()).toBe('Hello\n');
@@ -53,21 +58,13 @@ describe.each([
     server.kill('SIGINT');
     expect(await server.waitForExit()).toEqual({ code: 1, signal: null });
     expect(server.stdout).toBe(
-      `Echo server running on port ${port}\nGot connection from ('127.0.0.1', ${client.localPort})\n\n\nLeaving.\n`,
+      `${banner} running on port ${port}\nGot connection from ('127.0.0.1', ${client.localPort})\n\n\nLeaving.\n`,
     );
     expect(server.stderr).toBe('');
   });
 
   it('echoes 1 MiB of random bytes byte-exact', async () => {
-    const { port } = await startEchoServer([
-      '--port',
-      '0',
-      '--handler',
-      handler,
-      '--strategy',
-      strategy,
-      '--quiet',
-    ]);
+    const { port } = await startEchoServer(['--port', '0', ...flags, '--quiet']);
     await using client = await connect('127.0.0.1', port);
     const payload = randomBytes(1 << 20);
     // Half-close once sent, so the stream handler also echoes the final unterminated line.
@@ -144,6 +141,39 @@ describe('echo-server: signals', () => {
     expect((await server.waitForExit()).code).toBe(0);
   });
 
+  it.each([[['--strategy', 'fork']], [['--strategy', 'pool', '--workers', '3', '--pool-kind', 'process']]])(
+    '%j: SIGINT to the server process leaves no child process behind',
+    async (flags) => {
+      const { server, port } = await startEchoServer(['--port', '0', '--quiet', ...flags]);
+      await using client = await connect('127.0.0.1', port);
+      await client.sendAll('x\n');
+      await client.readline();
+      const children = childrenOf(server.child.pid ?? 0);
+      expect(children.length).toBeGreaterThan(0);
+      server.kill('SIGINT');
+      expect((await server.waitForExit()).code).toBe(1);
+      for (const pid of children) await waitUntilGone(pid);
+    },
+  );
+
+  it('--strategy pool runs its workers as threads, or with --pool-kind process as child processes', async () => {
+    const threadFlags = ['--port', '0', '--quiet', '--strategy', 'pool', '--workers', '2'];
+    const { server: threads, port } = await startEchoServer(threadFlags);
+    const { server: processes, port: processPort } = await startEchoServer([
+      ...threadFlags,
+      '--pool-kind',
+      'process',
+    ]);
+    // Workers start before the first accept: once a request is served, all of them are up.
+    for (const p of [port, processPort]) {
+      await using client = await connect('127.0.0.1', p);
+      await client.sendAll('x\n');
+      await client.readline();
+    }
+    expect(childrenOf(threads.child.pid ?? 0)).toEqual([]);
+    expect(childrenOf(processes.child.pid ?? 0)).toHaveLength(2);
+  });
+
   it('SIGINT with open connections exits 1 and frees the port', async () => {
     const { server, port } = await startEchoServer(['--port', '0', '--quiet']);
     await using client = await connect('127.0.0.1', port);
@@ -211,17 +241,6 @@ describe('echo-server: bad input', () => {
     expect(stderr).toContain('Usage: echo-server [options]');
     expectNoStackTrace(stderr);
   });
-
-  it.each(['thread', 'fork', 'pool'])(
-    '--strategy %s: one line saying it is not available yet, exit 2',
-    async (name) => {
-      const { code, stderr } = await runToExit(['--port', '0', '--strategy', name]);
-      expect(code).toBe(2);
-      expect(stderr).toBe(
-        `echo-server: --strategy ${name} is not available yet: it comes with @socketserver/concurrency; use serial or async\n`,
-      );
-    },
-  );
 
   it('a port in use: one line naming the address and port, exit 1', async () => {
     const taken = net.createServer().listen(0, '127.0.0.1');
@@ -297,4 +316,34 @@ async function waitUntilRefused(port: number): Promise<void> {
     }
   }
   throw new Error(`port ${port} still accepts connections`);
+}
+
+/** The pids of a process's children, from /proc. */
+function childrenOf(pid: number): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => {
+      try {
+        // After the parenthesised command name of /proc/PID/stat come the state, then the parent pid.
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+/** Resolves once `pid` no longer exists; polls the kernel (no event tells another process's end), bounded. */
+async function waitUntilGone(pid: number, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    if (Date.now() > deadline) throw new Error(`process ${pid} is still running`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }

@@ -8,7 +8,8 @@ import {
   serialStrategy,
   type ConcurrencyStrategy,
 } from '@socketserver/core';
-import { parseEchoArguments, usageExitCode, type EchoOptions, type StrategyName } from './cli.js';
+import { forking, pool, threading } from '@socketserver/concurrency';
+import { parseEchoArguments, usageExitCode, type EchoOptions } from './cli.js';
 import { RawEchoHandler, StreamEchoHandler } from './echo-handlers.js';
 
 /** Exit codes of the contract (shared/echo-cli.md). */
@@ -26,13 +27,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return parsed.exitCode;
   }
   const { options } = parsed;
-  const strategy = createStrategy(options.strategy);
-  if (strategy === undefined) {
-    return fail(
-      usageExitCode,
-      `--strategy ${options.strategy} is not available yet: it comes with @socketserver/concurrency; use serial or async`,
-    );
-  }
+  const strategy = createStrategy(options);
 
   let server: TCPServer;
   try {
@@ -56,9 +51,17 @@ export async function main(argv: readonly string[]): Promise<number> {
     return fail(isUsage ? exitCodes.usage : exitCodes.cannotListen, error.message);
   }
 
-  process.stdout.write(`Echo server running on port ${server.port}\n`);
+  const banner = options.strategy === 'pool' ? 'Multithreaded server' : 'Echo server';
+  process.stdout.write(`${banner} running on port ${server.port}\n`);
   const exitCode = waitForSignal(server, options);
-  await server.serveForever();
+  try {
+    await server.serveForever();
+  } catch (error) {
+    // A worker that cannot start, or a listener that fails: one line, no stack trace.
+    if (!(error instanceof SocketServerError)) throw error;
+    await server.serverClose();
+    return fail(exitCodes.cannotListen, error.message);
+  }
   return exitCode;
 }
 
@@ -82,14 +85,19 @@ async function waitForSignal(server: TCPServer, options: EchoOptions): Promise<n
   return exitCodes.sigterm;
 }
 
-function createStrategy(name: StrategyName): ConcurrencyStrategy | undefined {
-  switch (name) {
+/** Each strategy of the contract: the recipe's TCPServer, the event loop, and the off-thread ones. */
+function createStrategy(options: EchoOptions): ConcurrencyStrategy {
+  switch (options.strategy) {
     case 'serial':
       return serialStrategy();
     case 'async':
       return eventLoopStrategy();
-    default:
-      return undefined;
+    case 'thread':
+      return threading();
+    case 'fork':
+      return forking();
+    case 'pool':
+      return pool({ workers: options.workers, kind: options.poolKind });
   }
 }
 

@@ -1,4 +1,4 @@
-import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
 import type { Socket } from 'node:net';
 import type { ClientAddress } from './client-address.js';
 import { IdleTimeoutError } from './errors.js';
@@ -57,7 +57,8 @@ export async function serveRequest(
 export async function endRequest(request: Socket, signal: AbortSignal): Promise<void> {
   if (request.destroyed || !request.writable) return;
   request.end();
-  await once(request, 'finish', { signal }).catch(() => {
-    // Not flushed in time, or the socket failed: the caller destroys it either way.
+  // Settles on 'finish', and on a close or failure before it (then rejecting), so it never hangs.
+  await finished(request, { readable: false, signal }).catch(() => {
+    // Not flushed in time, or the socket failed or closed: the caller destroys it either way.
   });
 }

@@ -4,6 +4,7 @@ import net from 'node:net';
 import { connect } from '@socketserver/client';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { formatClientAddress, type ClientAddress } from './client-address.js';
+import { ConnectionClosedError } from './errors.js';
 import { eventLoopStrategy } from './event-loop-strategy.js';
 import { serialStrategy } from './serial-strategy.js';
 import { TCPServer, type DropEvent } from './tcp-server.js';
@@ -459,6 +460,22 @@ describe('TCPServer: shutdown and close', () => {
     await server.shutdown({ drainTimeoutMs: 100 });
     await serving;
     expect(await idle.recv(1)).toHaveLength(0);
+  });
+
+  it('handlers failing because the drain deadline closed their connection are not reported; others are', async () => {
+    class WaitsForClose extends SocketHandler {
+      override async handle(): Promise<void> {
+        this.request.resume();
+        await once(this.request, 'close');
+        throw new ConnectionClosedError('the connection was closed under the handler');
+      }
+    }
+    const { server } = startServer(WaitsForClose);
+    await using client = await connect('127.0.0.1', server.port);
+    await waitForConnections(server, () => server.connectionCount === 1 && server.errors.length === 0);
+    await server.shutdown({ drainTimeoutMs: 50 });
+    expect(await client.recv(1)).toHaveLength(0);
+    expect(server.errors).toEqual([]);
   });
 
   it('shutdown ends when its signal aborts, even with a long drain', async () => {

@@ -153,8 +153,9 @@ export class TCPServer extends EventEmitter<TCPServerEvents> implements HandlerS
   #strategyStart: Promise<void> | undefined;
   #isServing = false;
   #stopping: Promise<void> | undefined;
-  #listenerClosed: Promise<void> | undefined;
   #failure: Error | undefined;
+  /** Past the drain: what is left is closed on purpose (see #reportError). */
+  #isClosingConnections = false;
   #removeAbortListener: (() => void) | undefined;
 
   constructor(
@@ -353,7 +354,8 @@ export class TCPServer extends EventEmitter<TCPServerEvents> implements HandlerS
   /**
    * Stop gracefully, as Go's `Shutdown`: stop accepting, close connections still waiting in the
    * accept queue, let running requests finish for `drainTimeoutMs` (or until `signal` aborts),
-   * then close what remains. Idempotent; a second call waits on the first.
+   * then close what remains. Idempotent; a second call waits on the first. A handler that fails
+   * because its connection was closed this way (ERR_CONNECTION_CLOSED) is not reported.
    */
   shutdown(options: { drainTimeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
     const drainTimeoutMs = requireDelayMs('drainTimeoutMs', options.drainTimeoutMs ?? this.drainTimeoutMs);
@@ -551,6 +553,9 @@ export class TCPServer extends EventEmitter<TCPServerEvents> implements HandlerS
   }
 
   #reportError(request: Socket | undefined, clientAddress: ClientAddress, error: unknown): void {
+    // A connection the server itself closes after the drain makes its handler fail with
+    // ERR_CONNECTION_CLOSED: the expected end of that connection, not a failure to report.
+    if (this.#isClosingConnections && isConnectionClosed(error)) return;
     try {
       this.handleError(request, clientAddress, error);
     } catch (handlerError) {
@@ -569,9 +574,9 @@ export class TCPServer extends EventEmitter<TCPServerEvents> implements HandlerS
     this.#stopController.abort(new ServerClosedError('the server is shutting down'));
     this.#boundSocket?.close();
     this.#boundSocket = undefined;
-    if (this.#listener.listening) {
-      this.#listenerClosed = new Promise((resolve) => this.#listener.close(() => resolve()));
-    }
+    // Closes the listening socket now. Its 'close' event is not awaited: it waits for every
+    // connection, including sockets handed to child processes, which Node asks those children about.
+    if (this.#listener.listening) this.#listener.close();
     for (const waiting of this.#registry.inState('new')) waiting.socket.destroy();
 
     const deadline = AbortSignal.any(
@@ -580,14 +585,18 @@ export class TCPServer extends EventEmitter<TCPServerEvents> implements HandlerS
       ),
     );
     await Promise.all([this.#registry.whenEmpty(deadline), this.strategy.drain(deadline)]);
+    this.#isClosingConnections = true;
     if (this.#registry.size > 0) {
       for (const { socket } of this.#registry.inState('active')) socket.destroy();
     }
     await this.strategy.close();
     await Promise.allSettled([...this.#requests]);
-    await this.#listenerClosed;
     this.#state = 'closed';
   }
+}
+
+function isConnectionClosed(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === 'ERR_CONNECTION_CLOSED';
 }
 
 /** The one line `handleError` prints for an error: its code and message, never a stack. */
