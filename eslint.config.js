@@ -12,7 +12,12 @@ export default tseslint.config(
       globals: globals.node,
       parserOptions: {
         // The test tsconfigs cover src with its tests; examples/ has its own.
-        project: ['packages/*/tsconfig.test.json', 'apps/*/tsconfig.test.json', 'examples/tsconfig.json'],
+        project: [
+          'packages/*/tsconfig.test.json',
+          'apps/*/tsconfig.test.json',
+          'examples/tsconfig.json',
+          'bench/tsconfig.json',
+        ],
         tsconfigRootDir: import.meta.dirname,
       },
     },
