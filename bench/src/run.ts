@@ -101,8 +101,10 @@ function parseTiming(argv: readonly string[]): Timing {
   };
   return {
     rounds: Math.floor(number('rounds', values.quick ? 1 : 3, 1)),
-    warmupSeconds: number('warmup', values.quick ? 0.2 : 0.5, 0),
-    durationSeconds: number('duration', values.quick ? 0.4 : 0.8, 0.1),
+    // Long enough for the thread strategy to start its threads, which it then reuses: the
+    // aims are about steady serving, not start-up.
+    warmupSeconds: number('warmup', values.quick ? 1 : 2, 0),
+    durationSeconds: number('duration', values.quick ? 0.5 : 1, 0.1),
   };
 }
 
