@@ -45,12 +45,9 @@ describe('threading()', () => {
     await whoami(client);
     await server.serverClose();
     await serving;
-    // The handler saw its connection closed and finished, reporting it, before its thread ended.
-    expect(server.errors).toEqual([
-      expect.objectContaining({
-        error: expect.objectContaining({ code: 'ERR_CONNECTION_CLOSED' }) as unknown,
-      }),
-    ]);
+    // The handler saw its connection closed and finished before its thread ended; a failure
+    // caused by that close on purpose (ERR_CONNECTION_CLOSED) is not reported by the server.
+    expect(server.errors).toEqual([]);
     expect(server.strategy.workerCount).toBe(0);
     await client.waitForClose();
   });
