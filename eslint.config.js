@@ -17,6 +17,7 @@ export default tseslint.config(
           'apps/*/tsconfig.test.json',
           'examples/tsconfig.json',
           'bench/tsconfig.json',
+          'scripts/tsconfig.json',
         ],
         tsconfigRootDir: import.meta.dirname,
       },

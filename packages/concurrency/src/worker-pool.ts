@@ -198,6 +198,7 @@ export class WorkerPool
     return this.#closing;
   }
 
+  /** `await using`: the same as `close()`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }

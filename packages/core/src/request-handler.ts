@@ -22,8 +22,11 @@ export interface HandlerServer {
  * connection and runs `setup`, then `handle`; `finish` always runs, even when `handle` throws.
  */
 export interface RequestHandler {
+  /** Runs before `handle()`. */
   setup(): void | Promise<void>;
+  /** Serves the request. */
   handle(): void | Promise<void>;
+  /** Runs after `handle()`, even when `setup()` or `handle()` threw. */
   finish(): void | Promise<void>;
 }
 

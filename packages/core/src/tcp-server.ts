@@ -370,6 +370,7 @@ export class TCPServer extends EventEmitter<TCPServerEvents> implements HandlerS
     return this.#stopping;
   }
 
+  /** `await using`: the same as `serverClose()`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.serverClose();
   }
