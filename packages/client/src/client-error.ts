@@ -28,7 +28,9 @@ export type ClientErrorCode =
 
 /** The one error class of `@socketserver/client`. The underlying system error, if any, is the `cause`. */
 export class ClientError extends Error {
+  /** Always `'ClientError'`. */
   override readonly name = 'ClientError';
+  /** The stable code to match on; see {@link ClientErrorCode}. */
   readonly code: ClientErrorCode;
 
   constructor(code: ClientErrorCode, message: string, options?: ErrorOptions) {

@@ -11,7 +11,9 @@ export interface ServerProcessOptions {
 
 /** How a process ended: its exit code, or the signal that ended it. */
 export interface ProcessExit {
+  /** The exit code, or `null` when a signal ended the process. */
   readonly code: number | null;
+  /** The signal that ended the process, or `null` when it exited by itself. */
   readonly signal: NodeJS.Signals | null;
 }
 
@@ -20,6 +22,7 @@ export interface ProcessExit {
  * Every wait is bounded; `await using` kills the process if it is still running.
  */
 export class ServerProcess implements AsyncDisposable {
+  /** The spawned child process. */
   readonly child: ChildProcess;
   /** Every complete line written to stdout so far, without its newline. */
   readonly stdoutLines: string[] = [];

@@ -35,6 +35,7 @@ export interface WorkerStrategyOptions {
 export interface WorkerPoolConfig {
   /** The strategy's name, for messages and the CLI. */
   readonly name: string;
+  /** Whether workers are threads or child processes. */
   readonly kind: WorkerKind;
   /** Workers kept at all times, started by `start()`. */
   readonly minWorkers: number;
@@ -48,13 +49,17 @@ export interface WorkerPoolConfig {
   readonly maxRequestsPerWorker: number;
   /** Retire a worker idle this long, in ms, down to `minWorkers` and `spareWorkers`; `undefined`: never. */
   readonly idleWorkerTimeoutMs: number | undefined;
+  /** See {@link WorkerStrategyOptions.blockOnClose}. */
   readonly blockOnClose: boolean;
+  /** See {@link WorkerStrategyOptions.startTimeoutMs}. */
   readonly startTimeoutMs: number;
 }
 
 /** Events of a {@link WorkerPool}: a worker was started (it counts from then), or has exited. */
 export interface WorkerPoolEvents {
+  /** A worker was started; the argument is its id. */
   workerStart: [id: number];
+  /** A worker has exited; the argument is its id. */
   workerExit: [id: number];
 }
 
@@ -110,6 +115,7 @@ export class WorkerPool
   implements ConcurrencyStrategy, AsyncDisposable
 {
   readonly name: string;
+  /** Whether workers are threads or child processes, from {@link WorkerPoolConfig.kind}. */
   readonly kind: WorkerKind;
   readonly maxConcurrentRequests: number;
   readonly #config: WorkerPoolConfig;

@@ -3,8 +3,11 @@
  * dual-stack listener is reported as IPv4 (`127.0.0.1`, never `::ffff:127.0.0.1`).
  */
 export interface ClientAddress {
+  /** The peer's IP address, without an IPv4-mapped `::ffff:` prefix. */
   readonly host: string;
+  /** The peer's TCP port. */
   readonly port: number;
+  /** The address family of `host`. */
   readonly family: 'IPv4' | 'IPv6';
 }
 

@@ -9,8 +9,11 @@ export type ConnectionState = 'new' | 'active' | 'closed';
 
 /** One accepted connection, from accept until its request has finished. */
 export interface Connection {
+  /** The accepted socket. */
   readonly socket: Socket;
+  /** The peer of the connection. */
   readonly clientAddress: ClientAddress;
+  /** `new` while in the accept queue, `active` while served, then `closed`. */
   state: ConnectionState;
 }
 

@@ -39,6 +39,7 @@ export type SocketServerErrorCode =
 
 /** The base class of every error this library throws or reports. */
 export class SocketServerError extends Error {
+  /** The stable code to match on; see {@link SocketServerErrorCode}. */
   readonly code: SocketServerErrorCode;
 
   constructor(code: SocketServerErrorCode, message: string, options?: ErrorOptions) {
@@ -46,12 +47,18 @@ export class SocketServerError extends Error {
     this.code = code;
   }
 
+  /** The name of the error's class, such as `BindError`. */
   override get name(): string {
     return this.constructor.name;
   }
 
   /** The plain form that crosses a thread or process boundary. */
-  toJSON(): { code: SocketServerErrorCode; message: string } {
+  toJSON(): {
+    /** The error's {@link SocketServerError.code}. */
+    code: SocketServerErrorCode;
+    /** The error's message. */
+    message: string;
+  } {
     return { code: this.code, message: this.message };
   }
 
@@ -65,6 +72,7 @@ export class SocketServerError extends Error {
 export class BindError extends SocketServerError {
   /** The host as the caller gave it ('' for all interfaces). */
   readonly host: string;
+  /** The port as the caller gave it (0 for any free port). */
   readonly port: number;
 
   constructor(host: string, port: number, cause: NodeJS.ErrnoException) {
@@ -124,6 +132,7 @@ export class ServerClosedError extends SocketServerError {
 
 /** A line longer than the reader's cap; by default it ends the connection. */
 export class LineTooLongError extends SocketServerError {
+  /** The cap the line exceeded, in bytes. */
   readonly maxLineLength: number;
 
   constructor(maxLineLength: number) {
@@ -134,6 +143,7 @@ export class LineTooLongError extends SocketServerError {
 
 /** The peer sent nothing for `idleTimeoutMs`; the connection is closed. */
 export class IdleTimeoutError extends SocketServerError {
+  /** The idle timeout that expired, in ms. */
   readonly idleTimeoutMs: number;
 
   constructor(idleTimeoutMs: number) {

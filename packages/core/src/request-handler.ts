@@ -49,7 +49,9 @@ export type RequestHandlerClass = (new (
 
 /** Where a handler class can be imported from: what crosses to a worker instead of the class. */
 export interface HandlerLocation {
+  /** The URL of the module that exports the handler class. */
   readonly moduleUrl: string;
+  /** The name the module exports the class under. */
   readonly exportName: string;
 }
 

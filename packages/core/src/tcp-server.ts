@@ -71,19 +71,25 @@ export interface TCPServerOptions {
 
 /** Why a connection was dropped at accept. */
 export interface DropEvent {
+  /** The peer of the dropped connection. */
   readonly clientAddress: ClientAddress;
+  /** The cap that was reached. */
   readonly reason: 'maxConnections' | 'requestQueueSize';
 }
 
 /** A connection moved to another state: accepted (`new`), served (`active`), gone (`closed`). */
 export interface ConnectionStateEvent {
+  /** The peer of the connection. */
   readonly clientAddress: ClientAddress;
+  /** The state the connection moved to. */
   readonly state: ConnectionState;
 }
 
 /** Events of a {@link TCPServer}. */
 export interface TCPServerEvents {
+  /** A connection was closed at accept because `maxConnections` or `requestQueueSize` was reached. */
   drop: [event: DropEvent];
+  /** A connection was accepted, began to be served, or closed. */
   connectionState: [event: ConnectionStateEvent];
 }
 
@@ -128,14 +134,23 @@ export class TCPServer extends EventEmitter<TCPServerEvents> implements HandlerS
   readonly handlerOptions: Readonly<Record<string, unknown>>;
   /** The address given, and after `serverBind()` the real one (the port picked for port 0). */
   serverAddress: ServerAddress;
+  /** SO_REUSEADDR for the listener. See {@link TCPServerOptions.allowReuseAddress}. */
   allowReuseAddress: boolean;
+  /** SO_REUSEPORT for the listener. See {@link TCPServerOptions.allowReusePort}. */
   allowReusePort: boolean;
+  /** IPV6_V6ONLY for an IPv6 listener. See {@link TCPServerOptions.ipv6Only}. */
   ipv6Only: boolean;
+  /** The family for host `''`. See {@link TCPServerOptions.addressFamily}. */
   addressFamily: 'IPv4' | 'IPv6' | undefined;
+  /** The listen backlog and accept-queue cap. See {@link TCPServerOptions.requestQueueSize}. */
   requestQueueSize: number;
+  /** Cap on connections open at once; `Infinity` when none. See {@link TCPServerOptions.maxConnections}. */
   maxConnections: number;
+  /** Idle timeout per connection, in ms; `undefined` for none. See {@link TCPServerOptions.idleTimeoutMs}. */
   idleTimeoutMs: number | undefined;
+  /** How long `handleRequest()` waits for a connection, in ms; `undefined` for forever. */
   timeoutMs: number | undefined;
+  /** How long `shutdown()` lets running requests finish, in ms. See {@link TCPServerOptions.drainTimeoutMs}. */
   drainTimeoutMs: number;
   /** Connections closed at accept because of `maxConnections` or `requestQueueSize`. */
   droppedConnections = 0;

@@ -78,6 +78,7 @@ export class SocketReader {
     return this.#timeoutMs;
   }
 
+  /** Set the read timeout, in ms; `undefined` for none. Throws `ERR_INVALID_OPTION` when out of range. */
   set timeoutMs(value: number | undefined) {
     this.#timeoutMs = requireTimeoutMs('timeoutMs', value);
     clearTimeout(this.#timer);

@@ -30,6 +30,7 @@ export class SocketRequest {
     return this.#reader.timeoutMs;
   }
 
+  /** Set the read timeout, in ms; `undefined` for none. Takes effect from the next wait. */
   set timeoutMs(value: number | undefined) {
     this.#reader.timeoutMs = value;
   }

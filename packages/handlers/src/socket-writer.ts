@@ -6,6 +6,7 @@ import { ConnectionClosedError } from '@socketserver/core';
  * StreamRequestHandler `wfile` (`wbufsize = 0`): each write goes to the socket at once.
  */
 export class SocketWriter {
+  /** The socket written to. */
   readonly socket: Socket;
 
   constructor(socket: Socket) {

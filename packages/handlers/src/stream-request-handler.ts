@@ -61,8 +61,11 @@ export class StreamRequestHandler extends BaseRequestHandler {
    * each connection with `ERR_INVALID_OPTION`.
    */
   static resolveOptions(handlerOptions: Readonly<Record<string, unknown>>): {
+    /** See {@link StreamRequestHandlerOptions.maxLineLength}. */
     maxLineLength: number;
+    /** See {@link StreamRequestHandlerOptions.timeoutMs}. */
     timeoutMs: number | undefined;
+    /** See {@link StreamRequestHandlerOptions.disableNagleAlgorithm}. */
     disableNagleAlgorithm: boolean;
   } {
     const option = (name: keyof StreamRequestHandlerOptions): unknown => handlerOptions[name] ?? this[name];
