@@ -5,8 +5,9 @@ import { SocketWriter } from './socket-writer.js';
 /**
  * The connection as a handler's `request`, Python's socket: `recv` and `send`, with promises.
  *
- * The handler may write after the peer's EOF, as a Python handler can: the socket is made half-open
- * (`allowHalfOpen`), and the server half-closes it itself after `finish()`.
+ * The handler may write after the peer's EOF, as a Python handler can: the server accepts sockets
+ * half-open (`allowHalfOpen`), in its own thread or in a worker, and half-closes them itself after
+ * `finish()`.
  */
 export class SocketRequest {
   /** The underlying socket. Read through `recv` (or `rfile`), not from the socket, or bytes are lost. */
@@ -16,7 +17,6 @@ export class SocketRequest {
 
   constructor(socket: Socket, options: SocketReaderOptions = {}) {
     this.socket = socket;
-    socket.allowHalfOpen = true;
     this.#reader = new SocketReader(socket, options);
     this.#writer = new SocketWriter(socket);
   }
