@@ -45,12 +45,24 @@ export class LineReader implements AsyncIterable<Buffer> {
   }
 
   /** The next line, `\n` included; the final line may lack it. An empty Buffer at EOF, as in Python. */
-  async readline(): Promise<Buffer> {
+  readline(): Promise<Buffer> {
+    // A line already buffered is returned without an async function's machinery: with pipelined
+    // input, most lines are.
+    let line: Buffer | undefined;
+    try {
+      line = this.#splitter.shift();
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    return line === undefined ? this.#readlineFromSource() : Promise.resolve(line);
+  }
+
+  async #readlineFromSource(): Promise<Buffer> {
     for (;;) {
-      const line = this.#splitter.shift();
-      if (line !== undefined) return line;
       if (this.#isAtEof) return this.#splitter.end();
       this.#splitter.push(await this.#recv(this.#splitter.bytesWanted));
+      const line = this.#splitter.shift();
+      if (line !== undefined) return line;
     }
   }
 
@@ -67,8 +79,17 @@ export class LineReader implements AsyncIterable<Buffer> {
   }
 
   /** The lines up to EOF, as `for line in rfile` in Python. Leaving the loop early keeps the reader usable. */
-  async *[Symbol.asyncIterator](): AsyncGenerator<Buffer, void, undefined> {
-    for (let line = await this.readline(); line.length > 0; line = await this.readline()) yield line;
+  [Symbol.asyncIterator](): AsyncIterableIterator<Buffer, undefined> {
+    // A plain iterator over readline(), not an async generator: one promise per line, no more.
+    const done: IteratorReturnResult<undefined> = { done: true, value: undefined };
+    const toResult = (line: Buffer): IteratorResult<Buffer, undefined> =>
+      line.length > 0 ? { done: false, value: line } : done;
+    const iterator: AsyncIterableIterator<Buffer, undefined> = {
+      next: () => this.readline().then(toResult),
+      return: () => Promise.resolve(done),
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
   }
 
   /** `limit` bytes, or fewer at EOF: the buffered ones first. */

@@ -19,8 +19,9 @@ const empty = Buffer.alloc(0);
 export class LineSplitter {
   /** The longest line accepted, in bytes, not counting its `\n`. */
   readonly maxLineLength: number;
-  /** Pushed bytes not scanned yet. */
-  #unscanned: Buffer = empty;
+  /** The last pushed chunk; its bytes from `#offset` on are not scanned yet. Lines are views of it. */
+  #chunk: Buffer = empty;
+  #offset = 0;
   /** The start of the current line: scanned, no `\n` in it, at most `maxLineLength` bytes. */
   #partial: Buffer[] = [];
   #partialLength = 0;
@@ -34,7 +35,7 @@ export class LineSplitter {
 
   /** Bytes held: the current partial line and what is not scanned yet. */
   get bufferedLength(): number {
-    return this.#partialLength + this.#unscanned.length;
+    return this.#partialLength + this.#chunk.length - this.#offset;
   }
 
   /**
@@ -48,46 +49,57 @@ export class LineSplitter {
 
   /** Add received bytes. Push after `shift()` returned `undefined`, or the unscanned bytes are copied. */
   push(chunk: Buffer): void {
-    this.#unscanned = this.#unscanned.length === 0 ? chunk : Buffer.concat([this.#unscanned, chunk]);
+    const unscanned = this.#chunk.subarray(this.#offset);
+    this.#chunk = unscanned.length === 0 ? chunk : Buffer.concat([unscanned, chunk]);
+    this.#offset = 0;
   }
 
   /**
    * The next complete line, `\n` included, or `undefined` when more bytes are needed. Throws
-   * {@link LineTooLongError} once for a line over the cap, and then skips it.
+   * {@link LineTooLongError} once for a line over the cap, and then skips it. A line is a view of the
+   * received bytes, not a copy, unless it arrived in pieces.
    */
   shift(): Buffer | undefined {
+    const chunk = this.#chunk;
+    let start = this.#offset;
     if (this.#isDiscarding) {
-      const skipped = this.#unscanned.indexOf(newline) + 1;
-      this.#unscanned = skipped === 0 ? empty : this.#unscanned.subarray(skipped);
-      if (skipped === 0) return undefined;
+      const skipped = chunk.indexOf(newline, start) + 1;
+      if (skipped === 0) {
+        this.#clear();
+        return undefined;
+      }
+      start = this.#offset = skipped;
       this.#isDiscarding = false;
     }
-    // Search only as far as a line may reach: the cap, plus its `\n`.
-    const window = this.#unscanned.subarray(0, this.maxLineLength + 1 - this.#partialLength);
-    const lineEnd = window.indexOf(newline) + 1;
-    if (lineEnd > 0) {
-      const tail = this.#unscanned.subarray(0, lineEnd);
-      this.#unscanned = this.#unscanned.subarray(lineEnd);
-      return this.#takePartial(tail);
+    // A line may reach as far as the cap, plus its `\n`.
+    const limit = start + this.maxLineLength + 1 - this.#partialLength;
+    const lineEnd = chunk.indexOf(newline, start) + 1;
+    if (lineEnd > 0 && lineEnd <= limit) {
+      this.#offset = lineEnd;
+      const tail = chunk.subarray(start, lineEnd);
+      return this.#partialLength === 0 ? tail : this.#takePartial(tail);
     }
-    this.#unscanned = this.#unscanned.subarray(window.length);
-    if (this.#unscanned.length > 0 || this.#partialLength + window.length > this.maxLineLength) {
+    if (chunk.length >= limit) {
+      // No `\n` within the cap: the line is too long.
       this.#partial = [];
       this.#partialLength = 0;
+      this.#offset = limit;
       this.#isDiscarding = true;
+      if (limit === chunk.length) this.#clear();
       throw new LineTooLongError(this.maxLineLength);
     }
-    if (window.length > 0) {
-      this.#partial.push(window);
-      this.#partialLength += window.length;
+    if (chunk.length > start) {
+      this.#partial.push(chunk.subarray(start));
+      this.#partialLength += chunk.length - start;
     }
+    this.#clear();
     return undefined;
   }
 
   /** At EOF, after `shift()` returned `undefined`: the final unterminated line, or an empty Buffer. */
   end(): Buffer {
-    const rest = this.#isDiscarding ? empty : this.#takePartial(this.#unscanned);
-    this.#unscanned = empty;
+    const rest = this.#isDiscarding ? empty : this.#takePartial(this.#chunk.subarray(this.#offset));
+    this.#clear();
     this.#isDiscarding = false;
     return rest;
   }
@@ -102,9 +114,16 @@ export class LineSplitter {
       this.#partialLength = rest.length;
       return partial.subarray(0, maxBytes);
     }
-    const tail = this.#unscanned.subarray(0, maxBytes - partial.length);
-    this.#unscanned = this.#unscanned.subarray(tail.length);
+    const start = this.#offset;
+    const tail = this.#chunk.subarray(start, start + maxBytes - partial.length);
+    this.#offset = start + tail.length;
     return partial.length === 0 ? tail : Buffer.concat([partial, tail]);
+  }
+
+  /** Nothing left unscanned: let go of the chunk. */
+  #clear(): void {
+    this.#chunk = empty;
+    this.#offset = 0;
   }
 
   /** The partial line followed by `tail`, leaving no partial line. */

@@ -1,13 +1,21 @@
 import type { Socket } from 'node:net';
 import { ConnectionClosedError } from '@socketserver/core';
 
+const written: Promise<void> = Promise.resolve();
+
 /**
- * Writes to a socket with backpressure, the handler's `wfile`. Unbuffered, as Python's
- * StreamRequestHandler `wfile` (`wbufsize = 0`): each write goes to the socket at once.
+ * Writes to a socket with backpressure, the handler's `wfile`. Unbuffered as far as the peer can
+ * tell, as Python's StreamRequestHandler `wfile` (`wbufsize = 0`): nothing waits for a flush. The
+ * writes of one tick of the event loop are coalesced: the first corks the socket and a
+ * `process.nextTick` uncorks it, so a handler answering a burst of pipelined lines makes one
+ * `writev` system call, not one per line (Node's own idiom for batching writes).
+ *
+ * Bytes are taken by reference, as `socket.write` takes them: do not change a buffer after writing it.
  */
 export class SocketWriter {
   /** The socket written to. */
   readonly socket: Socket;
+  #isCorked = false;
 
   constructor(socket: Socket) {
     this.socket = socket;
@@ -19,14 +27,24 @@ export class SocketWriter {
    * reading makes the writer wait instead of buffering without bound. Rejects with
    * `ERR_CONNECTION_CLOSED` when the connection is closed, or closes or fails before draining.
    */
-  async write(data: Uint8Array | string): Promise<void> {
+  write(data: Uint8Array | string): Promise<void> {
     const { socket } = this;
     if (socket.destroyed || !socket.writable) {
-      throw new ConnectionClosedError('cannot write: the connection is closed');
+      return Promise.reject(new ConnectionClosedError('cannot write: the connection is closed'));
     }
-    if (data.length === 0 || socket.write(data)) return;
-    await drained(socket);
+    if (data.length === 0) return written;
+    if (!this.#isCorked) {
+      this.#isCorked = true;
+      socket.cork();
+      process.nextTick(this.#uncork);
+    }
+    return socket.write(data) ? written : drained(socket);
   }
+
+  readonly #uncork = (): void => {
+    this.#isCorked = false;
+    this.socket.uncork();
+  };
 }
 
 /** Settles on 'drain', or rejects on 'close' or 'error'; its listeners are removed either way. */
