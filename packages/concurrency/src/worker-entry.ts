@@ -90,7 +90,7 @@ function serve(id: number, clientAddress: ClientAddress, socket: Socket | undefi
     {
       finishRequest: (request, address) => runRequestHandler(HandlerClass, request, address, server),
       shutdownRequest: async (request) => {
-        await endRequest(request, AbortSignal.timeout(settings.drainTimeoutMs));
+        await endRequest(request, settings.drainTimeoutMs);
         request.destroy();
       },
       reportError: (_request, _address, error) => reportError(error),

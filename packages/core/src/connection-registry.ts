@@ -27,6 +27,8 @@ export class ConnectionRegistry {
   readonly #waiting: Connection[] = [];
   #activeCount = 0;
   #changeWaiters: (() => void)[] = [];
+  /** Signals that wake every waiter when they abort: one listener per signal, not one per wait. */
+  readonly #watchedSignals = new WeakSet<AbortSignal>();
 
   /** Connections accepted and not yet finished, waiting or active. */
   get size(): number {
@@ -50,6 +52,11 @@ export class ConnectionRegistry {
     this.#waiting.push(connection);
     this.#notify();
     return connection;
+  }
+
+  /** The connection of an accepted socket, if the registry still has it. */
+  get(socket: Socket): Connection | undefined {
+    return this.#connections.get(socket);
   }
 
   /** Take the oldest waiting connection and mark it active. */
@@ -83,16 +90,12 @@ export class ConnectionRegistry {
   /** Resolves on the next add or delete, or when `signal` aborts. */
   changed(signal: AbortSignal): Promise<void> {
     if (signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        signal.removeEventListener('abort', done);
-        const index = this.#changeWaiters.indexOf(done);
-        if (index !== -1) this.#changeWaiters.splice(index, 1);
-        resolve();
-      };
-      this.#changeWaiters.push(done);
-      signal.addEventListener('abort', done, { once: true });
-    });
+    if (!this.#watchedSignals.has(signal)) {
+      this.#watchedSignals.add(signal);
+      // Wakes the waiters of every signal; each one checks its own and waits again if need be.
+      signal.addEventListener('abort', () => this.#notify(), { once: true });
+    }
+    return new Promise((resolve) => this.#changeWaiters.push(resolve));
   }
 
   /** Resolves once no connection is left, or when `signal` aborts. */

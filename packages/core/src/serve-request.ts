@@ -1,4 +1,3 @@
-import { finished } from 'node:stream/promises';
 import type { Socket } from 'node:net';
 import type { ClientAddress } from './client-address.js';
 import { IdleTimeoutError } from './errors.js';
@@ -26,18 +25,21 @@ export async function serveRequest(
   idleTimeoutMs: number | undefined,
 ): Promise<void> {
   let hasTimedOut = false;
-  const onIdle = (): void => {
-    hasTimedOut = true;
-    steps.reportError(request, clientAddress, new IdleTimeoutError(idleTimeoutMs ?? 0));
-    request.destroy();
-  };
-  if (idleTimeoutMs !== undefined) request.setTimeout(idleTimeoutMs, onIdle);
+  let onIdle: (() => void) | undefined;
+  if (idleTimeoutMs !== undefined) {
+    onIdle = (): void => {
+      hasTimedOut = true;
+      steps.reportError(request, clientAddress, new IdleTimeoutError(idleTimeoutMs));
+      request.destroy();
+    };
+    request.setTimeout(idleTimeoutMs, onIdle);
+  }
   try {
     await steps.finishRequest(request, clientAddress);
   } catch (error) {
     if (!hasTimedOut) steps.reportError(request, clientAddress, error);
   } finally {
-    if (idleTimeoutMs !== undefined) {
+    if (onIdle !== undefined) {
       request.setTimeout(0);
       request.off('timeout', onIdle);
     }
@@ -52,13 +54,24 @@ export async function serveRequest(
 
 /**
  * Half-close the write side so the peer reads everything written, then a clean EOF; waits until
- * it is flushed, at most until `signal` aborts. The caller releases the socket afterwards.
+ * it is flushed, at most `timeoutMs`. Never rejects: the caller releases the socket afterwards,
+ * whether it was flushed, failed, or was closed meanwhile.
  */
-export async function endRequest(request: Socket, signal: AbortSignal): Promise<void> {
-  if (request.destroyed || !request.writable) return;
-  request.end();
-  // Settles on 'finish', and on a close or failure before it (then rejecting), so it never hangs.
-  await finished(request, { readable: false, signal }).catch(() => {
-    // Not flushed in time, or the socket failed or closed: the caller destroys it either way.
+export function endRequest(request: Socket, timeoutMs: number): Promise<void> {
+  if (request.destroyed || !request.writable) return Promise.resolve();
+  // end()'s callback runs on 'finish', or when the socket fails or is destroyed first.
+  const { promise, resolve } = Promise.withResolvers<void>();
+  if (request.writableLength === 0) {
+    // Nothing left to send but the FIN, which the kernel takes at once, whatever the peer does.
+    request.end(() => resolve());
+    return promise;
+  }
+  // Bytes still queued wait for the peer to read them: bounded. A timer, not an AbortSignal, as
+  // this runs for every connection.
+  const deadline = setTimeout(resolve, timeoutMs);
+  request.end(() => {
+    clearTimeout(deadline);
+    resolve();
   });
+  return promise;
 }

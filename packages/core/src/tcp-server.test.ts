@@ -363,6 +363,27 @@ describe('TCPServer: requests', () => {
     const received = await client.recvUntilClosed();
     expect(received.equals(payload)).toBe(true);
   });
+
+  it('shutdownRequest waits at most drainTimeoutMs for a client that reads nothing, then closes it', async () => {
+    const payload = Buffer.alloc(32 << 20, 7); // more than the socket buffers of both ends hold
+    class Writer extends SocketHandler {
+      override handle(): void {
+        this.request.write(payload); // not awaited: the handler returns with bytes still queued
+      }
+    }
+    const { server } = startServer(Writer, { drainTimeoutMs: 200 });
+    const closed = deferred<void>();
+    server.on('connectionState', (event) => {
+      if (event.state === 'closed') closed.resolve();
+    });
+    const client = net.connect(server.port, '127.0.0.1');
+    client.pause(); // reads nothing
+    onTestFinished(() => void client.destroy());
+    const started = performance.now();
+    await closed.promise;
+    expect(performance.now() - started).toBeGreaterThanOrEqual(150);
+    expect(server.errors).toEqual([]);
+  });
 });
 
 describe('TCPServer: limits', () => {

@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import { clientAddressOf, formatClientAddress, type ClientAddress } from './client-address.js';
 import { ConnectionRegistry, type Connection, type ConnectionState } from './connection-registry.js';
 import { requireDelayMs, requireInteger, requireTimeoutMs } from './option-validators.js';
-import { endRequest, serveRequest } from './serve-request.js';
+import { endRequest, serveRequest, type RequestSteps } from './serve-request.js';
 import {
   BindError,
   InvalidOptionError,
@@ -161,7 +161,22 @@ export class TCPServer extends EventEmitter<TCPServerEvents> implements HandlerS
   readonly #stopController = new AbortController();
   /** Aborted to cut a graceful drain short. */
   readonly #forceController = new AbortController();
-  readonly #requests = new Set<Promise<void>>();
+  /** Requests dispatched and not settled; `#requestsSettled` resolves when it comes back to 0. */
+  #runningRequests = 0;
+  #requestsSettled: PromiseWithResolvers<void> | undefined;
+  /** The steps of `serveRequest`, built once: nothing is allocated for them per connection. */
+  readonly #requestSteps: RequestSteps = {
+    finishRequest: (socket, address) => this.finishRequest(socket, address),
+    shutdownRequest: (socket) => this.shutdownRequest(socket),
+    reportError: (socket, address, error) => this.#reportError(socket, address, error),
+  };
+  /** The 'close' listener of every accepted socket, shared (`this` is the socket): no closure each. */
+  readonly #onSocketClose: (this: Socket) => void = ((server: TCPServer) =>
+    function onSocketClose(this: Socket): void {
+      const connection = server.#registry.get(this);
+      // Only a connection still waiting is forgotten here; a served one is when its request settles.
+      if (connection?.state === 'new') server.#forget(connection);
+    })(this);
   #state: ServerState = 'created';
   #boundSocket: net.BoundSocket | undefined;
   #activation: Promise<void> | undefined;
@@ -410,10 +425,8 @@ export class TCPServer extends EventEmitter<TCPServerEvents> implements HandlerS
    * written, then `closeRequest`. Waits at most `drainTimeoutMs` for the write side to flush.
    */
   async shutdownRequest(request: Socket): Promise<void> {
-    await endRequest(
-      request,
-      AbortSignal.any([AbortSignal.timeout(this.drainTimeoutMs), this.#forceController.signal]),
-    );
+    // serverClose() and the end of a drain destroy the sockets still open, which ends this wait.
+    await endRequest(request, this.drainTimeoutMs);
     this.closeRequest(request);
   }
 
@@ -487,7 +500,7 @@ export class TCPServer extends EventEmitter<TCPServerEvents> implements HandlerS
 
   #onConnection(socket: Socket): void {
     // A connection may fail while it waits; its handler's reads see the failure.
-    socket.on('error', () => {});
+    socket.on('error', ignoreError);
     const clientAddress = clientAddressOf(socket);
     if (clientAddress === undefined || this.#stopping !== undefined) {
       socket.destroy();
@@ -505,11 +518,9 @@ export class TCPServer extends EventEmitter<TCPServerEvents> implements HandlerS
       this.emit('drop', { clientAddress, reason });
       return;
     }
-    const connection = this.#registry.add(socket, clientAddress);
-    this.emit('connectionState', { clientAddress, state: 'new' });
-    socket.once('close', () => {
-      if (connection.state === 'new') this.#forget(connection);
-    });
+    this.#registry.add(socket, clientAddress);
+    this.#emitConnectionState(clientAddress, 'new');
+    socket.on('close', this.#onSocketClose);
   }
 
   /** The next connection, once the strategy has a free slot; `undefined` when `signal` aborts. */
@@ -518,7 +529,7 @@ export class TCPServer extends EventEmitter<TCPServerEvents> implements HandlerS
       if (this.#registry.activeCount < this.strategy.maxConcurrentRequests) {
         const connection = this.#registry.takeNext();
         if (connection !== undefined) {
-          this.emit('connectionState', { clientAddress: connection.clientAddress, state: 'active' });
+          this.#emitConnectionState(connection.clientAddress, 'active');
           return connection;
         }
       }
@@ -528,44 +539,38 @@ export class TCPServer extends EventEmitter<TCPServerEvents> implements HandlerS
   }
 
   /** Python's `_handle_request_noblock`: verify, then process; tracked until it settles. */
-  #dispatch(connection: Connection): Promise<void> {
+  async #dispatch(connection: Connection): Promise<void> {
     const { socket, clientAddress } = connection;
-    const request = (async () => {
-      try {
-        if (await this.verifyRequest(socket, clientAddress)) {
-          await this.processRequest(socket, clientAddress);
-        } else {
-          await this.shutdownRequest(socket);
-        }
-      } catch (error) {
-        this.#reportError(socket, clientAddress, error);
-        this.closeRequest(socket);
+    this.#runningRequests += 1;
+    try {
+      if (await this.verifyRequest(socket, clientAddress)) {
+        await this.processRequest(socket, clientAddress);
+      } else {
+        await this.shutdownRequest(socket);
       }
-    })().finally(() => {
+    } catch (error) {
+      this.#reportError(socket, clientAddress, error);
+      this.closeRequest(socket);
+    } finally {
       this.#forget(connection);
-      this.#requests.delete(request);
-    });
-    this.#requests.add(request);
-    return request;
+      this.#runningRequests -= 1;
+      if (this.#runningRequests === 0) this.#requestsSettled?.resolve();
+    }
   }
 
   #forget(connection: Connection): void {
     this.#registry.delete(connection.socket);
-    this.emit('connectionState', { clientAddress: connection.clientAddress, state: 'closed' });
+    this.#emitConnectionState(connection.clientAddress, 'closed');
+  }
+
+  /** Three times per connection: the event object is built only when someone listens. */
+  #emitConnectionState(clientAddress: ClientAddress, state: ConnectionState): void {
+    if (this.listenerCount('connectionState') > 0) this.emit('connectionState', { clientAddress, state });
   }
 
   /** Python's `process_request_thread`, for strategies that run requests on this thread. */
   #serveRequest(request: Socket, clientAddress: ClientAddress): Promise<void> {
-    return serveRequest(
-      request,
-      clientAddress,
-      {
-        finishRequest: (socket, address) => this.finishRequest(socket, address),
-        shutdownRequest: (socket) => this.shutdownRequest(socket),
-        reportError: (socket, address, error) => this.#reportError(socket, address, error),
-      },
-      this.idleTimeoutMs,
-    );
+    return serveRequest(request, clientAddress, this.#requestSteps, this.idleTimeoutMs);
   }
 
   #reportError(request: Socket | undefined, clientAddress: ClientAddress, error: unknown): void {
@@ -606,10 +611,16 @@ export class TCPServer extends EventEmitter<TCPServerEvents> implements HandlerS
       for (const { socket } of this.#registry.inState('active')) socket.destroy();
     }
     await this.strategy.close();
-    await Promise.allSettled([...this.#requests]);
+    if (this.#runningRequests > 0) {
+      this.#requestsSettled = Promise.withResolvers();
+      await this.#requestsSettled.promise;
+    }
     this.#state = 'closed';
   }
 }
+
+/** The 'error' listener of a waiting socket: its handler's reads see the failure. */
+function ignoreError(): void {}
 
 function isConnectionClosed(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === 'ERR_CONNECTION_CLOSED';

@@ -75,6 +75,17 @@ class GreetingHandler extends BaseRequestHandler {
   }
 }
 
+/** Asks for two reads at once, then echoes what each got, in order. */
+class OverlappingRecvHandler extends BaseRequestHandler {
+  override async handle(): Promise<void> {
+    const reads = await Promise.all([this.request.recv(3), this.request.recv(3), this.request.recv(3)]);
+    reports.emit(
+      'overlapping-recv',
+      reads.map((read) => read.toString()),
+    );
+  }
+}
+
 class ZeroRecvHandler extends BaseRequestHandler {
   override async handle(): Promise<void> {
     await this.request.recv(0);
@@ -141,6 +152,18 @@ describe('BaseRequestHandler', () => {
     await finished;
     const [error] = await server.waitForErrors(1);
     expect(error).toMatchObject({ message: 'the handler failed' });
+    await client.waitForEnd();
+  });
+
+  it('recv() calls made at once are served in order, each with its own bytes', async () => {
+    const server = await startTestServer(OverlappingRecvHandler);
+    const report = nextReport<string[]>('overlapping-recv');
+    const client = await TestConnection.open(server.port);
+    await client.write('abcdefghi');
+    const reads = await report;
+    // However the bytes arrive, each read takes 1-3 of them, in the order the reads were made.
+    expect(reads.every((read) => read.length >= 1 && read.length <= 3)).toBe(true);
+    expect('abcdefghi'.startsWith(reads.join(''))).toBe(true);
     await client.waitForEnd();
   });
 

@@ -5,6 +5,7 @@ export { SocketRequest } from './socket-request.js';
 export { SocketReader } from './socket-reader.js';
 export type { SocketReaderOptions } from './socket-reader.js';
 export { SocketWriter } from './socket-writer.js';
+export type { BufferedInput, SocketWriterOptions } from './socket-writer.js';
 export { LineReader } from './line-reader.js';
 export type { ByteSource, LineReaderOptions } from './line-reader.js';
 export { LineSplitter } from './line-splitter.js';

@@ -1,10 +1,13 @@
 import { LineTooLongError, requireInteger } from '@socketserver/core';
 import { LineSplitter } from './line-splitter.js';
+import type { BufferedInput } from './socket-writer.js';
 
 /** Where a {@link LineReader} pulls bytes from; a `SocketRequest` is one. */
 export interface ByteSource {
   /** Up to `maxBytes` bytes, at least one; an empty Buffer at EOF. */
   recv(maxBytes: number): Promise<Buffer>;
+  /** Bytes received and not taken by `recv` yet, if the source knows. */
+  readonly bufferedLength?: number;
 }
 
 /** Options of {@link LineReader}. */
@@ -29,7 +32,7 @@ export interface LineReaderOptions {
  * Like Python's buffered `rfile`, it may hold bytes past the current line: once it is used, read
  * through it, not through `request.recv`.
  */
-export class LineReader implements AsyncIterable<Buffer> {
+export class LineReader implements AsyncIterable<Buffer>, BufferedInput {
   readonly #source: ByteSource;
   readonly #splitter: LineSplitter;
   #isAtEof = false;
@@ -37,6 +40,11 @@ export class LineReader implements AsyncIterable<Buffer> {
   constructor(source: ByteSource, options: LineReaderOptions) {
     this.#source = source;
     this.#splitter = new LineSplitter(options.maxLineLength);
+  }
+
+  /** Bytes received and not read through this reader yet: its own and its source's. */
+  get bufferedLength(): number {
+    return this.#splitter.bufferedLength + (this.#source.bufferedLength ?? 0);
   }
 
   /** See {@link LineReaderOptions.maxLineLength}. */
@@ -52,7 +60,8 @@ export class LineReader implements AsyncIterable<Buffer> {
     try {
       line = this.#splitter.shift();
     } catch (error) {
-      return Promise.reject(error as Error);
+      const failure = error as Error; // what the validation or the splitter throws
+      return Promise.reject(failure);
     }
     return line === undefined ? this.#readlineFromSource() : Promise.resolve(line);
   }

@@ -46,8 +46,8 @@ export class SocketReader {
   #isEnded = false;
   /** Reported by reads once the bytes buffered before it are read. */
   #failure: Error | undefined;
-  /** Reads waiting for bytes; called with an error when the wait timed out. */
-  readonly #waiters = new Set<(error?: Error) => void>();
+  /** Reads waiting for bytes, oldest first: most of the time none or one, so no array until needed. */
+  #waiting: PendingRead | PendingRead[] | undefined;
   #timeoutMs: number | undefined;
   /** One timer for all waits: each wait refreshes it, and when it fires it fails the waits pending then. */
   #timer: NodeJS.Timeout | undefined;
@@ -66,11 +66,19 @@ export class SocketReader {
     }
     // Paused whatever state it came in, so that adding a 'data' listener reads nothing yet.
     socket.pause();
+    // The listeners are shared by every reader (`this` is the socket): an idle connection costs
+    // no closure each. They find the reader through the socket.
+    (socket as ReaderSocket)[readerOf] = this;
     socket
-      .on('data', this.#onData)
-      .on('end', this.#onEnd)
-      .on('error', this.#onError)
-      .on('close', this.#onClose);
+      .on('data', SocketReader.#socketData)
+      .on('end', SocketReader.#socketEnd)
+      .on('error', SocketReader.#socketError)
+      .on('close', SocketReader.#socketClose);
+  }
+
+  /** Bytes received and not read yet. */
+  get bufferedLength(): number {
+    return this.#bufferedLength;
   }
 
   /** See {@link SocketReaderOptions.timeoutMs}. Takes effect from the next wait. */
@@ -89,51 +97,63 @@ export class SocketReader {
    * Up to `maxBytes` bytes (an integer >= 1): what is buffered, after waiting for at least one byte
    * if nothing is. An empty Buffer means EOF. Never returns more than `maxBytes`.
    */
-  async read(maxBytes: number): Promise<Buffer> {
-    requireInteger('maxBytes', maxBytes, 1);
-    while (this.#bufferedLength === 0) {
-      if (this.#isEnded) {
-        if (this.#failure !== undefined) throw this.#failure;
-        return empty;
-      }
-      await this.#waitForData();
+  read(maxBytes: number): Promise<Buffer> {
+    try {
+      requireInteger('maxBytes', maxBytes, 1);
+    } catch (error) {
+      const failure = error as Error; // what the validation or the splitter throws
+      return Promise.reject(failure);
     }
-    return this.#take(maxBytes);
-  }
-
-  #waitForData(): Promise<void> {
+    // Not an async function: a read that waits holds one promise, not a suspended frame as well.
+    if (this.#waiting === undefined) {
+      if (this.#bufferedLength > 0) return Promise.resolve(this.#take(maxBytes));
+      if (this.#isEnded) {
+        return this.#failure === undefined ? Promise.resolve(empty) : Promise.reject(this.#failure);
+      }
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<Buffer>();
+    const read: PendingRead = { maxBytes, resolve, reject };
+    const waiting = this.#waiting;
+    this.#waiting =
+      waiting === undefined ? read : Array.isArray(waiting) ? [...waiting, read] : [waiting, read];
     this.#resume();
     if (this.#timeoutMs !== undefined) {
-      if (this.#timer === undefined) this.#timer = setTimeout(this.#onTimeout, this.#timeoutMs);
+      if (this.#timer === undefined) this.#timer = setTimeout(SocketReader.#timeOut, this.#timeoutMs, this);
       else this.#timer.refresh();
     }
-    return new Promise((resolve, reject) => {
-      this.#waiters.add((error) => (error === undefined ? resolve() : reject(error)));
-    });
+    return promise;
   }
 
   #take(maxBytes: number): Buffer {
-    const parts: Buffer[] = [];
-    let length = 0;
-    let wholeChunks = 0;
-    for (const chunk of this.#chunks) {
-      const room = maxBytes - length;
-      if (room === 0) break;
-      if (chunk.length > room) {
-        parts.push(chunk.subarray(0, room));
-        this.#chunks[wholeChunks] = chunk.subarray(room);
-        length += room;
-        break;
+    const chunks = this.#chunks;
+    const first = chunks[0] as Buffer;
+    let taken: Buffer;
+    if (first.length >= maxBytes || chunks.length === 1) {
+      // The common case: one chunk, or the first one is enough.
+      taken = first.length > maxBytes ? first.subarray(0, maxBytes) : first;
+      if (taken === first) chunks.shift();
+      else chunks[0] = first.subarray(maxBytes);
+    } else {
+      const parts: Buffer[] = [];
+      let length = 0;
+      while (length < maxBytes && chunks.length > 0) {
+        const chunk = chunks[0] as Buffer;
+        const room = maxBytes - length;
+        if (chunk.length > room) {
+          parts.push(chunk.subarray(0, room));
+          chunks[0] = chunk.subarray(room);
+          length += room;
+        } else {
+          parts.push(chunk);
+          chunks.shift();
+          length += chunk.length;
+        }
       }
-      parts.push(chunk);
-      length += chunk.length;
-      wholeChunks += 1;
+      taken = Buffer.concat(parts, length);
     }
-    this.#chunks.splice(0, wholeChunks);
-    this.#bufferedLength -= length;
+    this.#bufferedLength -= taken.length;
     if (this.#bufferedLength <= this.#highWaterMarkBytes) this.#resume();
-    const [first] = parts;
-    return parts.length === 1 && first !== undefined ? first : Buffer.concat(parts, length);
+    return taken;
   }
 
   #resume(): void {
@@ -148,31 +168,37 @@ export class SocketReader {
     this.#socket.pause();
   }
 
-  #wake(error?: Error): void {
-    for (const wake of this.#waiters) wake(error);
-    this.#waiters.clear();
+  /** Settle the waiting reads that can be: with bytes, at EOF, or all of them with `error`. */
+  #settleReads(error?: Error): void {
+    while (this.#waiting !== undefined) {
+      const waiting = this.#waiting;
+      const read = Array.isArray(waiting) ? (waiting[0] as PendingRead) : waiting;
+      if (error === undefined && this.#bufferedLength === 0 && !this.#isEnded) return;
+      this.#waiting = Array.isArray(waiting) && waiting.length > 1 ? waiting.slice(1) : undefined;
+      if (error !== undefined) read.reject(error);
+      else if (this.#bufferedLength > 0) read.resolve(this.#take(read.maxBytes));
+      else if (this.#failure === undefined) read.resolve(empty);
+      else read.reject(this.#failure);
+    }
   }
 
   #end(failure: Error | undefined): void {
     if (this.#isEnded) return;
     this.#isEnded = true;
     this.#failure = failure;
-    this.#wake();
+    this.#settleReads();
   }
 
-  readonly #onData = (chunk: Buffer): void => {
+  #onData(chunk: Buffer): void {
     this.#chunks.push(chunk);
     this.#bufferedLength += chunk.length;
-    this.#wake();
+    this.#settleReads();
     if (this.#bufferedLength > this.#highWaterMarkBytes) this.#pause();
-  };
+  }
 
-  readonly #onEnd = (): void => this.#end(undefined);
-
-  readonly #onError = (error: Error): void => this.#end(readFailure(error));
-
-  readonly #onClose = (): void => {
-    const { errored, readableEnded } = this.#socket;
+  #onClose(): void {
+    const socket = this.#socket;
+    const { errored, readableEnded } = socket;
     this.#end(
       errored !== null
         ? readFailure(errored)
@@ -180,18 +206,48 @@ export class SocketReader {
           ? undefined
           : new ConnectionClosedError('the connection was closed before EOF while reading'),
     );
-    this.#socket
-      .off('data', this.#onData)
-      .off('end', this.#onEnd)
-      .off('error', this.#onError)
-      .off('close', this.#onClose);
+    socket
+      .off('data', SocketReader.#socketData)
+      .off('end', SocketReader.#socketEnd)
+      .off('error', SocketReader.#socketError)
+      .off('close', SocketReader.#socketClose);
     clearTimeout(this.#timer);
-  };
+  }
 
-  readonly #onTimeout = (): void => {
-    if (this.#timeoutMs !== undefined) this.#wake(new IdleTimeoutError(this.#timeoutMs));
-  };
+  static #socketData(this: ReaderSocket, chunk: Buffer): void {
+    const reader = this[readerOf];
+    if (reader !== undefined) reader.#onData(chunk);
+  }
+
+  static #socketEnd(this: ReaderSocket): void {
+    const reader = this[readerOf];
+    if (reader !== undefined) reader.#end(undefined);
+  }
+
+  static #socketError(this: ReaderSocket, error: Error): void {
+    const reader = this[readerOf];
+    if (reader !== undefined) reader.#end(readFailure(error));
+  }
+
+  static #socketClose(this: ReaderSocket): void {
+    const reader = this[readerOf];
+    if (reader !== undefined) reader.#onClose();
+  }
+
+  static #timeOut(reader: SocketReader): void {
+    if (reader.#timeoutMs !== undefined) reader.#settleReads(new IdleTimeoutError(reader.#timeoutMs));
+  }
 }
+
+/** A read waiting for bytes. */
+interface PendingRead {
+  readonly maxBytes: number;
+  readonly resolve: (bytes: Buffer) => void;
+  readonly reject: (error: Error) => void;
+}
+
+const readerOf = Symbol('SocketReader');
+type ReaderSocket = Socket & { [readerOf]?: SocketReader };
 
 /** What reads report after a socket error: nothing for a peer reset (EOF), else ERR_CONNECTION_CLOSED. */
 function readFailure(error: Error): Error | undefined {

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { SocketReader, type SocketReaderOptions } from './socket-reader.js';
-import { SocketWriter } from './socket-writer.js';
+import { SocketWriter, type BufferedInput } from './socket-writer.js';
 
 /**
  * The connection as a handler's `request`, Python's socket: `recv` and `send`, with promises.
@@ -9,7 +9,7 @@ import { SocketWriter } from './socket-writer.js';
  * half-open (`allowHalfOpen`), in its own thread or in a worker, and half-closes them itself after
  * `finish()`.
  */
-export class SocketRequest {
+export class SocketRequest implements BufferedInput {
   /** The underlying socket. Read through `recv` (or `rfile`), not from the socket, or bytes are lost. */
   readonly socket: Socket;
   readonly #reader: SocketReader;
@@ -18,7 +18,12 @@ export class SocketRequest {
   constructor(socket: Socket, options: SocketReaderOptions = {}) {
     this.socket = socket;
     this.#reader = new SocketReader(socket, options);
-    this.#writer = new SocketWriter(socket);
+    this.#writer = new SocketWriter(socket, { input: this.#reader });
+  }
+
+  /** Bytes received and not read by `recv` yet. */
+  get bufferedLength(): number {
+    return this.#reader.bufferedLength;
   }
 
   /**

@@ -3,22 +3,43 @@ import { ConnectionClosedError } from '@socketserver/core';
 
 const written: Promise<void> = Promise.resolve();
 
+/** What a {@link SocketWriter} asks of the connection's reading side. */
+export interface BufferedInput {
+  /** Bytes received and not read by the handler yet. */
+  readonly bufferedLength: number;
+}
+
+/** Options of {@link SocketWriter}. */
+export interface SocketWriterOptions {
+  /**
+   * The reading side of the same connection. While it holds bytes the handler has not read
+   * (pipelined requests), writes are held back and sent together. Default: none, every write is
+   * sent at once.
+   */
+  input?: BufferedInput | undefined;
+}
+
 /**
- * Writes to a socket with backpressure, the handler's `wfile`. Unbuffered as far as the peer can
- * tell, as Python's StreamRequestHandler `wfile` (`wbufsize = 0`): nothing waits for a flush. The
- * writes of one tick of the event loop are coalesced: the first corks the socket and a
- * `process.nextTick` uncorks it, so a handler answering a burst of pipelined lines makes one
- * `writev` system call, not one per line (Node's own idiom for batching writes).
+ * Writes to a socket with backpressure, the handler's `wfile`. Unbuffered as Python's
+ * StreamRequestHandler `wfile` (`wbufsize = 0`): a write is sent at once, never left waiting for a
+ * flush. One exception makes pipelining cheap: while `input` still holds bytes the handler has not
+ * read, more answers are coming, so the write corks the socket, and the write made once the input
+ * is used up sends them all in one `writev` system call (Netty flushes on read-complete the same
+ * way). A `process.nextTick` uncorks in any case, so nothing stays held once the handler waits for
+ * anything. Only a handler that blocks its thread between reads of pipelined input delays the
+ * answers already written until it reads the last of that input.
  *
  * Bytes are taken by reference, as `socket.write` takes them: do not change a buffer after writing it.
  */
 export class SocketWriter {
   /** The socket written to. */
   readonly socket: Socket;
+  readonly #input: BufferedInput | undefined;
   #isCorked = false;
 
-  constructor(socket: Socket) {
+  constructor(socket: Socket, options: SocketWriterOptions = {}) {
     this.socket = socket;
+    this.#input = options.input;
   }
 
   /**
@@ -33,18 +54,25 @@ export class SocketWriter {
       return Promise.reject(new ConnectionClosedError('cannot write: the connection is closed'));
     }
     if (data.length === 0) return written;
-    if (!this.#isCorked) {
-      this.#isCorked = true;
-      socket.cork();
-      process.nextTick(this.#uncork);
+    if (this.#input !== undefined && this.#input.bufferedLength > 0) {
+      if (!this.#isCorked) {
+        this.#isCorked = true;
+        socket.cork();
+        process.nextTick(SocketWriter.#uncork, this);
+      }
+      return socket.write(data) ? written : drained(socket);
     }
-    return socket.write(data) ? written : drained(socket);
+    const isAccepted = socket.write(data);
+    SocketWriter.#uncork(this);
+    return isAccepted ? written : drained(socket);
   }
 
-  readonly #uncork = (): void => {
-    this.#isCorked = false;
-    this.socket.uncork();
-  };
+  /** Send what was held back, if anything. */
+  static #uncork(writer: SocketWriter): void {
+    if (!writer.#isCorked) return;
+    writer.#isCorked = false;
+    writer.socket.uncork();
+  }
 }
 
 /** Settles on 'drain', or rejects on 'close' or 'error'; its listeners are removed either way. */

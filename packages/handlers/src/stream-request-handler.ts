@@ -86,6 +86,7 @@ export class StreamRequestHandler extends BaseRequestHandler {
     this.request.timeoutMs = options.timeoutMs;
     if (options.disableNagleAlgorithm) this.request.setNoDelay(true);
     this.rfile = new LineReader(this.request, { maxLineLength: options.maxLineLength });
-    this.wfile = new SocketWriter(this.request.socket);
+    // Answers to pipelined lines still in rfile are sent together (see SocketWriter).
+    this.wfile = new SocketWriter(this.request.socket, { input: this.rfile });
   }
 }
