@@ -60,27 +60,48 @@ export interface HandlerLocation {
  * `setup`) and `finish` fail, the first failure is raised with the second attached, as a
  * `SuppressedError`, so neither is lost.
  */
-export async function runRequestHandler(
+export function runRequestHandler(
   RequestHandlerClass: RequestHandlerClass,
   request: Socket,
   clientAddress: ClientAddress,
   server: HandlerServer,
 ): Promise<void> {
-  const handler = new RequestHandlerClass(request, clientAddress, server);
-  let failure: { error: unknown } | undefined;
+  // A promise chain, not an async function: while `handle()` waits, which is most of a
+  // connection's life, the chain holds one reaction where an async function holds a whole frame.
+  let handler: RequestHandler;
+  let handled: Promise<void>;
   try {
-    await handler.setup();
-    await handler.handle();
+    handler = new RequestHandlerClass(request, clientAddress, server);
   } catch (error) {
-    failure = { error };
+    return rejectWith(error);
   }
+  try {
+    const setUp = handler.setup();
+    handled =
+      setUp instanceof Promise ? setUp.then(() => handler.handle()) : Promise.resolve(handler.handle());
+  } catch (error) {
+    handled = rejectWith(error);
+  }
+  return handled.then(
+    () => handler.finish(),
+    (error: unknown) => finishAfterFailure(handler, error),
+  );
+}
+
+/** A rejected promise for something thrown, whatever it is. */
+export function rejectWith(thrown: unknown): Promise<never> {
+  const failure = thrown as Error; // not always an Error: a handler may throw anything
+  return Promise.reject(failure);
+}
+
+/** `finish()` after `setup()` or `handle()` failed: rejects with that failure, finish's attached. */
+async function finishAfterFailure(handler: RequestHandler, failure: unknown): Promise<never> {
   try {
     await handler.finish();
   } catch (error) {
-    if (failure === undefined) throw error;
-    throw new SuppressedError(error, failure.error, 'finish() failed after handle() failed');
+    throw new SuppressedError(error, failure, 'finish() failed after handle() failed');
   }
-  if (failure !== undefined) throw failure.error;
+  throw failure;
 }
 
 /** Where a handler class lives, or ERR_HANDLER_NOT_LOCATABLE with what to add to it. */

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { ClientAddress } from './client-address.js';
 import { IdleTimeoutError } from './errors.js';
+import { rejectWith } from './request-handler.js';
 
 /** The template steps one request goes through; the server's overridable methods, or defaults. */
 export interface RequestSteps {
@@ -18,7 +19,7 @@ export interface RequestSteps {
  * nothing for that long is reported (ERR_IDLE_TIMEOUT) and closed; the handler's own failure on
  * the closed socket is then not reported again. Never rejects.
  */
-export async function serveRequest(
+export function serveRequest(
   request: Socket,
   clientAddress: ClientAddress,
   steps: RequestSteps,
@@ -34,22 +35,35 @@ export async function serveRequest(
     };
     request.setTimeout(idleTimeoutMs, onIdle);
   }
-  try {
-    await steps.finishRequest(request, clientAddress);
-  } catch (error) {
-    if (!hasTimedOut) steps.reportError(request, clientAddress, error);
-  } finally {
+  const shutDown = (): Promise<void> => {
     if (onIdle !== undefined) {
       request.setTimeout(0);
       request.off('timeout', onIdle);
     }
+    let shuttingDown: Promise<void>;
     try {
-      await steps.shutdownRequest(request);
+      shuttingDown = steps.shutdownRequest(request);
     } catch (error) {
+      shuttingDown = rejectWith(error);
+    }
+    return shuttingDown.catch((error: unknown) => {
       steps.reportError(request, clientAddress, error);
       request.destroy();
-    }
+    });
+  };
+  // A promise chain, not an async function, for the memory of idle connections (see
+  // runRequestHandler): finishRequest, its failure reported unless the idle timeout caused it,
+  // then shutdownRequest whatever happened.
+  let finishing: Promise<void>;
+  try {
+    finishing = steps.finishRequest(request, clientAddress);
+  } catch (error) {
+    finishing = rejectWith(error);
   }
+  return finishing.then(shutDown, (error: unknown) => {
+    if (!hasTimedOut) steps.reportError(request, clientAddress, error);
+    return shutDown();
+  });
 }
 
 /**

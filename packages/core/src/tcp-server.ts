@@ -13,7 +13,12 @@ import {
   SocketServerError,
   UnsupportedOptionError,
 } from './errors.js';
-import { runRequestHandler, type HandlerServer, type RequestHandlerClass } from './request-handler.js';
+import {
+  rejectWith,
+  runRequestHandler,
+  type HandlerServer,
+  type RequestHandlerClass,
+} from './request-handler.js';
 import { serialStrategy } from './serial-strategy.js';
 import type { ConcurrencyStrategy, StrategyContext } from './strategy.js';
 
@@ -538,24 +543,43 @@ export class TCPServer extends EventEmitter<TCPServerEvents> implements HandlerS
     return undefined;
   }
 
-  /** Python's `_handle_request_noblock`: verify, then process; tracked until it settles. */
-  async #dispatch(connection: Connection): Promise<void> {
+  /**
+   * Python's `_handle_request_noblock`: verify, then process; tracked until it settles, which it
+   * always does, never rejecting. A promise chain, not an async function: while a handler waits,
+   * which is most of a connection's life, a chain holds one reaction, a suspended frame far more.
+   */
+  #dispatch(connection: Connection): Promise<void> {
     const { socket, clientAddress } = connection;
     this.#runningRequests += 1;
+    let processing: Promise<void>;
     try {
-      if (await this.verifyRequest(socket, clientAddress)) {
-        await this.processRequest(socket, clientAddress);
-      } else {
-        await this.shutdownRequest(socket);
-      }
+      const isAccepted = this.verifyRequest(socket, clientAddress);
+      processing =
+        typeof isAccepted === 'boolean'
+          ? this.#processOrRefuse(socket, clientAddress, isAccepted)
+          : isAccepted.then((verdict) => this.#processOrRefuse(socket, clientAddress, verdict));
     } catch (error) {
-      this.#reportError(socket, clientAddress, error);
-      this.closeRequest(socket);
-    } finally {
-      this.#forget(connection);
-      this.#runningRequests -= 1;
-      if (this.#runningRequests === 0) this.#requestsSettled?.resolve();
+      processing = rejectWith(error); // thrown by an overridden verifyRequest or processRequest
     }
+    return processing.then(
+      () => this.#settle(connection),
+      (error: unknown) => {
+        this.#reportError(socket, clientAddress, error);
+        this.closeRequest(socket);
+        this.#settle(connection);
+      },
+    );
+  }
+
+  #processOrRefuse(socket: Socket, clientAddress: ClientAddress, isAccepted: boolean): Promise<void> {
+    return isAccepted ? this.processRequest(socket, clientAddress) : this.shutdownRequest(socket);
+  }
+
+  /** The end of a dispatched request, however it went. */
+  #settle(connection: Connection): void {
+    this.#forget(connection);
+    this.#runningRequests -= 1;
+    if (this.#runningRequests === 0) this.#requestsSettled?.resolve();
   }
 
   #forget(connection: Connection): void {

@@ -66,14 +66,21 @@ export class LineReader implements AsyncIterable<Buffer>, BufferedInput {
     return line === undefined ? this.#readlineFromSource() : Promise.resolve(line);
   }
 
-  async #readlineFromSource(): Promise<Buffer> {
-    for (;;) {
-      if (this.#isAtEof) return this.#splitter.end();
-      this.#splitter.push(await this.#recv(this.#splitter.bytesWanted));
-      const line = this.#splitter.shift();
-      if (line !== undefined) return line;
-    }
+  /**
+   * The next line once the source has sent what completes it. A promise chain, not an async
+   * function: a handler waiting for its next line, the usual state of an idle connection, then
+   * holds one reaction, not a suspended frame.
+   */
+  #readlineFromSource(): Promise<Buffer> {
+    if (this.#isAtEof) return Promise.resolve(this.#splitter.end());
+    return this.#source.recv(this.#splitter.bytesWanted).then(this.#onChunk);
   }
+
+  readonly #onChunk = (chunk: Buffer): Buffer | Promise<Buffer> => {
+    if (chunk.length === 0) this.#isAtEof = true;
+    else this.#splitter.push(chunk);
+    return this.#splitter.shift() ?? this.#readlineFromSource();
+  };
 
   /**
    * `size` bytes (an integer >= 0), or fewer at EOF, whatever lines they hold. Without `size`,
@@ -89,16 +96,7 @@ export class LineReader implements AsyncIterable<Buffer>, BufferedInput {
 
   /** The lines up to EOF, as `for line in rfile` in Python. Leaving the loop early keeps the reader usable. */
   [Symbol.asyncIterator](): AsyncIterableIterator<Buffer, undefined> {
-    // A plain iterator over readline(), not an async generator: one promise per line, no more.
-    const done: IteratorReturnResult<undefined> = { done: true, value: undefined };
-    const toResult = (line: Buffer): IteratorResult<Buffer, undefined> =>
-      line.length > 0 ? { done: false, value: line } : done;
-    const iterator: AsyncIterableIterator<Buffer, undefined> = {
-      next: () => this.readline().then(toResult),
-      return: () => Promise.resolve(done),
-      [Symbol.asyncIterator]: () => iterator,
-    };
-    return iterator;
+    return new LineIterator(this);
   }
 
   /** `limit` bytes, or fewer at EOF: the buffered ones first. */
@@ -118,5 +116,36 @@ export class LineReader implements AsyncIterable<Buffer>, BufferedInput {
     const chunk = await this.#source.recv(maxBytes);
     if (chunk.length === 0) this.#isAtEof = true;
     return chunk;
+  }
+}
+
+const iterationDone: IteratorReturnResult<undefined> = { done: true, value: undefined };
+
+function toIteratorResult(line: Buffer): IteratorResult<Buffer, undefined> {
+  return line.length > 0 ? { done: false, value: line } : iterationDone;
+}
+
+/**
+ * `for await (const line of rfile)`: a plain iterator over `readline()`, not an async generator,
+ * so one promise per line and no closure or frame per connection.
+ */
+class LineIterator implements AsyncIterableIterator<Buffer, undefined> {
+  readonly #reader: LineReader;
+
+  constructor(reader: LineReader) {
+    this.#reader = reader;
+  }
+
+  next(): Promise<IteratorResult<Buffer, undefined>> {
+    return this.#reader.readline().then(toIteratorResult);
+  }
+
+  /** Leaving the loop early: the reader stays usable. */
+  return(): Promise<IteratorResult<Buffer, undefined>> {
+    return Promise.resolve(iterationDone);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
   }
 }

@@ -13,12 +13,12 @@ export class SocketRequest implements BufferedInput {
   /** The underlying socket. Read through `recv` (or `rfile`), not from the socket, or bytes are lost. */
   readonly socket: Socket;
   readonly #reader: SocketReader;
-  readonly #writer: SocketWriter;
+  /** Made by the first `send`: a handler writing through `wfile` never needs it. */
+  #writer: SocketWriter | undefined;
 
   constructor(socket: Socket, options: SocketReaderOptions = {}) {
     this.socket = socket;
     this.#reader = new SocketReader(socket, options);
-    this.#writer = new SocketWriter(socket, { input: this.#reader });
   }
 
   /** Bytes received and not read by `recv` yet. */
@@ -54,13 +54,18 @@ export class SocketRequest implements BufferedInput {
    * socket to drain when its buffer is full. Unlike Python's `send`, never sends part of it.
    */
   async send(data: Uint8Array | string): Promise<number> {
-    await this.#writer.write(data);
+    await this.#writerOf().write(data);
     return typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
   }
 
   /** Send all of `data`, as {@link SocketRequest.send}; Python's `sendall`. */
   sendAll(data: Uint8Array | string): Promise<void> {
-    return this.#writer.write(data);
+    return this.#writerOf().write(data);
+  }
+
+  #writerOf(): SocketWriter {
+    this.#writer ??= new SocketWriter(this.socket, { input: this.#reader });
+    return this.#writer;
   }
 
   /** Set TCP_NODELAY (`true`: send small writes at once, without Nagle's algorithm). */
