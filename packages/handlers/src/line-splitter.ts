@@ -23,7 +23,7 @@ export class LineSplitter {
   #chunk: Buffer = empty;
   #offset = 0;
   /** The start of the current line: scanned, no `\n` in it, at most `maxLineLength` bytes. */
-  #partial: Buffer[] = [];
+  #partial: Buffer[] | undefined;
   #partialLength = 0;
   /** Dropping the rest of an over-long line, up to its `\n`. */
   #isDiscarding = false;
@@ -75,13 +75,15 @@ export class LineSplitter {
     const limit = start + this.maxLineLength + 1 - this.#partialLength;
     const lineEnd = chunk.indexOf(newline, start) + 1;
     if (lineEnd > 0 && lineEnd <= limit) {
-      this.#offset = lineEnd;
+      if (lineEnd === chunk.length)
+        this.#clear(); // all scanned: hold no reference to it
+      else this.#offset = lineEnd;
       const tail = chunk.subarray(start, lineEnd);
       return this.#partialLength === 0 ? tail : this.#takePartial(tail);
     }
     if (chunk.length >= limit) {
       // No `\n` within the cap: the line is too long.
-      this.#partial = [];
+      this.#partial = undefined;
       this.#partialLength = 0;
       this.#offset = limit;
       this.#isDiscarding = true;
@@ -89,7 +91,7 @@ export class LineSplitter {
       throw new LineTooLongError(this.maxLineLength);
     }
     if (chunk.length > start) {
-      this.#partial.push(chunk.subarray(start));
+      (this.#partial ??= []).push(chunk.subarray(start));
       this.#partialLength += chunk.length - start;
     }
     this.#clear();
@@ -130,8 +132,8 @@ export class LineSplitter {
   #takePartial(tail: Buffer): Buffer {
     const parts = this.#partial;
     const length = this.#partialLength + tail.length;
-    this.#partial = [];
+    this.#partial = undefined;
     this.#partialLength = 0;
-    return parts.length === 0 ? tail : Buffer.concat([...parts, tail], length);
+    return parts === undefined ? tail : Buffer.concat([...parts, tail], length);
   }
 }
