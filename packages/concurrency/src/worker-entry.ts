@@ -69,7 +69,9 @@ async function init(location: HandlerLocation, settings: RequestSettings): Promi
 
 /** Python's `process_request_thread`, on this worker's event loop. */
 function serve(id: number, clientAddress: ClientAddress, socket: Socket | undefined): void {
-  channel.send({ type: 'accepted', id });
+  // A child process holds a duplicate of the parent's socket, which the parent closes once told.
+  // A thread got the socket itself (the transfer closed the parent's): one message less.
+  if (isMainThread) channel.send({ type: 'accepted', id });
   const reportError = (error: unknown): void =>
     channel.send({ type: 'error', id, error: serializeError(error) });
   if (socket === undefined || handler === undefined || closing !== undefined) {

@@ -273,7 +273,7 @@ export class WorkerPool
         worker.handle.terminate();
         return;
       case 'accepted':
-        // The worker has its own copy now (a thread's transfer already closed this one).
+        // A child process has its own copy now (threads do not send it: the transfer closed ours).
         worker.requests.get(message.id)?.socket.destroy();
         return;
       case 'error': {

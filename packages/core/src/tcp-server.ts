@@ -175,7 +175,7 @@ export class TCPServer extends EventEmitter<TCPServerEvents> implements HandlerS
     shutdownRequest: (socket) => this.shutdownRequest(socket),
     reportError: (socket, address, error) => this.#reportError(socket, address, error),
   };
-  /** The 'close' listener of every accepted socket, shared (`this` is the socket): no closure each. */
+  /** The 'close' listener of every waiting socket, shared (`this` is the socket): no closure each. */
   readonly #onSocketClose: (this: Socket) => void = ((server: TCPServer) =>
     function onSocketClose(this: Socket): void {
       const connection = server.#registry.get(this);
@@ -534,6 +534,8 @@ export class TCPServer extends EventEmitter<TCPServerEvents> implements HandlerS
       if (this.#registry.activeCount < this.strategy.maxConcurrentRequests) {
         const connection = this.#registry.takeNext();
         if (connection !== undefined) {
+          // Only a waiting connection needs it: its request's end forgets a served one.
+          connection.socket.off('close', this.#onSocketClose);
           this.#emitConnectionState(connection.clientAddress, 'active');
           return connection;
         }

@@ -52,6 +52,14 @@ export class LineReader implements AsyncIterable<Buffer>, BufferedInput {
     return this.#splitter.maxLineLength;
   }
 
+  /**
+   * The next line if it is buffered already, without waiting; `undefined` otherwise (then
+   * `readline()` waits for it). Throws `ERR_LINE_TOO_LONG` as `readline()` rejects with it.
+   */
+  bufferedLine(): Buffer | undefined {
+    return this.#splitter.shift();
+  }
+
   /** The next line, `\n` included; the final line may lack it. An empty Buffer at EOF, as in Python. */
   readline(): Promise<Buffer> {
     // A line already buffered is returned without an async function's machinery: with pipelined
@@ -137,7 +145,17 @@ class LineIterator implements AsyncIterableIterator<Buffer, undefined> {
   }
 
   next(): Promise<IteratorResult<Buffer, undefined>> {
-    return this.#reader.readline().then(toIteratorResult);
+    // A buffered line makes its result at once: no promise chained per line on the hot path.
+    let line: Buffer | undefined;
+    try {
+      line = this.#reader.bufferedLine();
+    } catch (error) {
+      const failure = error as Error; // ERR_LINE_TOO_LONG
+      return Promise.reject(failure);
+    }
+    return line === undefined
+      ? this.#reader.readline().then(toIteratorResult)
+      : Promise.resolve({ done: false, value: line });
   }
 
   /** Leaving the loop early: the reader stays usable. */
