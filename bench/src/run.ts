@@ -1,194 +1,425 @@
-// The benchmark runner. For each server: start it on port 0, run the load generator (its own
-// process) against it once per scenario, stop it (SIGINT). Rounds alternate between servers;
-// tables show medians as ratios against baselines measured in the same run, and are written
-// to bench/results/latest.md.
-//   node bench/src/run.ts [--duration S] [--warmup S] [--rounds N] [--quick]
-import { mkdirSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+// The benchmark orchestrator. For each group of servers and each round (rounds interleaved:
+// A B C A B C), start each server on port 0, start a load generator process against it, run
+// the server's scenarios one after the other, stop both. Then write the results JSON and
+// generate docs/benchmarks.md (see report/). Exits non-zero if any run failed verification or
+// crashed; aims that FAIL do not change the exit code (speed is never asserted).
+//   node bench/src/run.ts [--quick] [--write] [--help]
+import { rmSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { ServerProcess } from '@socketserver/client/server-process';
-import { aim, integer, rate, renderScenario, type LoadResult, type Row } from './report.ts';
-import { pythonRuntime, suites, type Scenario, type ServerSpec, type Suite } from './suites.ts';
+import { evaluateAims } from './aims.ts';
+import { LoadGeneratorClient } from './load-generator-client.ts';
+import { buildCEcho, fdLimitFor, findPython, loadAverageNow, machineInfo } from './machine.ts';
+import { describeExit, killAllGroups, ManagedProcess } from './managed-process.ts';
+import { parseRunOptions } from './options.ts';
+import { processTreeRssBytes } from './process-tree-rss.ts';
+import { formatMetric } from './report/format.ts';
+import { renderAimsTable, renderCeiling } from './report/markdown.ts';
+import { writeReport } from './report/write-report.ts';
+import {
+  metricsOf,
+  resultsSchemaVersion,
+  summarizeRuns,
+  type BenchResults,
+  type CellRecord,
+  type RunRecord,
+} from './results.ts';
+import { scenarioById, scenarios, type ScenarioId, type Timing } from './scenarios.ts';
+import { groups, serverSpecs, skipReason, type ServerSpec } from './servers.ts';
 
-const node = process.execPath;
-const loadGenerator = fileURLToPath(new URL('load-generator.ts', import.meta.url));
-const resultsFile = new URL('../results/latest.md', import.meta.url);
+const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
+const wantedFdLimit = 20_000;
+/** File descriptors kept free beyond the idle connections (stdio, listeners, the runtime's own). */
+const fdSlack = 500;
 
-type Outcome =
-  | { readonly kind: 'ok'; readonly result: LoadResult }
-  | { readonly kind: 'unavailable' | 'failed'; readonly reason: string };
+const options = parseRunOptions(process.argv.slice(2));
+const startedAt = new Date();
+const startedAtMs = performance.now();
 
-/** Something worth knowing about a run (`kind`), with what was seen (`detail`). */
-type Remark = readonly [kind: string, detail: string];
-
-interface Timing {
-  readonly rounds: number;
-  readonly warmupSeconds: number;
-  readonly durationSeconds: number;
-}
-
-/** The first line that says something (Python's tracebacks start with a line of dashes). */
-const firstLine = (text: string): string =>
-  text
-    .split('\n')
-    .find((line) => /\w/.test(line))
-    ?.trim() ?? '';
-
-/**
- * Start the server, run the load generator against it once per scenario, stop it. A server
- * that exits with code 2 before listening lacks the strategy: `unavailable`.
- */
-async function measureServer(
-  spec: ServerSpec,
-  scenarios: readonly Scenario[],
-  timing: Timing,
-  remarks: Remark[],
-): Promise<Outcome[]> {
-  await using server = ServerProcess.start(spec.command, spec.args);
-  let port: string;
-  try {
-    const line = await server.waitForLine(/running on port \d+$/, { timeoutMs: 15_000 });
-    port = line.slice(line.lastIndexOf(' ') + 1);
-  } catch (error) {
-    const exit = await server.waitForExit({ timeoutMs: 2_000 }).catch(() => undefined);
-    const reason = firstLine(server.stderr) || (error as Error).message;
-    return scenarios.map(() => ({ kind: exit?.code === 2 ? 'unavailable' : 'failed', reason }));
-  }
-  const outcomes: Outcome[] = [];
-  for (const scenario of scenarios) outcomes.push(await runLoadGenerator(scenario, port, timing));
-  server.kill('SIGINT');
-  await server
-    .waitForExit({ timeoutMs: 5_000 })
-    .catch(() => remarks.push(['did not exit within 5 s of SIGINT', '']));
-  if (server.stderr.trim() !== '') remarks.push(['the server wrote to stderr', firstLine(server.stderr)]);
-  return outcomes;
-}
-
-async function runLoadGenerator(scenario: Scenario, port: string, timing: Timing): Promise<Outcome> {
-  const { warmupSeconds, durationSeconds } = timing;
-  await using generator = ServerProcess.start(node, [
-    loadGenerator,
-    ...scenario.loadArgs,
-    ...['--port', port, '--warmup', String(warmupSeconds), '--duration', String(durationSeconds)],
-  ]);
-  // Bounded: 15 s until the server serves, the run itself, its drain and a margin.
-  const timeoutMs = (warmupSeconds + durationSeconds) * 1000 + 30_000;
-  const exit = await generator.waitForExit({ timeoutMs }).catch((error: unknown) => ({ code: null, error }));
-  const output = generator.stdoutLines.at(-1);
-  if (exit.code === 0 && output !== undefined) {
-    return { kind: 'ok', result: JSON.parse(output) as LoadResult };
-  }
-  const reason = firstLine(generator.stderr) || `the load generator exited with ${String(exit.code)}`;
-  return { kind: 'failed', reason };
-}
-
-function parseTiming(argv: readonly string[]): Timing {
-  const { values } = parseArgs({
-    args: argv[0] === '--' ? argv.slice(1) : [...argv], // pnpm may pass its `--` along
-    options: {
-      quick: { type: 'boolean', default: false },
-      duration: { type: 'string' },
-      warmup: { type: 'string' },
-      rounds: { type: 'string' },
-    },
+// Ctrl-C (or a kill): stop every server and generator, then leave.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    killAllGroups();
+    process.stderr.write(`\nbench: ${signal}, every server and load generator stopped\n`);
+    process.exit(130);
   });
-  const number = (name: 'duration' | 'warmup' | 'rounds', fallback: number, min: number): number => {
-    const value = values[name] === undefined ? fallback : Number(values[name]);
-    if (Number.isFinite(value) && value >= min) return value;
-    process.stderr.write(`run: --${name} must be a number >= ${min}\n`);
-    process.exit(2);
-  };
-  return {
-    rounds: Math.floor(number('rounds', values.quick ? 1 : 3, 1)),
-    // Long enough for the thread strategy to start its threads, which it then reuses: the
-    // aims are about steady serving, not start-up.
-    warmupSeconds: number('warmup', values.quick ? 1 : 2, 0),
-    durationSeconds: number('duration', values.quick ? 0.5 : 1, 0.1),
-  };
 }
 
-function environment(timing: Timing, argv: readonly string[]): string {
-  const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
-  return [
-    `Run on ${new Date().toISOString()} with \`node bench/src/run.ts${argv.map((arg) => ` ${arg}`).join('')}\`:`,
-    `Node.js ${process.version}, ${pythonRuntime.version}, ${os.availableParallelism()} × ${cpu}, ` +
-      `load average ${os.loadavg()[0]?.toFixed(2)} at the start (other work on the machine skews every number).`,
-    `Each server is measured ${timing.rounds} time(s), rounds alternating between servers: once it echoes, ` +
-      `${timing.warmupSeconds} s warm-up, then ${timing.durationSeconds} s measured. Tables show medians, ` +
-      'and the errors of all rounds. The load generator runs on the same machine, over 127.0.0.1.',
-  ].join('\n');
+const machine = machineInfo();
+const python = findPython();
+const cEcho = buildCEcho();
+const fdLimit = fdLimitFor(wantedFdLimit);
+const idleConnections = Math.max(1, Math.min(options.idleConnections, fdLimit - fdSlack));
+const notes: string[] = [];
+if (idleConnections < options.idleConnections) {
+  notes.push(
+    `the fd limit could only be raised to ${fdLimit}: the idle scenario opens ${idleConnections} connections, not ${options.idleConnections}`,
+  );
+}
+for (const [what, tool] of [
+  ['C ceiling', cEcho],
+  ['Python rows', python],
+] as const) {
+  if ('unavailable' in tool) notes.push(`${what} skipped: ${tool.unavailable}`);
 }
 
-function addRemark(row: Row, [kind, detail]: Remark): void {
-  const seen = row.remarks.get(kind);
-  if (seen === undefined) row.remarks.set(kind, { runs: 1, detail });
-  else seen.runs += 1;
-}
+const specs = serverSpecs({ cEcho, python }).filter(
+  (spec) => options.only.length === 0 || options.only.some((id) => spec.id.includes(id)),
+);
+const runGroups = groups(specs).filter((group) => group.servers.length > 0);
+const isPartial = options.only.length > 0;
+const writesCommitted = options.write || (!options.quick && !isPartial);
+const command = [
+  'node bench/src/run.ts',
+  ...process.argv.slice(2),
+  ...(process.env['npm_lifecycle_event'] === 'bench' ? ['(via pnpm bench)'] : []),
+].join(' ');
 
-function record(row: Row, outcome: Outcome, remarks: readonly Remark[]): void {
-  if (outcome.kind === 'ok') row.results.push(outcome.result);
-  else if (outcome.kind === 'unavailable') row.unavailable = outcome.reason;
-  else addRemark(row, ['failed', outcome.reason]);
-  for (const remark of remarks) addRemark(row, remark);
-}
+const results: BenchResults = {
+  schemaVersion: resultsSchemaVersion,
+  command,
+  startedAt: startedAt.toISOString(),
+  finishedAt: startedAt.toISOString(),
+  wallSeconds: 0,
+  machine,
+  runtime: {
+    node: process.version,
+    python: 'version' in python ? python.version : 'not available',
+    cCompiler: 'compiler' in cEcho ? cEcho.compiler : 'not available',
+  },
+  settings: {
+    quick: options.quick,
+    rounds: options.rounds,
+    warmupSeconds: options.warmupSeconds,
+    firstWarmupSeconds: options.firstWarmupSeconds,
+    durationSeconds: options.durationSeconds,
+    drainSeconds: options.drainSeconds,
+    loadWorkers: options.loadWorkers,
+    idleConnections,
+    idleConnectionsWanted: options.idleConnections,
+    fdLimit,
+  },
+  scenarios: scenarios.map(({ id, title, description }) => ({ id, title, description })),
+  // The idle group's servers are also in the echo group: listed once.
+  servers: runGroups
+    .filter((group) => group.id !== 'idle')
+    .flatMap((group) =>
+      group.servers.map((spec) => ({
+        id: spec.id,
+        name: spec.name,
+        kind: spec.kind,
+        group: group.id,
+        ...(spec.handler === undefined ? {} : { handler: spec.handler }),
+        ...(spec.strategy === undefined ? {} : { strategy: spec.strategy }),
+        commandLine: [spec.command, ...spec.args]
+          .map((part) => path.relative(repositoryRoot, part) || part)
+          .join(' '),
+        ...(spec.baselineId === undefined ? {} : { baselineId: spec.baselineId }),
+        ...(spec.asyncId === undefined ? {} : { asyncId: spec.asyncId }),
+        ...(spec.pythonId === undefined ? {} : { pythonId: spec.pythonId }),
+        ...(spec.unavailable === undefined ? {} : { unavailable: spec.unavailable }),
+      })),
+    ),
+  cells: [],
+  aims: [],
+  failures: [],
+  notes,
+  verifiedBytes: 0,
+};
 
-/** Every round of one suite: rows[scenario][server]. */
-async function runSuite({ servers, scenarios }: Suite, timing: Timing): Promise<Row[][]> {
-  const rows = scenarios.map(() => servers.map((spec): Row => ({ spec, results: [], remarks: new Map() })));
-  for (let round = 0; round < timing.rounds; round += 1) {
-    // Rotate the order each round, so no server always runs first or right after the same one.
-    for (const index of servers.map((_, position) => (position + round) % servers.length)) {
-      const spec = servers[index] as ServerSpec;
-      const serverRows = rows.map((scenarioRows) => scenarioRows[index] as Row);
-      if (serverRows[0]?.unavailable !== undefined) continue;
-      const remarks: Remark[] = [];
-      const startedAt = performance.now();
-      const outcomes = await measureServer(spec, scenarios, timing, remarks);
-      outcomes.forEach((outcome, scenario) => record(serverRows[scenario] as Row, outcome, remarks));
-      const shown = outcomes.map((outcome) =>
-        outcome.kind === 'ok' ? `${integer(rate(outcome.result))}/s` : outcome.kind,
-      );
-      const seconds = ((performance.now() - startedAt) / 1000).toFixed(1);
-      process.stderr.write(
-        `round ${round + 1}/${timing.rounds}: ${spec.name}: ${shown.join(', ')} (${seconds} s)\n`,
-      );
-    }
-  }
-  return rows;
-}
-
-async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  const timing = parseTiming(argv);
-  const startedAt = performance.now();
-  const sections = ['# Benchmark results', '', environment(timing, argv)];
-  const rowsById = new Map<Scenario['id'], Row[]>();
-  for (const suite of suites) {
-    const rows = await runSuite(suite, timing);
-    suite.scenarios.forEach((scenario, scenarioIndex) => {
-      const section = renderScenario(scenario, rows[scenarioIndex] ?? []);
-      console.log(`\n${section}`);
-      sections.push('', section);
-      rowsById.set(scenario.id, rows[scenarioIndex] ?? []);
+/** The scenarios `spec` runs in its group; the others go into the results as skipped. */
+function plannedScenarios(spec: ServerSpec, scenarioIds: readonly ScenarioId[]): ScenarioId[] {
+  const planned: ScenarioId[] = [];
+  for (const scenario of scenarioIds) {
+    const reason = spec.unavailable ?? skipReason(scenario, spec);
+    results.cells.push({
+      scenario,
+      server: spec.id,
+      status: reason === undefined ? 'measured' : 'skipped',
+      ...(reason === undefined ? {} : { reason }),
+      runs: [],
+      summary: {},
     });
+    if (reason === undefined) planned.push(scenario);
   }
-  const aims = [
-    '## Aims',
-    '',
-    '- pool (threads) >= 1.6x async on the CPU-bound handler: ' +
-      aim(rowsById.get('c') ?? [], 'cpu-echo pool (threads)', 'cpu-echo async', 1.6),
-    '- thread strategy connection rate >= 0.5x async on plain echo: ' +
-      aim(rowsById.get('a') ?? [], 'echo thread', 'echo async', 0.5),
-  ].join('\n');
-  const loadAverage = `Load average at the end: ${os.loadavg()[0]?.toFixed(2)}.`;
-  console.log(`\n${aims}\n\n${loadAverage}`);
-  sections.push('', aims, '', loadAverage, '');
-  mkdirSync(new URL('.', resultsFile), { recursive: true });
-  writeFileSync(resultsFile, sections.join('\n'));
+  return planned;
+}
+
+const plans = runGroups.map((group) => ({
+  group,
+  planned: new Map(group.servers.map((spec) => [spec.id, plannedScenarios(spec, group.scenarios)])),
+}));
+const totalRuns = plans.reduce(
+  (sum, { planned }) =>
+    sum + [...planned.values()].reduce((count, list) => count + list.length, 0) * options.rounds,
+  0,
+);
+let runsDone = 0;
+
+const cell = (scenario: ScenarioId, server: string): CellRecord => {
+  const found = results.cells.find(
+    (candidate) => candidate.scenario === scenario && candidate.server === server,
+  );
+  if (found === undefined) throw new Error(`no cell ${server} / ${scenario}`);
+  return found;
+};
+
+function progress(
+  spec: ServerSpec,
+  scenario: ScenarioId,
+  round: number,
+  run: RunRecord,
+  seconds: number,
+): void {
+  runsDone += 1;
+  const counter = `[${String(runsDone).padStart(String(totalRuns).length)}/${totalRuns}]`;
+  const shown =
+    run.status === 'ok' ? formatMetric(scenario, run.metrics) : `FAILED: ${run.failure ?? 'unknown'}`;
+  const verified =
+    typeof run.raw['verifiedBytes'] === 'number'
+      ? `, ${(run.raw['verifiedBytes'] / 1e6).toFixed(1)} MB verified`
+      : '';
   console.log(
-    `\nWritten to ${fileURLToPath(resultsFile)} in ${((performance.now() - startedAt) / 1000).toFixed(0)} s.`,
+    `${counter} round ${round}/${options.rounds}  ${spec.name.padEnd(26)} ${scenario.padEnd(11)}  ${shown}${run.status === 'ok' ? verified : ''} (${seconds.toFixed(1)} s)`,
   );
 }
 
-await main();
+function record(spec: ServerSpec, scenario: ScenarioId, run: RunRecord): void {
+  cell(scenario, spec.id).runs.push(run);
+  if (typeof run.raw['verifiedBytes'] === 'number') results.verifiedBytes += run.raw['verifiedBytes'];
+  if (run.status === 'failed')
+    results.failures.push(`${spec.name} / ${scenario} / round ${run.round}: ${run.failure ?? ''}`);
+}
+
+const failedRun = (round: number, failure: string): RunRecord => ({
+  round,
+  status: 'failed',
+  failure,
+  metrics: {},
+  raw: {},
+});
+
+/** One scenario against a running server; a failure becomes a failed run, never an exception. */
+async function runScenario(
+  spec: ServerSpec,
+  server: ManagedProcess,
+  generator: LoadGeneratorClient,
+  port: number,
+  scenarioId: ScenarioId,
+  timing: Timing,
+  round: number,
+): Promise<RunRecord> {
+  const scenario = scenarioById(scenarioId);
+  const request = scenario.request(port, timing, idleConnections);
+  const timeoutMs =
+    timing.warmupMs + timing.durationMs + timing.drainMs + (scenarioId === 'idle' ? 120_000 : 30_000);
+  const rss: Record<string, number> = {};
+  const outcome = await generator.run(request, timeoutMs, {
+    beforeOpen: () => {
+      const before = processTreeRssBytes(server.pid);
+      rss['rssBeforeBytes'] = before.bytes;
+    },
+    afterOpen: (connections, elapsedMs) => {
+      const after = processTreeRssBytes(server.pid);
+      rss['rssAfterBytes'] = after.bytes;
+      rss['serverProcesses'] = after.processes;
+      rss['connectionsOpen'] = connections;
+      rss['openMs'] = Math.round(elapsedMs);
+    },
+  });
+  const { tally, elapsedMs } = outcome;
+  const raw = {
+    operations: tally.operations,
+    windowBytes: tally.windowBytes,
+    verifiedBytes: tally.verifiedBytes,
+    connectionsOpened: tally.connectionsOpened,
+    warmupMs: timing.warmupMs,
+    durationMs: timing.durationMs,
+    elapsedMs: Math.round(elapsedMs),
+    histogram: tally.histogram,
+    failureCount: tally.failureCount,
+    ...rss,
+  };
+  if (tally.failureCount > 0) {
+    return {
+      round,
+      status: 'failed',
+      failure: `${tally.failureCount} failure(s): ${tally.failures.join('; ')}`,
+      metrics: {},
+      raw,
+    };
+  }
+  let metrics = metricsOf(scenarioId, tally, timing.durationMs);
+  if (scenarioId === 'idle') {
+    const { rssBeforeBytes = 0, rssAfterBytes = 0, connectionsOpen = 0 } = rss;
+    metrics = {
+      connections: connectionsOpen,
+      rssBeforeBytes,
+      rssAfterBytes,
+      rssPerConnectionBytes: Math.round((rssAfterBytes - rssBeforeBytes) / Math.max(1, connectionsOpen)),
+      openSeconds: (rss['openMs'] ?? 0) / 1000,
+    };
+    if (connectionsOpen !== idleConnections) {
+      return {
+        round,
+        status: 'failed',
+        failure: `${connectionsOpen} of ${idleConnections} connections opened`,
+        metrics: {},
+        raw,
+      };
+    }
+  }
+  if (tally.operations === 0 && scenarioId !== 'idle') {
+    notes.push(
+      `${spec.name} / ${scenarioId} / round ${round}: nothing completed inside the measured window (every echo still verified)`,
+    );
+  }
+  return { round, status: 'ok', metrics, raw };
+}
+
+/** Starts `spec`, runs its scenarios (a new load generator after one fails), stops it. */
+async function measureServer(
+  spec: ServerSpec,
+  scenarioIds: readonly ScenarioId[],
+  round: number,
+): Promise<void> {
+  const server = new ManagedProcess(spec.command, spec.args, fdLimit);
+  // Started alongside the server: both start-ups overlap.
+  let generator: LoadGeneratorClient | undefined = new LoadGeneratorClient(options.loadWorkers, fdLimit);
+  let isGeneratorReady = false;
+  const fail = (from: number, reason: string): void => {
+    for (const scenario of scenarioIds.slice(from)) {
+      const run = failedRun(round, reason);
+      record(spec, scenario, run);
+      progress(spec, scenario, round, run, 0);
+    }
+  };
+  try {
+    let port: number;
+    try {
+      const line = await server.nextLine(/running on port \d+$/, 20_000);
+      port = Number(line.slice(line.lastIndexOf(' ') + 1));
+    } catch (error) {
+      await server.waitForExit(1_000);
+      const stderr = server.stderr.trim().split('\n')[0] ?? '';
+      return fail(
+        0,
+        `the server did not start: ${(error as Error).message}${stderr === '' ? '' : `; stderr: ${stderr}`}`,
+      );
+    }
+    for (const [index, scenario] of scenarioIds.entries()) {
+      const startedAt = performance.now();
+      if (server.exitStatus !== undefined) {
+        return fail(
+          index,
+          `the server exited (${describeExit(server.exitStatus)}): ${server.stderr.trim().slice(0, 300)}`,
+        );
+      }
+      generator ??= new LoadGeneratorClient(options.loadWorkers, fdLimit);
+      if (!isGeneratorReady) {
+        isGeneratorReady = true;
+        const notReady = await generator
+          .ready(port, 20_000)
+          .catch((error: unknown) => (error as Error).message);
+        if (notReady !== undefined) return fail(index, `the server did not echo: ${notReady}`);
+      }
+      const warmupSeconds =
+        index === 0 && spec.startsWorkers
+          ? Math.max(options.firstWarmupSeconds, options.warmupSeconds)
+          : options.warmupSeconds;
+      const timing: Timing = {
+        warmupMs: warmupSeconds * 1000,
+        durationMs: options.durationSeconds * 1000,
+        drainMs: options.drainSeconds * 1000,
+      };
+      let run: RunRecord;
+      try {
+        run = await runScenario(spec, server, generator, port, scenario, timing, round);
+      } catch (error) {
+        run = failedRun(round, (error as Error).message);
+        await generator.close();
+        generator = undefined; // a fresh one for the next scenario
+        isGeneratorReady = false;
+      }
+      record(spec, scenario, run);
+      progress(spec, scenario, round, run, (performance.now() - startedAt) / 1000);
+    }
+  } finally {
+    const [, hasStopped] = await Promise.all([generator?.close(), server.stop(5_000)]);
+    if (!hasStopped) notes.push(`${spec.name}, round ${round}: did not exit within 5 s of SIGINT (killed)`);
+    const stderr = server.stderr.trim();
+    if (stderr !== '' && !notes.some((note) => note.startsWith(`${spec.name}: wrote to stderr`))) {
+      notes.push(`${spec.name}: wrote to stderr: ${stderr.split('\n')[0]?.slice(0, 200) ?? ''}`);
+    }
+  }
+}
+
+console.log(
+  `bench: ${options.quick ? 'quick' : 'full'} run, ${options.rounds} round(s), ${totalRuns} runs; ` +
+    `${machine.hostname}: ${machine.cpuCount} × ${machine.cpuModel}, ${(machine.totalMemoryBytes / 2 ** 30).toFixed(1)} GiB, ` +
+    `load average ${machine.loadAverageStart.join(' ')}; Node.js ${process.version}, ${results.runtime.python}; ` +
+    `fd limit ${fdLimit}; load generator: ${options.loadWorkers} worker thread(s)`,
+);
+for (const note of notes) console.log(`bench: ${note}`);
+
+try {
+  for (const { group, planned } of plans) {
+    for (let round = 1; round <= options.rounds; round += 1) {
+      // Rotate the order each round, so no server always runs first or right after the same one.
+      const servers = group.servers.map(
+        (_, index) => group.servers[(index + round - 1) % group.servers.length] as ServerSpec,
+      );
+      for (const spec of servers) {
+        const scenarioIds = planned.get(spec.id) ?? [];
+        if (scenarioIds.length > 0) await measureServer(spec, scenarioIds, round);
+      }
+    }
+  }
+} finally {
+  killAllGroups();
+  if ('path' in cEcho) rmSync(path.dirname(cEcho.path), { recursive: true, force: true });
+}
+
+for (const entry of results.cells) {
+  entry.summary = summarizeRuns(entry.runs);
+  if (
+    entry.status === 'measured' &&
+    entry.runs.length > 0 &&
+    entry.runs.every((run) => run.status === 'failed')
+  ) {
+    (entry as { status: CellRecord['status'] }).status = 'failed';
+  }
+}
+results.aims = evaluateAims(results);
+results.machine.loadAverageEnd = loadAverageNow();
+results.finishedAt = new Date().toISOString();
+results.wallSeconds = Math.round((performance.now() - startedAtMs) / 100) / 10;
+
+const date = startedAt.toISOString().slice(0, 10);
+const fileName = `${date}-${machine.hostname}.json`;
+const outputs = writesCommitted
+  ? {
+      results: path.join(repositoryRoot, 'bench/results', fileName),
+      markdown: path.join(repositoryRoot, 'docs/benchmarks.md'),
+    }
+  : {
+      results: path.join(repositoryRoot, 'bench/results/quick', fileName),
+      markdown: path.join(repositoryRoot, 'bench/results/quick/benchmarks.md'),
+    };
+writeReport(results, outputs.results, outputs.markdown);
+
+console.log(`\n${renderCeiling(results)}\n\n${renderAimsTable(results)}\n`);
+for (const note of results.notes) console.log(`note: ${note}`);
+console.log(
+  `\nbench: ${results.wallSeconds} s, load average ${results.machine.loadAverageStart[0] ?? '?'} → ${results.machine.loadAverageEnd[0] ?? '?'}; ` +
+    `${(results.verifiedBytes / 1e6).toFixed(0)} MB of echo verified byte for byte.\n` +
+    `Written: ${path.relative(repositoryRoot, outputs.results)}, ${path.relative(repositoryRoot, outputs.markdown)} (and its SVGs)` +
+    (writesCommitted ? '' : '; a quick run leaves the committed results alone (--write to replace them)'),
+);
+if (results.failures.length > 0) {
+  console.log(`\nbench: FAILED: ${results.failures.length} run(s) failed verification or crashed:`);
+  for (const failure of results.failures) console.log(`  - ${failure}`);
+  process.exitCode = 1;
+} else {
+  console.log('bench: every run verified every byte (aims are reported, never asserted).');
+}

@@ -1,0 +1,95 @@
+// The orchestrator's handle on the load generator process (load/generator.ts).
+import { fileURLToPath } from 'node:url';
+import { ManagedProcess } from './managed-process.ts';
+import type { GeneratorCommand, GeneratorReply, LoadRequest, LoadTally } from './load/protocol.ts';
+
+const generatorScript = fileURLToPath(new URL('load/generator.ts', import.meta.url));
+
+/** What the orchestrator does at the idle scenario's steps: sample the server's RSS. */
+export interface IdleSteps {
+  /** After the warm-up connection, before the connections are opened. */
+  readonly beforeOpen: () => void;
+  /** Once every connection is open and has echoed its line. */
+  readonly afterOpen: (connections: number, elapsedMs: number) => void;
+}
+
+export interface LoadOutcome {
+  readonly tally: LoadTally;
+  readonly elapsedMs: number;
+}
+
+export class LoadGeneratorClient {
+  readonly #process: ManagedProcess;
+
+  constructor(workers: number, fdLimit: number) {
+    this.#process = new ManagedProcess(
+      process.execPath,
+      [generatorScript, '--workers', String(workers)],
+      fdLimit,
+    );
+  }
+
+  get pid(): number {
+    return this.#process.pid;
+  }
+
+  #send(command: GeneratorCommand): void {
+    this.#process.writeLine(JSON.stringify(command));
+  }
+
+  async #reply(timeoutMs: number): Promise<GeneratorReply> {
+    try {
+      const line = await this.#process.nextLine(/^\{/, timeoutMs);
+      const reply = JSON.parse(line) as GeneratorReply;
+      if (reply.reply === 'error') throw new Error(reply.message);
+      return reply;
+    } catch (error) {
+      const stderr = this.#process.stderr.trim();
+      throw new Error(
+        `load generator: ${(error as Error).message}${stderr === '' ? '' : `; stderr: ${stderr.slice(0, 500)}`}`,
+        {
+          cause: error,
+        },
+      );
+    }
+  }
+
+  /** Resolves once the server echoes one line (undefined), or with why it did not. */
+  async ready(port: number, timeoutMs: number): Promise<string | undefined> {
+    this.#send({ command: 'ready', port, timeoutMs });
+    const reply = await this.#reply(timeoutMs + 5_000);
+    return reply.reply === 'ready' ? reply.failure : `unexpected reply ${reply.reply}`;
+  }
+
+  /** Runs one scenario; rejects if the generator fails or takes longer than `timeoutMs`. */
+  async run(request: LoadRequest, timeoutMs: number, steps?: IdleSteps): Promise<LoadOutcome> {
+    this.#send({ command: 'run', request });
+    if (request.kind === 'idle') {
+      if (steps === undefined) throw new Error('the idle scenario needs its steps');
+      await this.#expect('baseline', timeoutMs);
+      steps.beforeOpen();
+      this.#send({ command: 'open' });
+      const opened = await this.#reply(timeoutMs);
+      if (opened.reply !== 'opened')
+        throw new Error(`load generator: replied ${opened.reply}, expected opened`);
+      steps.afterOpen(opened.connections, opened.elapsedMs);
+      this.#send({ command: 'close' });
+    }
+    const reply = await this.#reply(timeoutMs);
+    if (reply.reply !== 'result')
+      throw new Error(`load generator: replied ${reply.reply}, expected a result`);
+    return { tally: reply.tally, elapsedMs: reply.elapsedMs };
+  }
+
+  async #expect(kind: GeneratorReply['reply'], timeoutMs: number): Promise<void> {
+    const reply = await this.#reply(timeoutMs);
+    if (reply.reply !== kind) throw new Error(`load generator: replied ${reply.reply}, expected ${kind}`);
+  }
+
+  /** Ends its stdin (it exits), SIGKILL to its group if it has not within 5 s. */
+  async close(): Promise<void> {
+    this.#process.endInput();
+    if ((await this.#process.waitForExit(5_000)) === undefined) this.#process.killGroup();
+    this.#process.killGroup();
+  }
+}

@@ -1,0 +1,67 @@
+// What the results record about the machine and the tools: the numbers mean little without it.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface MachineInfo {
+  readonly hostname: string;
+  readonly cpuModel: string;
+  readonly cpuCount: number;
+  readonly totalMemoryBytes: number;
+  readonly platform: string;
+  /** 1, 5 and 15 minute load averages. */
+  readonly loadAverageStart: readonly number[];
+  loadAverageEnd: readonly number[];
+}
+
+export function machineInfo(): MachineInfo {
+  const loadAverage = os.loadavg().map((value) => Math.round(value * 100) / 100);
+  return {
+    hostname: os.hostname(),
+    cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
+    cpuCount: os.availableParallelism(),
+    totalMemoryBytes: os.totalmem(),
+    platform: `${os.type()} ${os.release()} ${os.arch()}`,
+    loadAverageStart: loadAverage,
+    loadAverageEnd: loadAverage,
+  };
+}
+
+export const loadAverageNow = (): number[] => os.loadavg().map((value) => Math.round(value * 100) / 100);
+
+/** The real python3 executable (not a version manager's shim, whose start-up would add to every run). */
+export function findPython(): { executable: string; version: string } | { unavailable: string } {
+  try {
+    const script = 'import sys, platform; print(sys.executable); print(platform.python_version())';
+    const output = execFileSync('python3', ['-c', script], { encoding: 'utf8', timeout: 10_000 });
+    const [executable = 'python3', version = '?'] = output.trim().split('\n');
+    return { executable, version: `Python ${version}` };
+  } catch (error) {
+    return { unavailable: `python3 did not run (${(error as Error).message.split('\n')[0] ?? ''})` };
+  }
+}
+
+/** Compiles baselines/c-echo.c into a temporary directory; why not, when it cannot. */
+export function buildCEcho(): { path: string; compiler: string } | { unavailable: string } {
+  const source = fileURLToPath(new URL('../baselines/c-echo.c', import.meta.url));
+  try {
+    const compiler =
+      execFileSync('gcc', ['--version'], { encoding: 'utf8', timeout: 10_000 }).split('\n')[0] ?? 'gcc';
+    const binary = path.join(mkdtempSync(path.join(os.tmpdir(), 'bench-c-echo-')), 'c-echo');
+    execFileSync('gcc', ['-O2', '-o', binary, source], { encoding: 'utf8', timeout: 60_000, stdio: 'pipe' });
+    return { path: binary, compiler };
+  } catch (error) {
+    return {
+      unavailable: `gcc could not build baselines/c-echo.c (${(error as Error).message.split('\n')[0] ?? ''})`,
+    };
+  }
+}
+
+/** The soft fd limit a child gets through `ulimit -n wanted` (or the hard limit, if lower). */
+export function fdLimitFor(wanted: number): number {
+  const script = `ulimit -n ${wanted} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; ulimit -n`;
+  const output = execFileSync('sh', ['-c', script], { encoding: 'utf8' }).trim();
+  return output === 'unlimited' ? wanted : Number(output);
+}

@@ -1,0 +1,74 @@
+// The command line of run.ts.
+import { parseArgs } from 'node:util';
+
+export interface RunOptions {
+  readonly quick: boolean;
+  /** Write the committed results (bench/results/, docs/benchmarks.md) even for a quick run. */
+  readonly write: boolean;
+  readonly rounds: number;
+  readonly warmupSeconds: number;
+  /** Warm-up of the first scenario of a server that starts threads or processes as connections come. */
+  readonly firstWarmupSeconds: number;
+  readonly durationSeconds: number;
+  readonly drainSeconds: number;
+  readonly loadWorkers: number;
+  readonly idleConnections: number;
+  /** Only the servers whose id contains one of these (for trying things out); empty: all. */
+  readonly only: readonly string[];
+}
+
+export const usageText = `usage: node bench/src/run.ts [options]
+  --quick                one round, short windows; writes to bench/results/quick/ unless --write
+  --write                with --quick: write bench/results/<date>-<host>.json and docs/benchmarks.md
+  --rounds N             rounds (default 3; quick 1)
+  --warmup S             warm-up seconds before each measured window (default 0.5; quick 0.1)
+  --first-warmup S       warm-up of a thread/fork/pool server's first scenario (default 1.5; quick 0.3)
+  --duration S           measured seconds per run (default 1; quick 0.25)
+  --drain S              seconds outstanding echoes may take after the window (default 20)
+  --load-workers N       load generator worker threads (default 2)
+  --idle-connections N   connections of the idle scenario (default 10000; quick 2000)
+  --only ID[,ID…]        only servers whose id contains one of these (a partial run, for trying things)
+  --help`;
+
+export function parseRunOptions(argv: readonly string[]): RunOptions {
+  const { values } = parseArgs({
+    args: argv.filter((arg) => arg !== '--'), // pnpm may pass its `--` along
+    options: {
+      quick: { type: 'boolean', default: false },
+      write: { type: 'boolean', default: false },
+      rounds: { type: 'string' },
+      warmup: { type: 'string' },
+      'first-warmup': { type: 'string' },
+      duration: { type: 'string' },
+      drain: { type: 'string' },
+      'load-workers': { type: 'string' },
+      'idle-connections': { type: 'string' },
+      only: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(usageText);
+    process.exit(0);
+  }
+  const { quick } = values;
+  const number = (name: keyof typeof values, fallback: number, min: number, max: number): number => {
+    const text = values[name];
+    const value = typeof text === 'string' ? Number(text) : fallback;
+    if (Number.isFinite(value) && value >= min && value <= max) return value;
+    process.stderr.write(`run: --${name} must be a number from ${min} to ${max}\n${usageText}\n`);
+    process.exit(2);
+  };
+  return {
+    quick,
+    write: values.write,
+    rounds: Math.floor(number('rounds', quick ? 1 : 3, 1, 20)),
+    warmupSeconds: number('warmup', quick ? 0.1 : 0.5, 0, 60),
+    firstWarmupSeconds: number('first-warmup', quick ? 0.3 : 1.5, 0, 60),
+    durationSeconds: number('duration', quick ? 0.25 : 1, 0.1, 60),
+    drainSeconds: number('drain', 20, 1, 300),
+    loadWorkers: Math.floor(number('load-workers', 2, 1, 64)),
+    idleConnections: Math.floor(number('idle-connections', quick ? 2000 : 10_000, 1, 100_000)),
+    only: values.only === undefined ? [] : values.only.split(',').filter((id) => id !== ''),
+  };
+}

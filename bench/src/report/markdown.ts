@@ -1,0 +1,332 @@
+// docs/benchmarks.md from a results file: the run, the load generator's ceiling, the aims, one
+// table and chart per scenario, what was skipped and why, and bench/findings.md verbatim.
+// The output is already in Prettier's format (`prettier --check` passes on it).
+import { cellOf, medianOf, type BenchResults, type CellRecord, type ServerRecord } from '../results.ts';
+import { scenarioById, type ScenarioId } from '../scenarios.ts';
+import type { Summary } from '../stats.ts';
+import { fixed, integer, ratio } from './format.ts';
+
+/** The row a server's "vs baseline" ratio (and its bar in the chart) divides by, in `scenario`. */
+export function referenceOf(scenario: ScenarioId, server: ServerRecord): string | undefined {
+  if (scenario === 'cpu') return server.asyncId;
+  if (scenario === 'idle') return 'raw-net';
+  return server.baselineId;
+}
+
+export const referenceText: Readonly<Record<ScenarioId, string>> = {
+  throughput: 'raw rows ÷ node:net raw (pipe), stream rows ÷ node:net line echo',
+  'pingpong-1': 'raw rows ÷ node:net raw (pipe), stream rows ÷ node:net line echo',
+  'pingpong-50': 'raw rows ÷ node:net raw (pipe), stream rows ÷ node:net line echo',
+  connect: 'raw rows ÷ node:net raw (pipe), stream rows ÷ node:net line echo',
+  large: 'raw rows ÷ node:net raw (pipe), stream rows ÷ node:net line echo',
+  idle: 'every row ÷ node:net raw (pipe)',
+  cpu: 'every row ÷ cpu-echo async',
+};
+
+/** A table in Prettier's Markdown layout: cells padded to the widest in each column. */
+export function markdownTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const width = (text: string): number => [...text].length;
+  const widths = header.map((title, column) =>
+    Math.max(3, width(title), ...rows.map((cells) => width(cells[column] ?? ''))),
+  );
+  const line = (cells: readonly string[]): string =>
+    `| ${widths
+      .map((columnWidth, column) => {
+        const text = cells[column] ?? '';
+        return text + ' '.repeat(columnWidth - width(text));
+      })
+      .join(' | ')} |`;
+  return [line(header), line(widths.map((columnWidth) => '-'.repeat(columnWidth))), ...rows.map(line)].join(
+    '\n',
+  );
+}
+
+const withRange = (summary: Summary | undefined, format: (value: number) => string): string =>
+  summary === undefined
+    ? '—'
+    : summary.runs === 1
+      ? format(summary.median)
+      : `${format(summary.median)} (${format(summary.min)}–${format(summary.max)})`;
+const medianText = (summary: Summary | undefined, format: (value: number) => string): string =>
+  summary === undefined ? '—' : format(summary.median);
+
+function ratioText(
+  results: BenchResults,
+  scenario: ScenarioId,
+  server: string,
+  reference: string | undefined,
+  metric: string,
+): string {
+  const value = medianOf(results, scenario, server, metric);
+  const base = medianOf(results, scenario, reference, metric);
+  return value === undefined || base === undefined || base === 0 ? '—' : ratio(value / base);
+}
+
+interface Column {
+  readonly title: string;
+  readonly cell: (cell: CellRecord, server: ServerRecord) => string;
+}
+
+function columnsOf(results: BenchResults, scenario: ScenarioId): Column[] {
+  const metric = (
+    title: string,
+    name: string,
+    format: (value: number) => string,
+    isRanged = false,
+  ): Column => ({
+    title,
+    cell: (cell) => (isRanged ? withRange : medianText)(cell.summary[name], format),
+  });
+  const versus = (
+    title: string,
+    name: string,
+    pick: (server: ServerRecord) => string | undefined,
+  ): Column => ({
+    title,
+    cell: (cell, server) => ratioText(results, scenario, server.id, pick(server), name),
+  });
+  const baseline = (name: string, title = 'vs baseline'): Column =>
+    versus(title, name, (server) => referenceOf(scenario, server));
+  const strategy = (name: string): Column => versus('vs async', name, (server) => server.asyncId);
+  const python = (name: string, title = 'vs Python'): Column =>
+    versus(title, name, (server) => server.pythonId);
+  const mebibytes = (value: number): string => fixed(value / 2 ** 20, 1);
+  switch (scenario) {
+    case 'throughput':
+      return [
+        metric('lines/s (min–max)', 'linesPerSecond', integer, true),
+        metric('MB/s', 'megabytesPerSecond', (value) => fixed(value, 2)),
+        baseline('linesPerSecond'),
+        strategy('linesPerSecond'),
+        python('linesPerSecond'),
+      ];
+    case 'pingpong-1':
+    case 'pingpong-50':
+      return [
+        metric('round trips/s', 'roundTripsPerSecond', integer),
+        metric('p50 µs', 'p50Us', integer),
+        metric('p99 µs (min–max)', 'p99Us', integer, true),
+        metric('p99.9 µs', 'p999Us', integer),
+        baseline('p99Us', 'p99 vs baseline (lower is better)'),
+        python('roundTripsPerSecond', 'round trips vs Python'),
+      ];
+    case 'connect':
+      return [
+        metric('connections/s (min–max)', 'connectionsPerSecond', integer, true),
+        metric('p50 ms', 'p50Ms', (value) => fixed(value, 2)),
+        metric('p99 ms', 'p99Ms', (value) => fixed(value, 2)),
+        baseline('connectionsPerSecond'),
+        strategy('connectionsPerSecond'),
+        python('connectionsPerSecond'),
+      ];
+    case 'large':
+      return [
+        metric('MB/s (min–max)', 'megabytesPerSecond', (value) => fixed(value, 1), true),
+        metric('ms per transfer, p50', 'transferP50Ms', (value) => fixed(value, 1)),
+        metric('p99', 'transferP99Ms', (value) => fixed(value, 1)),
+        baseline('megabytesPerSecond'),
+        strategy('megabytesPerSecond'),
+        python('megabytesPerSecond'),
+      ];
+    case 'idle':
+      return [
+        metric('connections', 'connections', integer),
+        metric('RSS before, MiB', 'rssBeforeBytes', mebibytes),
+        metric('RSS after, MiB', 'rssAfterBytes', mebibytes),
+        metric(
+          'KiB per connection (min–max)',
+          'rssPerConnectionBytes',
+          (value) => fixed(value / 1024, 2),
+          true,
+        ),
+        baseline('rssPerConnectionBytes', 'vs node:net raw (lower is better)'),
+      ];
+    case 'cpu':
+      return [
+        metric('lines/s (min–max)', 'linesPerSecond', integer, true),
+        strategy('linesPerSecond'),
+        python('linesPerSecond'),
+      ];
+  }
+}
+
+/** The servers of a scenario, in the order they are listed in the results. */
+function serversOf(
+  results: BenchResults,
+  scenario: ScenarioId,
+): { server: ServerRecord; cell: CellRecord }[] {
+  return results.servers.flatMap((server) => {
+    const cell = cellOf(results, scenario, server.id);
+    return cell === undefined ? [] : [{ server, cell }];
+  });
+}
+
+export function renderScenario(
+  results: BenchResults,
+  scenario: ScenarioId,
+  chartPath: string | undefined,
+): string {
+  const { title, description } = scenarioById(scenario);
+  const entries = serversOf(results, scenario);
+  if (entries.length === 0) return '';
+  const columns = columnsOf(results, scenario);
+  const measured = entries.filter(({ cell }) => cell.status !== 'skipped');
+  const rows = measured.map(({ server, cell }) =>
+    cell.status === 'failed' || Object.keys(cell.summary).length === 0
+      ? [server.name, 'FAILED', ...columns.slice(1).map(() => '')]
+      : [
+          cell.runs.some((run) => run.status === 'failed')
+            ? `${server.name} (some runs failed)`
+            : server.name,
+          ...columns.map((column) => column.cell(cell, server)),
+        ],
+  );
+  const skipped = entries.filter(({ cell }) => cell.status === 'skipped');
+  return [
+    `## ${title}`,
+    '',
+    description,
+    '',
+    `Ratios: ${referenceText[scenario]}` +
+      (columns.some((column) => column.title === 'vs async')
+        ? `; "vs async" divides by the same handler's async row.`
+        : '.'),
+    ...(chartPath === undefined ? [] : ['', `![${title}: ratios against the baseline](${chartPath})`]),
+    '',
+    markdownTable(['server', ...columns.map((column) => column.title)], rows),
+    ...(skipped.length === 0
+      ? []
+      : ['', 'Skipped:', '', ...skipped.map(({ server, cell }) => `- ${server.name}: ${cell.reason ?? ''}`)]),
+  ].join('\n');
+}
+
+export function renderAimsTable(results: BenchResults): string {
+  const rows = results.aims.map((aim) => [
+    aim.description,
+    aim.ratio === undefined ? '—' : ratio(aim.ratio),
+    aim.status === 'n/a' ? `n/a (${aim.note ?? ''})` : aim.status,
+  ]);
+  const passed = results.aims.filter((aim) => aim.status === 'PASS').length;
+  return [
+    `## Aims: ${passed} of ${results.aims.length} met`,
+    '',
+    markdownTable(['aim', 'ratio (medians)', 'result'], rows),
+  ].join('\n');
+}
+
+/** "The load generator's ceiling is …", from the C server's rows. */
+export function renderCeiling(results: BenchResults): string {
+  const lines = medianOf(results, 'throughput', 'c-echo', 'linesPerSecond');
+  const megabytes = medianOf(results, 'throughput', 'c-echo', 'megabytesPerSecond');
+  const server = results.servers.find((candidate) => candidate.id === 'c-echo');
+  if (lines === undefined || megabytes === undefined) {
+    return `## Load generator ceiling\n\nNot measured: ${server?.unavailable ?? 'the C echo server has no throughput result'}.`;
+  }
+  const pingPong = (scenario: 'pingpong-1' | 'pingpong-50'): string => {
+    const trips = medianOf(results, scenario, 'c-echo', 'roundTripsPerSecond');
+    const p99 = medianOf(results, scenario, 'c-echo', 'p99Us');
+    return trips === undefined || p99 === undefined
+      ? 'not measured'
+      : `${integer(trips)} round trips/s (p99 ${integer(p99)} µs)`;
+  };
+  return [
+    '## Load generator ceiling',
+    '',
+    `The load generator's ceiling is **${integer(lines)} lines/s / ${fixed(megabytes, 1)} MB/s** ` +
+      '(stream throughput against a C epoll echo server, `bench/baselines/c-echo.c`, on the same machine), ' +
+      `${pingPong('pingpong-1')} on one ping-pong connection and ${pingPong('pingpong-50')} on 50. ` +
+      'A Node.js server close to these numbers is limited by the load generator and the shared cores, not by itself. ' +
+      'The C row is this reference only, never a baseline for ratios.',
+  ].join('\n');
+}
+
+const gibibytes = (bytes: number): string => fixed(bytes / 2 ** 30, 1);
+
+function renderRun(results: BenchResults, resultsLink: string): string {
+  const { machine, runtime, settings } = results;
+  const firstWarmup =
+    settings.firstWarmupSeconds > settings.warmupSeconds
+      ? ` (${settings.firstWarmupSeconds} s before the first scenario of a server that starts threads or processes as connections come)`
+      : '';
+  const failures =
+    results.failures.length === 0 ? 'none' : `**${results.failures.length} run(s) FAILED** (listed below)`;
+  return [
+    '## The run',
+    '',
+    `- Command: \`${results.command}\`, ${results.startedAt} to ${results.finishedAt} (${results.wallSeconds} s). Results: [${resultsLink.replace(/^(\.\.\/)+/, '')}](${resultsLink}).`,
+    `- Machine: ${machine.hostname}, ${machine.cpuCount} × ${machine.cpuModel}, ${gibibytes(machine.totalMemoryBytes)} GiB, ${machine.platform}. ` +
+      `Load average (1, 5, 15 min): ${machine.loadAverageStart.join(', ')} at the start, ${machine.loadAverageEnd.join(', ')} at the end.`,
+    `- Node.js ${runtime.node}, ${runtime.python}, ${runtime.cCompiler}.`,
+    `- ${settings.rounds} round(s), interleaved: every server once per round, the order rotated each round. ` +
+      `Warm-up ${settings.warmupSeconds} s${firstWarmup}, then a ${settings.durationSeconds} s measured window; ` +
+      `echoes still outstanding ${settings.drainSeconds} s after it count as missing. Tables show medians, with min–max over the rounds.`,
+    `- Load generator: its own process, ${settings.loadWorkers} worker thread(s), over 127.0.0.1. Every echoed byte is compared ` +
+      `with what was sent: ${fixed(results.verifiedBytes / 1e6, 0)} MB verified; failed runs: ${failures}.`,
+    `- fd limit ${settings.fdLimit} for the servers and the load generator (started through \`sh -c 'ulimit -n 20000 || ulimit -n "$(ulimit -Hn)"; exec "$@"' sh command args\`); ` +
+      `idle connections: ${integer(settings.idleConnections)}` +
+      (settings.idleConnections < settings.idleConnectionsWanted
+        ? ` (fewer than ${integer(settings.idleConnectionsWanted)}: the fd limit)`
+        : '') +
+      '.',
+  ].join('\n');
+}
+
+const howToRead = [
+  '## How to read it',
+  '',
+  '- Every ratio divides medians measured in this run, on this machine: compare ratios, not absolute numbers across runs or machines. ' +
+    'With 2 cores shared by the servers and the load generator, differences under about 15% are noise.',
+  '- "vs baseline": a raw-handler row divided by node:net raw (`socket.pipe(socket)`), a stream-handler (or Python) row by the node:net line echo; ' +
+    'idle divides by node:net raw, CPU-bound by cpu-echo async. "vs async": the same handler on the async strategy. ' +
+    '"vs Python": the recipe\'s ThreadingTCPServer. For latencies and memory, lower is better, so a ratio above 1 is worse.',
+  '- The charts show the "vs baseline" ratio, one bar per server, with the baseline at 1.',
+].join('\n');
+
+export interface DocumentInput {
+  readonly results: BenchResults;
+  /** The results file, relative to the document. */
+  readonly resultsLink: string;
+  /** Chart of each scenario, relative to the document. */
+  readonly charts: ReadonlyMap<ScenarioId, string>;
+  /** bench/findings.md, included verbatim. */
+  readonly findings: string;
+  /** Where the document says it came from. */
+  readonly regenerateCommand: string;
+}
+
+export function renderDocument({
+  results,
+  resultsLink,
+  charts,
+  findings,
+  regenerateCommand,
+}: DocumentInput): string {
+  const scenarioSections = results.scenarios
+    .map(({ id }) => renderScenario(results, id, charts.get(id)))
+    .filter((section) => section !== '');
+  const problems = [
+    ...results.failures.map((failure) => `- FAILED: ${failure}`),
+    ...results.notes.map((note) => `- ${note}`),
+  ];
+  return [
+    '# Benchmarks',
+    '',
+    `<!-- Generated by \`${regenerateCommand}\`: edit bench/findings.md or bench/src/report/, not this file. -->`,
+    '',
+    "socketserver for TypeScript against raw node:net, a plain node:net line echo and the recipe's Python servers, " +
+      'all measured in the same run; how to run it and what each scenario does: [bench/README.md](../bench/README.md).',
+    '',
+    renderRun(results, resultsLink),
+    '',
+    renderCeiling(results),
+    '',
+    renderAimsTable(results),
+    '',
+    howToRead,
+    '',
+    ...scenarioSections.flatMap((section) => [section, '']),
+    ...(problems.length === 0 ? [] : ['## Failures and notes', '', ...problems, '']),
+    findings.trim(),
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,152 @@
+// The scenarios: what the load generator does, and what each run's numbers are called.
+import type { LoadRequest } from './load/protocol.ts';
+
+export const scenarioIds = [
+  'throughput',
+  'pingpong-1',
+  'pingpong-50',
+  'connect',
+  'large',
+  'idle',
+  'cpu',
+] as const;
+export type ScenarioId = (typeof scenarioIds)[number];
+
+/** How long runs take; see options.ts. */
+export interface Timing {
+  readonly warmupMs: number;
+  readonly durationMs: number;
+  readonly drainMs: number;
+}
+
+export interface Scenario {
+  readonly id: ScenarioId;
+  readonly title: string;
+  readonly description: string;
+  /** The metric the ratios and the chart use, and whether more of it is better. */
+  readonly primaryMetric: string;
+  readonly isHigherBetter: boolean;
+  /** The request for a run against `port`. */
+  readonly request: (port: number, timing: Timing, idleConnections: number) => LoadRequest;
+}
+
+const mebibyte = 1024 * 1024;
+
+export const scenarios: readonly Scenario[] = [
+  {
+    id: 'throughput',
+    title: 'Stream throughput',
+    description:
+      '50 connections, each pipelining 64-byte lines with 4 KiB in flight (64 lines outstanding); ' +
+      'lines echoed per second and MB/s (echoed bytes, 10^6 per MB).',
+    primaryMetric: 'linesPerSecond',
+    isHigherBetter: true,
+    request: (port, timing) => ({
+      kind: 'stream',
+      port,
+      ...timing,
+      connections: 50,
+      window: 64,
+      lineBytes: 64,
+      recordLatency: false,
+    }),
+  },
+  {
+    id: 'pingpong-1',
+    title: 'Ping-pong latency, 1 connection',
+    description:
+      'One connection: send one 64-byte line, wait for its echo, repeat. Round-trip latency and round trips per second.',
+    primaryMetric: 'p99Us',
+    isHigherBetter: false,
+    request: (port, timing) => ({
+      kind: 'stream',
+      port,
+      ...timing,
+      connections: 1,
+      window: 1,
+      lineBytes: 64,
+      recordLatency: true,
+    }),
+  },
+  {
+    id: 'pingpong-50',
+    title: 'Ping-pong latency, 50 connections',
+    description:
+      '50 connections at once, each: send one 64-byte line, wait for its echo, repeat. Round-trip latency and round trips per second (all connections).',
+    primaryMetric: 'p99Us',
+    isHigherBetter: false,
+    request: (port, timing) => ({
+      kind: 'stream',
+      port,
+      ...timing,
+      connections: 50,
+      window: 1,
+      lineBytes: 64,
+      recordLatency: true,
+    }),
+  },
+  {
+    id: 'connect',
+    title: 'Connection rate',
+    description:
+      '16 loops, each: connect, send one 64-byte line, read its echo, close (and wait for the server to close). Connections per second and the latency of the whole cycle.',
+    primaryMetric: 'connectionsPerSecond',
+    isHigherBetter: true,
+    request: (port, timing) => ({ kind: 'connect', port, ...timing, loops: 16, lineBytes: 64 }),
+  },
+  {
+    id: 'large',
+    title: 'Large transfers',
+    description:
+      '20 loops, each: connect, send 1 MiB as 1 KiB lines, read the whole 1 MiB back (checked), close. Echoed MB/s and the time per transfer.',
+    primaryMetric: 'megabytesPerSecond',
+    isHigherBetter: true,
+    request: (port, timing) => ({
+      kind: 'large',
+      port,
+      ...timing,
+      connections: 20,
+      transferBytes: mebibyte,
+      lineBytes: 1024,
+    }),
+  },
+  {
+    id: 'idle',
+    title: 'Idle connections',
+    description:
+      "10,000 connections held open, each after echoing one short line. The server's RSS per connection: " +
+      '(RSS with all of them open − RSS before, after one warm-up connection) / connections, from /proc/PID/status VmRSS summed over its process tree.',
+    primaryMetric: 'rssPerConnectionBytes',
+    isHigherBetter: false,
+    request: (port, timing, idleConnections) => ({
+      kind: 'idle',
+      port,
+      connections: idleConnections,
+      concurrentConnects: 250,
+      timeoutMs: Math.max(60_000, timing.drainMs),
+    }),
+  },
+  {
+    id: 'cpu',
+    title: 'CPU-bound handler',
+    description:
+      'Each line hashed 1,000 times (sha256, chained) before it is echoed. 16 connections, 4 lines of 64 bytes outstanding each; lines per second.',
+    primaryMetric: 'linesPerSecond',
+    isHigherBetter: true,
+    request: (port, timing) => ({
+      kind: 'stream',
+      port,
+      ...timing,
+      connections: 16,
+      window: 4,
+      lineBytes: 64,
+      recordLatency: false,
+    }),
+  },
+];
+
+export function scenarioById(id: ScenarioId): Scenario {
+  const scenario = scenarios.find((candidate) => candidate.id === id);
+  if (scenario === undefined) throw new Error(`no scenario ${id}`);
+  return scenario;
+}
