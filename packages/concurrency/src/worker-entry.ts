@@ -1,6 +1,6 @@
 /**
  * The one entry of every worker, thread or child process: it loads the handler class named by the
- * `init` message, then serves each socket handed to it with core's `serveRequest`, reporting
+ * `init` message, then serves each socket handed to it with core's `serveRequestHandler`, reporting
  * failures to the main side. A handler failure ends only its connection; an unhandled rejection is
  * reported and the worker goes on; an uncaught exception is reported and ends the worker (its
  * state is unknown), which the pool then replaces.
@@ -14,7 +14,7 @@ import {
   endRequest,
   loadRequestHandler,
   runRequestHandler,
-  serveRequest,
+  serveRequestHandler,
   ServerStateError,
   type ClientAddress,
   type HandlerLocation,
@@ -86,7 +86,7 @@ function serve(id: number, clientAddress: ClientAddress, socket: Socket | undefi
   socket.on('error', () => {});
   socket.allowHalfOpen = true;
   sockets.set(id, socket);
-  const request = serveRequest(
+  const request = serveRequestHandler(
     socket,
     clientAddress,
     {
@@ -98,6 +98,8 @@ function serve(id: number, clientAddress: ClientAddress, socket: Socket | undefi
       reportError: (_request, _address, error) => reportError(error),
     },
     settings.idleTimeoutMs,
+    HandlerClass,
+    server,
   ).finally(() => {
     sockets.delete(id);
     requests.delete(request);

@@ -23,10 +23,27 @@ export function clientAddressOf(socket: {
   if (remoteAddress === undefined || remotePort === undefined) return undefined;
   const lower = remoteAddress.toLowerCase();
   if (lower.startsWith(ipv4MappedPrefix) && lower.includes('.')) {
-    return { host: remoteAddress.slice(ipv4MappedPrefix.length), port: remotePort, family: 'IPv4' };
+    return { host: unmappedHost(remoteAddress), port: remotePort, family: 'IPv4' };
   }
   return { host: remoteAddress, port: remotePort, family: remoteFamily === 'IPv6' ? 'IPv6' : 'IPv4' };
 }
+
+/**
+ * The IPv4 address inside an IPv4-mapped one, the same string for the same peer: connections
+ * mostly come from a few hosts (a load balancer, a NAT), and each would otherwise hold a copy.
+ */
+function unmappedHost(mapped: string): string {
+  let host = unmappedHosts.get(mapped);
+  if (host === undefined) {
+    if (unmappedHosts.size >= maxUnmappedHosts) unmappedHosts.clear();
+    host = mapped.slice(ipv4MappedPrefix.length);
+    unmappedHosts.set(mapped, host);
+  }
+  return host;
+}
+
+const unmappedHosts = new Map<string, string>();
+const maxUnmappedHosts = 1024;
 
 /**
  * The address as Python prints it: `('127.0.0.1', 46923)`, or `('::1', 46923, 0, 0)` for

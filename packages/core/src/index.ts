@@ -7,12 +7,18 @@ export type {
   ConnectionStateEvent,
 } from './tcp-server.js';
 export type { ConcurrencyStrategy, StrategyContext, RequestSettings } from './strategy.js';
-export { serveRequest, endRequest } from './serve-request.js';
+export { serveRequest, serveRequestHandler, endRequest } from './serve-request.js';
 export type { RequestSteps } from './serve-request.js';
 export { InThreadStrategy } from './in-thread-strategy.js';
 export { serialStrategy } from './serial-strategy.js';
 export { eventLoopStrategy } from './event-loop-strategy.js';
-export { runRequestHandler, locateRequestHandler, loadRequestHandler } from './request-handler.js';
+export {
+  runRequestHandler,
+  startRequestHandler,
+  finishRequestHandler,
+  locateRequestHandler,
+  loadRequestHandler,
+} from './request-handler.js';
 export type {
   RequestHandler,
   RequestHandlerClass,

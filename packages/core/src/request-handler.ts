@@ -69,39 +69,50 @@ export function runRequestHandler(
   // A promise chain, not an async function: while `handle()` waits, which is most of a
   // connection's life, the chain holds one reaction where an async function holds a whole frame.
   let handler: RequestHandler;
-  let handled: Promise<void>;
   try {
     handler = new RequestHandlerClass(request, clientAddress, server);
   } catch (error) {
     return rejectWith(error);
   }
-  try {
-    const setUp = handler.setup();
-    handled =
-      setUp instanceof Promise ? setUp.then(() => handler.handle()) : Promise.resolve(handler.handle());
-  } catch (error) {
-    handled = rejectWith(error);
-  }
-  return handled.then(
+  return startRequestHandler(handler).then(
     () => handler.finish(),
-    (error: unknown) => finishAfterFailure(handler, error),
+    (error: unknown) => finishRequestHandler(handler, error, true),
   );
 }
 
-/** A rejected promise for something thrown, whatever it is. */
-export function rejectWith(thrown: unknown): Promise<never> {
-  const failure = thrown as Error; // not always an Error: a handler may throw anything
-  return Promise.reject(failure);
+/** `setup()`, then `handle()`: the promise of both, a synchronous throw as a rejection. */
+export function startRequestHandler(handler: RequestHandler): Promise<void> {
+  try {
+    const setUp = handler.setup();
+    return setUp instanceof Promise ? setUp.then(() => handler.handle()) : Promise.resolve(handler.handle());
+  } catch (error) {
+    return rejectWith(error);
+  }
 }
 
-/** `finish()` after `setup()` or `handle()` failed: rejects with that failure, finish's attached. */
-async function finishAfterFailure(handler: RequestHandler, failure: unknown): Promise<never> {
+/**
+ * `finish()`, after `setup()` and `handle()` succeeded or (`hasFailed`) failed with `failure`:
+ * then it rejects with that failure, or, if `finish()` fails too, with a `SuppressedError`
+ * holding both.
+ */
+export async function finishRequestHandler(
+  handler: RequestHandler,
+  failure: unknown,
+  hasFailed: boolean,
+): Promise<void> {
+  if (!hasFailed) return handler.finish();
   try {
     await handler.finish();
   } catch (error) {
     throw new SuppressedError(error, failure, 'finish() failed after handle() failed');
   }
   throw failure;
+}
+
+/** A rejected promise for something thrown, whatever it is. */
+export function rejectWith(thrown: unknown): Promise<never> {
+  const failure = thrown as Error; // not always an Error: a handler may throw anything
+  return Promise.reject(failure);
 }
 
 /** Where a handler class lives, or ERR_HANDLER_NOT_LOCATABLE with what to add to it. */

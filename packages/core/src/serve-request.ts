@@ -1,7 +1,14 @@
 import type { Socket } from 'node:net';
 import type { ClientAddress } from './client-address.js';
 import { IdleTimeoutError } from './errors.js';
-import { rejectWith } from './request-handler.js';
+import {
+  finishRequestHandler,
+  rejectWith,
+  startRequestHandler,
+  type HandlerServer,
+  type RequestHandler,
+  type RequestHandlerClass,
+} from './request-handler.js';
 
 /** The template steps one request goes through; the server's overridable methods, or defaults. */
 export interface RequestSteps {
@@ -25,32 +32,7 @@ export function serveRequest(
   steps: RequestSteps,
   idleTimeoutMs: number | undefined,
 ): Promise<void> {
-  let hasTimedOut = false;
-  let onIdle: (() => void) | undefined;
-  if (idleTimeoutMs !== undefined) {
-    onIdle = (): void => {
-      hasTimedOut = true;
-      steps.reportError(request, clientAddress, new IdleTimeoutError(idleTimeoutMs));
-      request.destroy();
-    };
-    request.setTimeout(idleTimeoutMs, onIdle);
-  }
-  const shutDown = (): Promise<void> => {
-    if (onIdle !== undefined) {
-      request.setTimeout(0);
-      request.off('timeout', onIdle);
-    }
-    let shuttingDown: Promise<void>;
-    try {
-      shuttingDown = steps.shutdownRequest(request);
-    } catch (error) {
-      shuttingDown = rejectWith(error);
-    }
-    return shuttingDown.catch((error: unknown) => {
-      steps.reportError(request, clientAddress, error);
-      request.destroy();
-    });
-  };
+  const idle = watchIdle(request, clientAddress, steps, idleTimeoutMs);
   // A promise chain, not an async function, for the memory of idle connections (see
   // runRequestHandler): finishRequest, its failure reported unless the idle timeout caused it,
   // then shutdownRequest whatever happened.
@@ -60,9 +42,118 @@ export function serveRequest(
   } catch (error) {
     finishing = rejectWith(error);
   }
-  return finishing.then(shutDown, (error: unknown) => {
-    if (!hasTimedOut) steps.reportError(request, clientAddress, error);
-    return shutDown();
+  return finishing.then(
+    () => shutDown(request, clientAddress, steps, idle),
+    (error: unknown) => {
+      if (idle?.hasTimedOut !== true) steps.reportError(request, clientAddress, error);
+      return shutDown(request, clientAddress, steps, idle);
+    },
+  );
+}
+
+/**
+ * {@link serveRequest} with `finishRequest` being {@link runRequestHandler}, fused into one promise
+ * chain: while the handler waits, the request holds one reaction instead of two (a connection
+ * mostly waits, so this is the memory of an idle connection). `steps.finishRequest` is not called.
+ * `onEnd`, if given, is called with the socket once the request has ended, after
+ * `shutdownRequest`: a callback shared by all requests costs nothing per request, where chaining
+ * on the returned promise would. Never rejects.
+ */
+export function serveRequestHandler(
+  request: Socket,
+  clientAddress: ClientAddress,
+  steps: RequestSteps,
+  idleTimeoutMs: number | undefined,
+  RequestHandlerClass: RequestHandlerClass,
+  server: HandlerServer,
+  onEnd?: (request: Socket) => void,
+): Promise<void> {
+  const idle = watchIdle(request, clientAddress, steps, idleTimeoutMs);
+  const ending: RequestEnding = { request, clientAddress, steps, idle, onEnd };
+  let handler: RequestHandler;
+  try {
+    handler = new RequestHandlerClass(request, clientAddress, server);
+  } catch (error) {
+    return endRequestHandler(ending, undefined, error, true);
+  }
+  return startRequestHandler(handler).then(
+    () => endRequestHandler(ending, handler, undefined, false),
+    (error: unknown) => endRequestHandler(ending, handler, error, true),
+  );
+}
+
+/** What ends a request served by {@link serveRequestHandler}. */
+interface RequestEnding {
+  readonly request: Socket;
+  readonly clientAddress: ClientAddress;
+  readonly steps: RequestSteps;
+  readonly idle: IdleWatch | undefined;
+  readonly onEnd: ((request: Socket) => void) | undefined;
+}
+
+/** `finish()`, its failure or the handler's reported (unless the idle timeout caused it), then the shutdown. */
+async function endRequestHandler(
+  { request, clientAddress, steps, idle, onEnd }: RequestEnding,
+  handler: RequestHandler | undefined,
+  failure: unknown,
+  hasFailed: boolean,
+): Promise<void> {
+  try {
+    if (handler !== undefined) await finishRequestHandler(handler, failure, hasFailed);
+    else if (hasFailed) throw failure;
+  } catch (error) {
+    if (idle?.hasTimedOut !== true) steps.reportError(request, clientAddress, error);
+  }
+  await shutDown(request, clientAddress, steps, idle);
+  onEnd?.(request);
+}
+
+/** What the idle timer of one request saw. */
+interface IdleWatch {
+  hasTimedOut: boolean;
+  readonly onIdle: () => void;
+}
+
+/** Arm the idle timeout of a request, if there is one. */
+function watchIdle(
+  request: Socket,
+  clientAddress: ClientAddress,
+  steps: RequestSteps,
+  idleTimeoutMs: number | undefined,
+): IdleWatch | undefined {
+  if (idleTimeoutMs === undefined) return undefined;
+  const watch: IdleWatch = {
+    hasTimedOut: false,
+    onIdle: () => {
+      watch.hasTimedOut = true;
+      steps.reportError(request, clientAddress, new IdleTimeoutError(idleTimeoutMs));
+      request.destroy();
+    },
+  };
+  request.setTimeout(idleTimeoutMs, watch.onIdle);
+  return watch;
+}
+
+/** Disarm the idle timer, then `shutdownRequest`, its failure reported; never rejects. */
+function shutDown(
+  request: Socket,
+  clientAddress: ClientAddress,
+  steps: RequestSteps,
+  idle: IdleWatch | undefined,
+): Promise<void> {
+  if (idle !== undefined) {
+    request.setTimeout(0);
+    request.off('timeout', idle.onIdle);
+  }
+  let shuttingDown: Promise<void>;
+  try {
+    shuttingDown = steps.shutdownRequest(request);
+  } catch (error) {
+    shuttingDown = rejectWith(error);
+  }
+  return shuttingDown.catch((error: unknown) => {
+    steps.reportError(request, clientAddress, error);
+    request.destroy();
   });
 }
 

@@ -4,7 +4,8 @@ import type { Socket } from 'node:net';
 import { clientAddressOf, formatClientAddress, type ClientAddress } from './client-address.js';
 import { ConnectionRegistry, type Connection, type ConnectionState } from './connection-registry.js';
 import { requireDelayMs, requireInteger, requireTimeoutMs } from './option-validators.js';
-import { endRequest, serveRequest, type RequestSteps } from './serve-request.js';
+import { endRequest, serveRequest, serveRequestHandler, type RequestSteps } from './serve-request.js';
+import { InThreadStrategy } from './in-thread-strategy.js';
 import {
   BindError,
   InvalidOptionError,
@@ -556,6 +557,17 @@ export class TCPServer extends EventEmitter<TCPServerEvents> implements HandlerS
     let processing: Promise<void>;
     try {
       const isAccepted = this.verifyRequest(socket, clientAddress);
+      if (isAccepted === true && this.#canServeInPlace()) {
+        return serveRequestHandler(
+          socket,
+          clientAddress,
+          this.#requestSteps,
+          this.idleTimeoutMs,
+          this.RequestHandlerClass,
+          this,
+          this.#onRequestServedInPlace,
+        );
+      }
       processing =
         typeof isAccepted === 'boolean'
           ? this.#processOrRefuse(socket, clientAddress, isAccepted)
@@ -572,6 +584,27 @@ export class TCPServer extends EventEmitter<TCPServerEvents> implements HandlerS
       },
     );
   }
+
+  /**
+   * Whether `processRequest` and `finishRequest` are the defaults and the strategy runs requests
+   * on this thread: then a request can run through `serveRequestHandler`, one promise chain from
+   * the handler to the end, which is what `processRequest` would do in more steps (and more
+   * memory per waiting connection). An override of either hook takes the template path.
+   */
+  #canServeInPlace(): boolean {
+    return (
+      this.processRequest === TCPServer.prototype.processRequest &&
+      this.finishRequest === TCPServer.prototype.finishRequest &&
+      this.strategy instanceof InThreadStrategy &&
+      this.strategy.processRequest === InThreadStrategy.prototype.processRequest
+    );
+  }
+
+  /** The end of a request served in place: shared by all of them, so nothing is made per request. */
+  readonly #onRequestServedInPlace = (socket: Socket): void => {
+    const connection = this.#registry.get(socket);
+    if (connection !== undefined) this.#settle(connection);
+  };
 
   #processOrRefuse(socket: Socket, clientAddress: ClientAddress, isAccepted: boolean): Promise<void> {
     return isAccepted ? this.processRequest(socket, clientAddress) : this.shutdownRequest(socket);

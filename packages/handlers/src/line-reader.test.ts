@@ -30,6 +30,19 @@ describe('LineReader', () => {
     expect(await readAllLines(reader)).toEqual([bytes('b\n'), bytes('c\n'), bytes('d')]);
   });
 
+  it('is its own iterator, as a Python file: next() and readline() take turns on one stream', async () => {
+    const reader = new LineReader(new ChunkSource('a\nb\nc\ntoo-long-line\nd', [1]), { maxLineLength: 4 });
+    expect(reader[Symbol.asyncIterator]()).toBe(reader);
+    expect(await reader.next()).toEqual({ done: false, value: bytes('a\n') });
+    expect(await reader.readline()).toEqual(bytes('b\n'));
+    expect(reader.bufferedLine()).toBeUndefined(); // nothing buffered: fed one byte at a time
+    expect(await reader.next()).toEqual({ done: false, value: bytes('c\n') });
+    await expect(reader.next()).rejects.toMatchObject({ code: 'ERR_LINE_TOO_LONG' });
+    expect(await reader.next()).toEqual({ done: false, value: bytes('d') });
+    expect(await reader.next()).toEqual({ done: true, value: undefined });
+    expect(await reader.return()).toEqual({ done: true, value: undefined });
+  });
+
   it('read(n) returns n bytes across lines, fewer at EOF, and mixes with readline', async () => {
     const reader = new LineReader(new ChunkSource('head\nbody-bytes\ntail', [2]), { maxLineLength: 16 });
     expect(await reader.readline()).toEqual(bytes('head\n'));

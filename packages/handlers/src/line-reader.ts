@@ -32,10 +32,15 @@ export interface LineReaderOptions {
  * Like Python's buffered `rfile`, it may hold bytes past the current line: once it is used, read
  * through it, not through `request.recv`.
  */
-export class LineReader implements AsyncIterable<Buffer>, BufferedInput {
+export class LineReader implements AsyncIterableIterator<Buffer, undefined>, BufferedInput {
   readonly #source: ByteSource;
   readonly #splitter: LineSplitter;
   #isAtEof = false;
+  /** What a read that waits hands its chunk to: one function per reader, made on first use. */
+  #onChunkForLine: ((chunk: Buffer) => Buffer | Promise<Buffer>) | undefined;
+  #onChunkForNext:
+    | ((chunk: Buffer) => IteratorResult<Buffer, undefined> | Promise<IteratorResult<Buffer, undefined>>)
+    | undefined;
 
   constructor(source: ByteSource, options: LineReaderOptions) {
     this.#source = source;
@@ -81,14 +86,16 @@ export class LineReader implements AsyncIterable<Buffer>, BufferedInput {
    */
   #readlineFromSource(): Promise<Buffer> {
     if (this.#isAtEof) return Promise.resolve(this.#splitter.end());
-    return this.#source.recv(this.#splitter.bytesWanted).then(this.#onChunk);
+    this.#onChunkForLine ??= (chunk) => this.#lineAfter(chunk) ?? this.#readlineFromSource();
+    return this.#source.recv(this.#splitter.bytesWanted).then(this.#onChunkForLine);
   }
 
-  readonly #onChunk = (chunk: Buffer): Buffer | Promise<Buffer> => {
+  /** Take in a chunk read from the source (empty: EOF); the line it completes, if any. */
+  #lineAfter(chunk: Buffer): Buffer | undefined {
     if (chunk.length === 0) this.#isAtEof = true;
     else this.#splitter.push(chunk);
-    return this.#splitter.shift() ?? this.#readlineFromSource();
-  };
+    return this.#splitter.shift();
+  }
 
   /**
    * `size` bytes (an integer >= 0), or fewer at EOF, whatever lines they hold. Without `size`,
@@ -102,9 +109,42 @@ export class LineReader implements AsyncIterable<Buffer>, BufferedInput {
     return rest;
   }
 
-  /** The lines up to EOF, as `for line in rfile` in Python. Leaving the loop early keeps the reader usable. */
-  [Symbol.asyncIterator](): AsyncIterableIterator<Buffer, undefined> {
-    return new LineIterator(this);
+  /**
+   * The lines up to EOF, as `for line in rfile` in Python; like a Python file, the reader is its
+   * own iterator. Leaving the loop early keeps the reader usable.
+   */
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  /**
+   * The iterator protocol over `readline()`: the next line, `done` at EOF. A line already buffered
+   * makes its result at once; one that must be read chains once on the source, so a handler
+   * waiting in `for await` holds one promise reaction, nothing more.
+   */
+  next(): Promise<IteratorResult<Buffer, undefined>> {
+    let line: Buffer | undefined;
+    try {
+      line = this.#splitter.shift();
+    } catch (error) {
+      const failure = error as Error; // ERR_LINE_TOO_LONG
+      return Promise.reject(failure);
+    }
+    return line === undefined ? this.#nextFromSource() : Promise.resolve({ done: false, value: line });
+  }
+
+  /** Leaving a `for await` loop early: nothing to release, the reader stays usable. */
+  return(): Promise<IteratorResult<Buffer, undefined>> {
+    return Promise.resolve(iterationDone);
+  }
+
+  #nextFromSource(): Promise<IteratorResult<Buffer, undefined>> {
+    if (this.#isAtEof) return Promise.resolve(toIteratorResult(this.#splitter.end()));
+    this.#onChunkForNext ??= (chunk) => {
+      const line = this.#lineAfter(chunk);
+      return line === undefined ? this.#nextFromSource() : { done: false, value: line };
+    };
+    return this.#source.recv(this.#splitter.bytesWanted).then(this.#onChunkForNext);
   }
 
   /** `limit` bytes, or fewer at EOF: the buffered ones first. */
@@ -131,39 +171,4 @@ const iterationDone: IteratorReturnResult<undefined> = { done: true, value: unde
 
 function toIteratorResult(line: Buffer): IteratorResult<Buffer, undefined> {
   return line.length > 0 ? { done: false, value: line } : iterationDone;
-}
-
-/**
- * `for await (const line of rfile)`: a plain iterator over `readline()`, not an async generator,
- * so one promise per line and no closure or frame per connection.
- */
-class LineIterator implements AsyncIterableIterator<Buffer, undefined> {
-  readonly #reader: LineReader;
-
-  constructor(reader: LineReader) {
-    this.#reader = reader;
-  }
-
-  next(): Promise<IteratorResult<Buffer, undefined>> {
-    // A buffered line makes its result at once: no promise chained per line on the hot path.
-    let line: Buffer | undefined;
-    try {
-      line = this.#reader.bufferedLine();
-    } catch (error) {
-      const failure = error as Error; // ERR_LINE_TOO_LONG
-      return Promise.reject(failure);
-    }
-    return line === undefined
-      ? this.#reader.readline().then(toIteratorResult)
-      : Promise.resolve({ done: false, value: line });
-  }
-
-  /** Leaving the loop early: the reader stays usable. */
-  return(): Promise<IteratorResult<Buffer, undefined>> {
-    return Promise.resolve(iterationDone);
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
 }

@@ -46,8 +46,15 @@ export class SocketReader {
   #isEnded = false;
   /** Reported by reads once the bytes buffered before it are read. */
   #failure: Error | undefined;
-  /** Reads waiting for bytes, oldest first: most of the time none or one, so no array until needed. */
-  #waiting: PendingRead | PendingRead[] | undefined;
+  /**
+   * The oldest read waiting for bytes, kept in fields rather than an object: an idle connection
+   * has one, so it costs no more than its promise's own resolvers.
+   */
+  #readMaxBytes = 0;
+  #resolveRead: ((bytes: Buffer) => void) | undefined;
+  #rejectRead: ((error: Error) => void) | undefined;
+  /** Reads made while another waited (reads made at once), oldest first. */
+  #laterReads: PendingRead[] | undefined;
   #timeoutMs: number | undefined;
   /** One timer for all waits: each wait refreshes it, and when it fires it fails the waits pending then. */
   #timer: NodeJS.Timeout | undefined;
@@ -105,17 +112,18 @@ export class SocketReader {
       return Promise.reject(failure);
     }
     // Not an async function: a read that waits holds one promise, not a suspended frame as well.
-    if (this.#waiting === undefined) {
+    if (this.#resolveRead === undefined) {
       if (this.#bufferedLength > 0) return Promise.resolve(this.#take(maxBytes));
       if (this.#isEnded) {
         return this.#failure === undefined ? Promise.resolve(empty) : Promise.reject(this.#failure);
       }
     }
     const { promise, resolve, reject } = Promise.withResolvers<Buffer>();
-    const read: PendingRead = { maxBytes, resolve, reject };
-    const waiting = this.#waiting;
-    this.#waiting =
-      waiting === undefined ? read : Array.isArray(waiting) ? [...waiting, read] : [waiting, read];
+    if (this.#resolveRead === undefined) {
+      this.#readMaxBytes = maxBytes;
+      this.#resolveRead = resolve;
+      this.#rejectRead = reject;
+    } else (this.#laterReads ??= []).push({ maxBytes, resolve, reject });
     this.#resume();
     if (this.#timeoutMs !== undefined) {
       if (this.#timer === undefined) this.#timer = setTimeout(SocketReader.#timeOut, this.#timeoutMs, this);
@@ -170,15 +178,18 @@ export class SocketReader {
 
   /** Settle the waiting reads that can be: with bytes, at EOF, or all of them with `error`. */
   #settleReads(error?: Error): void {
-    while (this.#waiting !== undefined) {
-      const waiting = this.#waiting;
-      const read = Array.isArray(waiting) ? (waiting[0] as PendingRead) : waiting;
+    for (let resolve = this.#resolveRead; resolve !== undefined; resolve = this.#resolveRead) {
       if (error === undefined && this.#bufferedLength === 0 && !this.#isEnded) return;
-      this.#waiting = Array.isArray(waiting) && waiting.length > 1 ? waiting.slice(1) : undefined;
-      if (error !== undefined) read.reject(error);
-      else if (this.#bufferedLength > 0) read.resolve(this.#take(read.maxBytes));
-      else if (this.#failure === undefined) read.resolve(empty);
-      else read.reject(this.#failure);
+      const reject = this.#rejectRead as (error: Error) => void;
+      const maxBytes = this.#readMaxBytes;
+      const next = this.#laterReads?.shift();
+      this.#readMaxBytes = next?.maxBytes ?? 0;
+      this.#resolveRead = next?.resolve;
+      this.#rejectRead = next?.reject;
+      if (error !== undefined) reject(error);
+      else if (this.#bufferedLength > 0) resolve(this.#take(maxBytes));
+      else if (this.#failure === undefined) resolve(empty);
+      else reject(this.#failure);
     }
   }
 

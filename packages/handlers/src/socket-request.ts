@@ -54,16 +54,21 @@ export class SocketRequest implements BufferedInput {
    * socket to drain when its buffer is full. Unlike Python's `send`, never sends part of it.
    */
   async send(data: Uint8Array | string): Promise<number> {
-    await this.#writerOf().write(data);
+    await this.writer.write(data);
     return typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
   }
 
   /** Send all of `data`, as {@link SocketRequest.send}; Python's `sendall`. */
   sendAll(data: Uint8Array | string): Promise<void> {
-    return this.#writerOf().write(data);
+    return this.writer.write(data);
   }
 
-  #writerOf(): SocketWriter {
+  /**
+   * The writer `send` and `sendAll` use, made on first use; its `input` is this request's reader
+   * until a handler points it at its own (StreamRequestHandler's `wfile` is this writer, with
+   * `rfile` as its input).
+   */
+  get writer(): SocketWriter {
     this.#writer ??= new SocketWriter(this.socket, { input: this.#reader });
     return this.#writer;
   }

@@ -34,12 +34,17 @@ export interface SocketWriterOptions {
 export class SocketWriter {
   /** The socket written to. */
   readonly socket: Socket;
-  readonly #input: BufferedInput | undefined;
+  /**
+   * The reading side whose unread bytes make writes wait to be sent together: see
+   * {@link SocketWriterOptions.input}. Settable: a handler that reads through a buffered reader of
+   * its own (as `rfile`) points it there.
+   */
+  input: BufferedInput | undefined;
   #isCorked = false;
 
   constructor(socket: Socket, options: SocketWriterOptions = {}) {
     this.socket = socket;
-    this.#input = options.input;
+    this.input = options.input;
   }
 
   /**
@@ -54,7 +59,7 @@ export class SocketWriter {
       return Promise.reject(new ConnectionClosedError('cannot write: the connection is closed'));
     }
     if (data.length === 0) return written;
-    if (this.#input !== undefined && this.#input.bufferedLength > 0) {
+    if (this.input !== undefined && this.input.bufferedLength > 0) {
       if (!this.#isCorked) {
         this.#isCorked = true;
         socket.cork();

@@ -1,7 +1,7 @@
 import { InvalidOptionError, requireInteger, requireTimeoutMs } from '@socketserver/core';
 import { BaseRequestHandler } from './base-request-handler.js';
 import { LineReader } from './line-reader.js';
-import { SocketWriter } from './socket-writer.js';
+import type { SocketWriter } from './socket-writer.js';
 
 /**
  * The keys of the server's `handlerOptions` that a {@link StreamRequestHandler} reads. Each one set
@@ -86,7 +86,9 @@ export class StreamRequestHandler extends BaseRequestHandler {
     this.request.timeoutMs = options.timeoutMs;
     if (options.disableNagleAlgorithm) this.request.setNoDelay(true);
     this.rfile = new LineReader(this.request, { maxLineLength: options.maxLineLength });
-    // Answers to pipelined lines still in rfile are sent together (see SocketWriter).
-    this.wfile = new SocketWriter(this.request.socket, { input: this.rfile });
+    // One writer for wfile and request.send; answers to pipelined lines still in rfile (which
+    // counts the request's unread bytes too) are sent together (see SocketWriter).
+    this.wfile = this.request.writer;
+    this.wfile.input = this.rfile;
   }
 }
