@@ -3,6 +3,7 @@
 import { decodeFromCompressedBase64 } from 'hdr-histogram-js';
 import type { LoadTally } from './load/protocol.ts';
 import type { MachineInfo } from './machine.ts';
+import type { RunOptions } from './options.ts';
 import type { ScenarioId } from './scenarios.ts';
 import type { GroupId, ServerKind } from './servers.ts';
 import { summarize, type Summary } from './stats.ts';
@@ -63,15 +64,8 @@ export interface BenchResults {
   wallSeconds: number;
   readonly machine: MachineInfo;
   readonly runtime: { readonly node: string; readonly python: string; readonly cCompiler: string };
-  readonly settings: {
-    readonly quick: boolean;
-    readonly rounds: number;
-    readonly warmupSeconds: number;
-    readonly firstWarmupSeconds: number;
-    readonly durationSeconds: number;
-    readonly drainSeconds: number;
-    readonly loadWorkers: number;
-    readonly idleConnections: number;
+  /** The run's options (as run.ts took them), the idle connections it could open, and the fd limit. */
+  readonly settings: Omit<RunOptions, 'write' | 'only'> & {
     readonly idleConnectionsWanted: number;
     readonly fdLimit: number;
   };

@@ -75,6 +75,8 @@ const command = [
   ...(process.env['npm_lifecycle_event'] === 'bench' ? ['(via pnpm bench)'] : []),
 ].join(' ');
 
+// The options as the results record them: all but where to write and which servers.
+const { write: _write, only: _only, ...runSettings } = options;
 const results: BenchResults = {
   schemaVersion: resultsSchemaVersion,
   command,
@@ -88,13 +90,7 @@ const results: BenchResults = {
     cCompiler: 'compiler' in cEcho ? cEcho.compiler : 'not available',
   },
   settings: {
-    quick: options.quick,
-    rounds: options.rounds,
-    warmupSeconds: options.warmupSeconds,
-    firstWarmupSeconds: options.firstWarmupSeconds,
-    durationSeconds: options.durationSeconds,
-    drainSeconds: options.drainSeconds,
-    loadWorkers: options.loadWorkers,
+    ...runSettings,
     idleConnections,
     idleConnectionsWanted: options.idleConnections,
     fdLimit,
