@@ -84,7 +84,10 @@ export function runRequestHandler(
 export function startRequestHandler(handler: RequestHandler): Promise<void> {
   try {
     const setUp = handler.setup();
-    return setUp instanceof Promise ? setUp.then(() => handler.handle()) : Promise.resolve(handler.handle());
+    // Anything setup() returns is awaited, a thenable of another realm included.
+    return setUp === undefined
+      ? Promise.resolve(handler.handle())
+      : Promise.resolve(setUp).then(() => handler.handle());
   } catch (error) {
     return rejectWith(error);
   }

@@ -99,13 +99,16 @@ async function endRequestHandler(
   hasFailed: boolean,
 ): Promise<void> {
   try {
-    if (handler !== undefined) await finishRequestHandler(handler, failure, hasFailed);
-    else if (hasFailed) throw failure;
-  } catch (error) {
-    if (idle?.hasTimedOut !== true) steps.reportError(request, clientAddress, error);
+    try {
+      if (handler !== undefined) await finishRequestHandler(handler, failure, hasFailed);
+      else if (hasFailed) throw failure;
+    } catch (error) {
+      if (idle?.hasTimedOut !== true) steps.reportError(request, clientAddress, error);
+    }
+    await shutDown(request, clientAddress, steps, idle);
+  } finally {
+    onEnd?.(request); // whatever happened: the server counts on it to know the request ended
   }
-  await shutDown(request, clientAddress, steps, idle);
-  onEnd?.(request);
 }
 
 /** What the idle timer of one request saw. */
