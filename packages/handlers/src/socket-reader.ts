@@ -108,7 +108,7 @@ export class SocketReader {
     try {
       requireInteger('maxBytes', maxBytes, 1);
     } catch (error) {
-      const failure = error as Error; // what the validation or the splitter throws
+      const failure = error as Error; // ERR_INVALID_OPTION from the validation
       return Promise.reject(failure);
     }
     // Not an async function: a read that waits holds one promise, not a suspended frame as well.
