@@ -21,6 +21,11 @@ for tarball in "$packs"/*.tgz; do
     echo "check-packages: $name still has workspace: versions" >&2
     exit 1
   fi
+  # The source condition points into src/, which is not shipped: publishConfig.exports drops it.
+  if tar xzf "$tarball" -O package/package.json | grep -q '@socketserver/source'; then
+    echo "check-packages: $name still exports the @socketserver/source condition" >&2
+    exit 1
+  fi
   publint run "$tarball" --strict
   attw "$tarball" --profile esm-only
   echo "check-packages: $name ok"
