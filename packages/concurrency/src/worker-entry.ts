@@ -13,7 +13,6 @@ import { isMainThread, parentPort } from 'node:worker_threads';
 import {
   endRequest,
   loadRequestHandler,
-  runRequestHandler,
   serveRequestHandler,
   ServerStateError,
   type ClientAddress,
@@ -90,7 +89,6 @@ function serve(id: number, clientAddress: ClientAddress, socket: Socket | undefi
     socket,
     clientAddress,
     {
-      finishRequest: (request, address) => runRequestHandler(HandlerClass, request, address, server),
       shutdownRequest: async (request) => {
         await endRequest(request, settings.drainTimeoutMs);
         request.destroy();

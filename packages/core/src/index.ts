@@ -8,7 +8,7 @@ export type {
 } from './tcp-server.js';
 export type { ConcurrencyStrategy, StrategyContext, RequestSettings } from './strategy.js';
 export { serveRequest, serveRequestHandler, endRequest } from './serve-request.js';
-export type { RequestSteps } from './serve-request.js';
+export type { RequestSteps, EndingSteps } from './serve-request.js';
 export { InThreadStrategy } from './in-thread-strategy.js';
 export { serialStrategy } from './serial-strategy.js';
 export { eventLoopStrategy } from './event-loop-strategy.js';

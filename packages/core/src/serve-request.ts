@@ -20,6 +20,9 @@ export interface RequestSteps {
   reportError(request: Socket | undefined, clientAddress: ClientAddress, error: unknown): void;
 }
 
+/** The steps that end a request: what {@link serveRequestHandler} needs, which runs the handler itself. */
+export type EndingSteps = Pick<RequestSteps, 'shutdownRequest' | 'reportError'>;
+
 /**
  * Serve one request wherever it runs, Python's `process_request_thread`: `finishRequest`, a
  * failure reported once, `shutdownRequest` always. With `idleTimeoutMs`, a connection that sends
@@ -54,7 +57,7 @@ export function serveRequest(
 /**
  * {@link serveRequest} with `finishRequest` being {@link runRequestHandler}, fused into one promise
  * chain: while the handler waits, the request holds one reaction instead of two (a connection
- * mostly waits, so this is the memory of an idle connection). `steps.finishRequest` is not called.
+ * mostly waits, so this is the memory of an idle connection). It needs no `finishRequest` step.
  * `onEnd`, if given, is called with the socket once the request has ended, after
  * `shutdownRequest`: a callback shared by all requests costs nothing per request, where chaining
  * on the returned promise would. Never rejects.
@@ -62,7 +65,7 @@ export function serveRequest(
 export function serveRequestHandler(
   request: Socket,
   clientAddress: ClientAddress,
-  steps: RequestSteps,
+  steps: EndingSteps,
   idleTimeoutMs: number | undefined,
   RequestHandlerClass: RequestHandlerClass,
   server: HandlerServer,
@@ -86,7 +89,7 @@ export function serveRequestHandler(
 interface RequestEnding {
   readonly request: Socket;
   readonly clientAddress: ClientAddress;
-  readonly steps: RequestSteps;
+  readonly steps: EndingSteps;
   readonly idle: IdleWatch | undefined;
   readonly onEnd: ((request: Socket) => void) | undefined;
 }
@@ -121,7 +124,7 @@ interface IdleWatch {
 function watchIdle(
   request: Socket,
   clientAddress: ClientAddress,
-  steps: RequestSteps,
+  steps: EndingSteps,
   idleTimeoutMs: number | undefined,
 ): IdleWatch | undefined {
   if (idleTimeoutMs === undefined) return undefined;
@@ -141,7 +144,7 @@ function watchIdle(
 function shutDown(
   request: Socket,
   clientAddress: ClientAddress,
-  steps: RequestSteps,
+  steps: EndingSteps,
   idle: IdleWatch | undefined,
 ): Promise<void> {
   if (idle !== undefined) {
