@@ -1,15 +1,36 @@
 /**
- * The peer of an accepted connection, Python's `client_address`. An IPv4 peer of a
- * dual-stack listener is reported as IPv4 (`127.0.0.1`, never `::ffff:127.0.0.1`).
+ * The peer of a request, Python's `client_address`: an {@link InetAddress} for TCP and UDP, a
+ * {@link UnixAddress} for Unix-domain sockets. Narrow it on `family`.
  */
-export interface ClientAddress {
+export type ClientAddress = InetAddress | UnixAddress;
+
+/**
+ * An IP peer. An IPv4 peer of a dual-stack socket is reported as IPv4 (`127.0.0.1`, never
+ * `::ffff:127.0.0.1`).
+ */
+export interface InetAddress {
   /** The peer's IP address, without an IPv4-mapped `::ffff:` prefix. */
   readonly host: string;
-  /** The peer's TCP port. */
+  /** The peer's TCP or UDP port. */
   readonly port: number;
   /** The address family of `host`. */
   readonly family: 'IPv4' | 'IPv6';
 }
+
+/**
+ * A Unix-domain peer: the path its socket is bound to, `''` for an unnamed one (a connecting
+ * stream client almost always is; Node does not expose a stream peer's name, so a Unix stream
+ * peer is always `''`). A Linux abstract name starts with `'\0'`.
+ */
+export interface UnixAddress {
+  /** The peer's socket path; `''` when it has none. */
+  readonly path: string;
+  /** Always `'Unix'`. */
+  readonly family: 'Unix';
+}
+
+/** The peer of every Unix stream connection (see {@link UnixAddress}). */
+export const unnamedUnixPeer: UnixAddress = Object.freeze({ path: '', family: 'Unix' });
 
 const ipv4MappedPrefix = '::ffff:';
 
@@ -18,7 +39,7 @@ export function clientAddressOf(socket: {
   readonly remoteAddress?: string | undefined;
   readonly remotePort?: number | undefined;
   readonly remoteFamily?: string | undefined;
-}): ClientAddress | undefined {
+}): InetAddress | undefined {
   const { remoteAddress, remotePort, remoteFamily } = socket;
   if (remoteAddress === undefined || remotePort === undefined) return undefined;
   const lower = remoteAddress.toLowerCase();
@@ -46,11 +67,26 @@ const unmappedHosts = new Map<string, string>();
 const maxUnmappedHosts = 1024;
 
 /**
- * The address as Python prints it: `('127.0.0.1', 46923)`, or `('::1', 46923, 0, 0)` for
- * IPv6 (host, port, flowinfo, scope id).
+ * The address as Python prints it: `('127.0.0.1', 46923)`, `('::1', 46923, 0, 0)` for IPv6 (host,
+ * port, flowinfo, scope id), and for a Unix peer the path's repr: `''` when unnamed,
+ * `'/run/app.sock'`, or `b'\x00name'` for a Linux abstract name (Python gives those as bytes).
  */
 export function formatClientAddress(address: ClientAddress): string {
+  if (address.family === 'Unix') return formatUnixPath(address.path);
   return address.family === 'IPv6'
     ? `('${address.host}', ${address.port}, 0, 0)`
     : `('${address.host}', ${address.port})`;
+}
+
+/** A Unix socket path as Python's repr shows it (see {@link formatClientAddress}). */
+export function formatUnixPath(path: string): string {
+  if (path.startsWith('\0')) {
+    const bytes = [...Buffer.from(path)].map((byte) =>
+      byte >= 0x20 && byte < 0x7f && byte !== 0x27 && byte !== 0x5c
+        ? String.fromCharCode(byte)
+        : `\\x${byte.toString(16).padStart(2, '0')}`,
+    );
+    return `b'${bytes.join('')}'`;
+  }
+  return `'${path.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`;
 }

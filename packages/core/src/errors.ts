@@ -22,6 +22,10 @@ export type SocketServerErrorCode =
   | 'ERR_SERVER_CLOSED'
   /** A request handler threw, or its connection failed while it ran. */
   | 'ERR_HANDLER_FAILED'
+  /** A datagram was longer than the server's `maxPacketSize`; the handler got its first bytes. */
+  | 'ERR_DATAGRAM_TRUNCATED'
+  /** A datagram could not be sent (too long for the socket, an unnamed Unix peer, a closed server). */
+  | 'ERR_SEND_FAILED'
   /** A line exceeded the reader's `maxLineLength`. */
   | 'ERR_LINE_TOO_LONG'
   /** A connection sent nothing for longer than the idle timeout. */
@@ -70,18 +74,58 @@ export class SocketServerError extends Error {
 
 /** Binding or listening failed: the address is in use, unavailable, or not permitted. */
 export class BindError extends SocketServerError {
-  /** The host as the caller gave it ('' for all interfaces). */
+  /** The host as the caller gave it ('' for all interfaces); `''` for a Unix socket. */
   readonly host: string;
-  /** The port as the caller gave it (0 for any free port). */
-  readonly port: number;
+  /** The port as the caller gave it (0 for any free port); `undefined` for a Unix socket. */
+  readonly port: number | undefined;
+  /** The Unix socket path; `undefined` for TCP and UDP. */
+  readonly path: string | undefined;
 
-  constructor(host: string, port: number, cause: NodeJS.ErrnoException) {
+  /**
+   * @param address `[host, port]`, or a Unix socket path.
+   * @param detail Said after the reason, such as who owns the address.
+   */
+  constructor(
+    address: readonly [host: string, port: number] | string,
+    cause: NodeJS.ErrnoException,
+    detail?: string,
+  ) {
     const [code, reason] = describeBindFailure(cause);
-    super(code, `cannot listen on ${host === '' ? 'all interfaces' : host} port ${port}: ${reason}`, {
+    const where =
+      typeof address === 'string'
+        ? describeUnixPath(address)
+        : `${address[0] === '' ? 'all interfaces' : address[0]} port ${address[1]}`;
+    super(code, `cannot listen on ${where}: ${reason}${detail === undefined ? '' : ` (${detail})`}`, {
       cause,
     });
-    this.host = host;
-    this.port = port;
+    this.host = typeof address === 'string' ? '' : address[0];
+    this.port = typeof address === 'string' ? undefined : address[1];
+    this.path = typeof address === 'string' ? address : undefined;
+  }
+}
+
+/** A Unix socket path for a message: the path, or `@name` for a Linux abstract name. */
+export function describeUnixPath(path: string): string {
+  return path.startsWith('\0') ? `@${path.slice(1)}` : path;
+}
+
+/**
+ * A datagram longer than the server's `maxPacketSize`: the handler gets its first
+ * `maxPacketSize` bytes, as the system's `recvfrom` would, and this is reported to `handleError`.
+ */
+export class DatagramTruncatedError extends SocketServerError {
+  /** The datagram's length, in bytes. */
+  readonly size: number;
+  /** The bytes the handler got. */
+  readonly maxPacketSize: number;
+
+  constructor(size: number, maxPacketSize: number) {
+    super(
+      'ERR_DATAGRAM_TRUNCATED',
+      `datagram of ${size} bytes truncated to maxPacketSize (${maxPacketSize} bytes)`,
+    );
+    this.size = size;
+    this.maxPacketSize = maxPacketSize;
   }
 }
 
@@ -94,6 +138,9 @@ function describeBindFailure(cause: NodeJS.ErrnoException): [SocketServerErrorCo
     case 'EAI_AGAIN':
     case 'EAFNOSUPPORT':
       return ['ERR_ADDRESS_NOT_AVAILABLE', `address not available (${cause.code})`];
+    case 'ENOENT':
+    case 'ENOTDIR':
+      return ['ERR_ADDRESS_NOT_AVAILABLE', `no such directory (${cause.code})`];
     case 'EACCES':
     case 'EPERM':
       return ['ERR_PERMISSION_DENIED', `permission denied (${cause.code})`];

@@ -8,22 +8,22 @@ import { ServerStateError } from './errors.js';
  * event-loop strategies is only how many run at once. The server tracks each request until
  * its promise settles, so drain and close have nothing of their own to wait for.
  */
-export class InThreadStrategy implements ConcurrencyStrategy {
+export class InThreadStrategy<Request = Socket> implements ConcurrencyStrategy<Request> {
   readonly name: string;
   readonly maxConcurrentRequests: number;
-  #context: StrategyContext | undefined;
+  #context: StrategyContext<Request> | undefined;
 
   constructor(name: string, maxConcurrentRequests: number) {
     this.name = name;
     this.maxConcurrentRequests = maxConcurrentRequests;
   }
 
-  start(context: StrategyContext): Promise<void> {
+  start(context: StrategyContext<Request>): Promise<void> {
     this.#context = context;
     return Promise.resolve();
   }
 
-  processRequest(request: Socket, clientAddress: ClientAddress): Promise<void> {
+  processRequest(request: Request, clientAddress: ClientAddress): Promise<void> {
     if (this.#context === undefined) {
       return Promise.reject(new ServerStateError(`the ${this.name} strategy was not started`));
     }

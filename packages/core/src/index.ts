@@ -1,11 +1,37 @@
-export { TCPServer, describeError } from './tcp-server.js';
+export { StreamServer, describeError } from './stream-server.js';
 export type {
-  ServerAddress,
-  TCPServerOptions,
+  StreamServerOptions,
+  StreamServerEvents,
   TCPServerEvents,
+  AcceptedSocketOptions,
   DropEvent,
   ConnectionStateEvent,
-} from './tcp-server.js';
+} from './stream-server.js';
+export { TCPServer } from './tcp-server.js';
+export type { TCPServerOptions } from './tcp-server.js';
+export { UnixStreamServer } from './unix-stream-server.js';
+export type { UnixStreamServerOptions } from './unix-stream-server.js';
+export { DatagramServer } from './datagram-server.js';
+export type {
+  DatagramServerOptions,
+  DatagramServerEvents,
+  DatagramTransport,
+  DatagramReceiver,
+} from './datagram-server.js';
+export { UDPServer } from './udp-server.js';
+export type { UDPServerOptions } from './udp-server.js';
+export { UnixDatagramServer } from './unix-datagram-server.js';
+export type { UnixDatagramServerOptions } from './unix-datagram-server.js';
+export type { DatagramAddress, DatagramRequest, DatagramSocket } from './datagram-socket.js';
+export {
+  validateServerAddress,
+  validateUnixPath,
+  isAbstractPath,
+  maxUnixPathLength,
+} from './server-address.js';
+export type { ServerAddress } from './server-address.js';
+export { probeUnixPath } from './unix-path.js';
+export type { PathOwner } from './unix-path.js';
 export type { ConcurrencyStrategy, StrategyContext, RequestSettings } from './strategy.js';
 export { serveRequest, serveRequestHandler, endRequest } from './serve-request.js';
 export type { RequestSteps, EndingSteps } from './serve-request.js';
@@ -27,11 +53,12 @@ export type {
 } from './request-handler.js';
 export { ConnectionRegistry } from './connection-registry.js';
 export type { Connection, ConnectionState } from './connection-registry.js';
-export { clientAddressOf, formatClientAddress } from './client-address.js';
-export type { ClientAddress } from './client-address.js';
+export { clientAddressOf, formatClientAddress, formatUnixPath, unnamedUnixPeer } from './client-address.js';
+export type { ClientAddress, InetAddress, UnixAddress } from './client-address.js';
 export {
   SocketServerError,
   BindError,
+  DatagramTruncatedError,
   InvalidOptionError,
   UnsupportedOptionError,
   ServerStateError,
@@ -39,6 +66,7 @@ export {
   LineTooLongError,
   IdleTimeoutError,
   ConnectionClosedError,
+  describeUnixPath,
 } from './errors.js';
 export type { SocketServerErrorCode } from './errors.js';
 export {

@@ -3,10 +3,19 @@ import { InvalidOptionError } from './errors.js';
 /** The longest delay a Node timer honours; a longer one fires after 1 ms (about 24.8 days). */
 export const maxDelayMs: number = 2 ** 31 - 1;
 
-/** `value` when it is a safe integer of at least `min`; otherwise an {@link InvalidOptionError} naming `name`. */
-export function requireInteger(name: string, value: unknown, min: number): number {
-  if (Number.isSafeInteger(value) && (value as number) >= min) return value as number;
-  throw new InvalidOptionError(name, value, `an integer >= ${min}`);
+/** `value` when it is a safe integer of at least `min` (and at most `max`, if given); otherwise an {@link InvalidOptionError} naming `name`. */
+export function requireInteger(name: string, value: unknown, min: number, max?: number): number {
+  if (
+    Number.isSafeInteger(value) &&
+    (value as number) >= min &&
+    (max === undefined || (value as number) <= max)
+  )
+    return value as number;
+  throw new InvalidOptionError(
+    name,
+    value,
+    max === undefined ? `an integer >= ${min}` : `an integer ${min}-${max}`,
+  );
 }
 
 /** `value` when it is a boolean; otherwise an {@link InvalidOptionError} naming `name`. */

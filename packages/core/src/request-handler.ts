@@ -8,8 +8,8 @@ import { SocketServerError } from './errors.js';
  * process) provides a stand-in with the same fields, so handlers never learn where they run.
  */
 export interface HandlerServer {
-  /** The address the server listens on, `[host, port]`, after binding. */
-  readonly serverAddress: readonly [host: string, port: number];
+  /** The address the server listens on after binding: `[host, port]`, or a Unix socket path. */
+  readonly serverAddress: readonly [host: string, port: number] | string;
   /**
    * Options for the handler class, set with the server's `handlerOptions`. A plain,
    * structured-clonable record, so it can be sent to another thread or process.
@@ -35,9 +35,12 @@ export interface RequestHandler {
  * process can rebuild one from a module and an export name. A class that may run off the main
  * thread says where it lives: `static moduleUrl = import.meta.url`, exported under its class name
  * (or under `static exportName`).
+ *
+ * `Request` is what one request is: a connected `Socket` for stream servers, a
+ * `DatagramRequest` (`[data, socket]`) for datagram servers.
  */
-export type RequestHandlerClass = (new (
-  request: Socket,
+export type RequestHandlerClass<Request = Socket> = (new (
+  request: Request,
   clientAddress: ClientAddress,
   server: HandlerServer,
 ) => RequestHandler) & {
@@ -60,9 +63,9 @@ export interface HandlerLocation {
  * `setup`) and `finish` fail, the first failure is raised with the second attached, as a
  * `SuppressedError`, so neither is lost.
  */
-export function runRequestHandler(
-  RequestHandlerClass: RequestHandlerClass,
-  request: Socket,
+export function runRequestHandler<Request>(
+  RequestHandlerClass: RequestHandlerClass<Request>,
+  request: Request,
   clientAddress: ClientAddress,
   server: HandlerServer,
 ): Promise<void> {
@@ -119,7 +122,9 @@ export function rejectWith(thrown: unknown): Promise<never> {
 }
 
 /** Where a handler class lives, or ERR_HANDLER_NOT_LOCATABLE with what to add to it. */
-export function locateRequestHandler(RequestHandlerClass: RequestHandlerClass): HandlerLocation {
+export function locateRequestHandler<Request>(
+  RequestHandlerClass: RequestHandlerClass<Request>,
+): HandlerLocation {
   const { moduleUrl, name } = RequestHandlerClass;
   const exportName = RequestHandlerClass.exportName ?? name;
   if (typeof moduleUrl !== 'string' || moduleUrl === '' || exportName === '') {
@@ -133,7 +138,9 @@ export function locateRequestHandler(RequestHandlerClass: RequestHandlerClass): 
 }
 
 /** Import a handler class from its location (in a worker); ERR_HANDLER_LOAD_FAILED if it can't be. */
-export async function loadRequestHandler(location: HandlerLocation): Promise<RequestHandlerClass> {
+export async function loadRequestHandler<Request = Socket>(
+  location: HandlerLocation,
+): Promise<RequestHandlerClass<Request>> {
   const where = `${location.exportName} from ${location.moduleUrl}`;
   let module: Record<string, unknown>;
   try {
@@ -150,5 +157,5 @@ export async function loadRequestHandler(location: HandlerLocation): Promise<Req
       `cannot load ${where}: the module has no such export`,
     );
   }
-  return exported as RequestHandlerClass;
+  return exported as RequestHandlerClass<Request>;
 }

@@ -9,27 +9,32 @@ import type { RequestHandlerClass } from './request-handler.js';
 export interface RequestSettings {
   /** The server's `handlerOptions`. */
   readonly handlerOptions: Readonly<Record<string, unknown>>;
-  /** The server's real address. */
-  readonly serverAddress: readonly [host: string, port: number];
+  /** The server's real address: `[host, port]`, or a Unix socket path. */
+  readonly serverAddress: readonly [host: string, port: number] | string;
+  /**
+   * What a request is: a connected socket (`'stream'`), or one datagram with the server's socket
+   * to answer through (`'datagram'`, a `DatagramRequest`).
+   */
+  readonly requestKind: 'stream' | 'datagram';
   /** Close a connection silent for this long, in ms; `undefined`: never. */
   readonly idleTimeoutMs: number | undefined;
   /** How long ending a request may wait for its output to flush, in ms. */
   readonly drainTimeoutMs: number;
 }
 
-/** What the server gives a strategy when it starts. */
-export interface StrategyContext {
+/** What the server gives a strategy when it starts. `Request`: see {@link ConcurrencyStrategy}. */
+export interface StrategyContext<Request = Socket> {
   /** The handler class; a strategy that runs it elsewhere sends its location (`locateRequestHandler`). */
-  readonly RequestHandlerClass: RequestHandlerClass;
+  readonly RequestHandlerClass: RequestHandlerClass<Request>;
   /** What requests need besides their socket. */
   readonly settings: RequestSettings;
   /**
    * Serve one request in this thread, Python's `process_request_thread`: build the handler and
    * run it, report a failure to `handleError`, and always shut the request down. Never rejects.
    */
-  serveRequest(request: Socket, clientAddress: ClientAddress): Promise<void>;
+  serveRequest(request: Request, clientAddress: ClientAddress): Promise<void>;
   /** Report a failure of a request to the server's `handleError`. */
-  handleError(request: Socket | undefined, clientAddress: ClientAddress, error: unknown): void;
+  handleError(request: Request | undefined, clientAddress: ClientAddress, error: unknown): void;
   /** Report a failure that belongs to no request (a worker that died) to `handleServerError`. */
   handleServerError(error: unknown): void;
 }
@@ -39,8 +44,11 @@ export interface StrategyContext {
  * The server accepts connections, applies its limits and keeps every connection in its
  * registry; the strategy decides only where and how each request runs. Accepted sockets come
  * paused (nothing has been read), so a strategy may hand a socket to another thread or process.
+ *
+ * `Request` is a connected `Socket` for stream servers and a `DatagramRequest` for datagram
+ * servers (see `StrategyContext.settings.requestKind`); the in-thread strategies take either.
  */
-export interface ConcurrencyStrategy {
+export interface ConcurrencyStrategy<Request = Socket> {
   /** A name for messages and the CLI: 'serial', 'async', ... */
   readonly name: string;
   /**
@@ -49,12 +57,12 @@ export interface ConcurrencyStrategy {
    */
   readonly maxConcurrentRequests: number;
   /** Called once, before the first request; resolves when the strategy can take requests. */
-  start(context: StrategyContext): Promise<void>;
+  start(context: StrategyContext<Request>): Promise<void>;
   /**
    * Take ownership of an accepted socket and serve it. Resolves when the request is finished
    * and its socket closed; never rejects (failures go to `context.handleError`).
    */
-  processRequest(request: Socket, clientAddress: ClientAddress): Promise<void>;
+  processRequest(request: Request, clientAddress: ClientAddress): Promise<void>;
   /** Stop taking requests and let running ones finish, until `signal` aborts. */
   drain(signal: AbortSignal): Promise<void>;
   /** Stop at once: end running requests and release threads, processes, timers. Idempotent. */

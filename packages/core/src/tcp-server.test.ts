@@ -3,11 +3,12 @@ import { readdirSync } from 'node:fs';
 import net from 'node:net';
 import { connect } from '@socketserver/client';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
-import { formatClientAddress, type ClientAddress } from './client-address.js';
+import { formatClientAddress, type ClientAddress, type InetAddress } from './client-address.js';
 import { ConnectionClosedError } from './errors.js';
 import { eventLoopStrategy } from './event-loop-strategy.js';
 import { serialStrategy } from './serial-strategy.js';
-import { TCPServer, type DropEvent } from './tcp-server.js';
+import type { DropEvent } from './stream-server.js';
+import { TCPServer } from './tcp-server.js';
 import { deferred, RecordingServer, startServer } from './test-support/recording-server.js';
 import { EchoHandler, SocketHandler } from './test-support/test-handlers.js';
 
@@ -176,7 +177,7 @@ describe('TCPServer: requests', () => {
     const started: number[] = [];
     class Probe extends EchoHandler {
       override setup(): void {
-        started.push(this.clientAddress.port);
+        started.push((this.clientAddress as InetAddress).port);
       }
     }
     const { server } = startServer(Probe, { strategy: serialStrategy() });
@@ -326,7 +327,7 @@ describe('TCPServer: requests', () => {
     expect(errors).toHaveLength(rounds + 1);
     expect(finished).toBe(rounds + 1);
     expect(errors[1]?.error).toBeInstanceOf(TypeError);
-    expect(errors[1]?.clientAddress.host).toBe('127.0.0.1');
+    expect(errors[1]?.clientAddress).toMatchObject({ host: '127.0.0.1' });
     await waitForConnections(server, () => server.connectionCount === 0);
     expect(countFds()).toBe(before);
   });
@@ -421,7 +422,7 @@ describe('TCPServer: limits', () => {
     expect(await dropped.recv(1)).toHaveLength(0);
     const [drop] = (await drops) as [DropEvent];
     expect(drop.reason).toBe('requestQueueSize');
-    expect(drop.clientAddress.port).toBe(dropped.localPort);
+    expect(drop.clientAddress).toMatchObject({ port: dropped.localPort });
     await busy.close();
     await waiting.sendAll('w');
     expect((await waiting.recv(1)).toString()).toBe('w');
@@ -439,7 +440,7 @@ describe('TCPServer: limits', () => {
     await waitForConnections(server, () => server.connectionCount === 0);
     expect(server.errors).toHaveLength(1);
     expect(server.errors[0]?.error).toMatchObject({ code: 'ERR_IDLE_TIMEOUT' });
-    expect(server.errors[0]?.clientAddress.port).toBe(client.localPort);
+    expect(server.errors[0]?.clientAddress).toMatchObject({ port: client.localPort });
   });
 });
 

@@ -3,7 +3,8 @@ import type { Socket } from 'node:net';
 import { onTestFinished } from 'vitest';
 import type { ClientAddress } from '../client-address.js';
 import type { RequestHandlerClass } from '../request-handler.js';
-import { TCPServer, type ServerAddress, type TCPServerOptions } from '../tcp-server.js';
+import type { ServerAddress } from '../server-address.js';
+import { TCPServer, type TCPServerOptions } from '../tcp-server.js';
 import { eventLoopStrategy } from '../event-loop-strategy.js';
 
 export interface RecordedError {

@@ -1,0 +1,652 @@
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import type { Socket } from 'node:net';
+import { formatClientAddress, type ClientAddress } from './client-address.js';
+import { ConnectionRegistry, type Connection, type ConnectionState } from './connection-registry.js';
+import { requireDelayMs, requireInteger, requireTimeoutMs } from './option-validators.js';
+import { endRequest, serveRequest, serveRequestHandler, type RequestSteps } from './serve-request.js';
+import { InThreadStrategy } from './in-thread-strategy.js';
+import { BindError, ServerClosedError, ServerStateError, SocketServerError } from './errors.js';
+import {
+  rejectWith,
+  runRequestHandler,
+  type HandlerServer,
+  type RequestHandlerClass,
+} from './request-handler.js';
+import { serialStrategy } from './serial-strategy.js';
+import type { ConcurrencyStrategy, StrategyContext } from './strategy.js';
+import type { ServerAddress } from './server-address.js';
+
+/** Options of every stream server ({@link TCPServer}, {@link UnixStreamServer}). Unset ones take the class defaults (the static fields). */
+export interface StreamServerOptions {
+  /**
+   * Bind and listen in the constructor. With `false`, set socket options, then call
+   * `serverBind()` and `serverActivate()` yourself. Default `true`.
+   */
+  bindAndActivate?: boolean;
+  /** Where requests run. Default {@link serialStrategy}: one at a time, as Python's TCPServer. */
+  strategy?: ConcurrencyStrategy;
+  /**
+   * The listen backlog, and the cap on accepted connections waiting for a free slot of the
+   * strategy; beyond it a new connection is dropped (`'drop'` event). Default 128.
+   */
+  requestQueueSize?: number;
+  /**
+   * Cap on connections open at once, waiting or served. A connection beyond it is closed at
+   * once and reported with a `'drop'` event, as Node's `server.maxConnections`. Default none.
+   */
+  maxConnections?: number;
+  /** Close a connection that sent nothing for this many ms; reported to `handleError`. Default none. */
+  idleTimeoutMs?: number;
+  /** How long `handleRequest()` waits for a connection before `handleTimeout()`, in ms. Default: forever. */
+  timeoutMs?: number;
+  /** How long `shutdown()` lets running requests finish before closing them, in ms. Default 10 000. */
+  drainTimeoutMs?: number;
+  /** A structured-clonable record handed to every request handler as `server.handlerOptions`. */
+  handlerOptions?: Readonly<Record<string, unknown>>;
+  /** Aborting it shuts the server down, as `shutdown()`. */
+  signal?: AbortSignal;
+}
+
+/** Options of accepted sockets that a subclass passes to {@link StreamServer}'s constructor. */
+export interface AcceptedSocketOptions {
+  /** TCP_NODELAY. */
+  noDelay: boolean;
+  /** SO_KEEPALIVE. */
+  keepAlive: boolean;
+  /** Idle time before the first keep-alive probe, in ms; 0: the system's. */
+  keepAliveInitialDelay: number;
+}
+
+/** Why a connection was dropped at accept. */
+export interface DropEvent {
+  /** The peer of the dropped connection. */
+  readonly clientAddress: ClientAddress;
+  /** The cap that was reached. */
+  readonly reason: 'maxConnections' | 'requestQueueSize';
+}
+
+/** A connection moved to another state: accepted (`new`), served (`active`), gone (`closed`). */
+export interface ConnectionStateEvent {
+  /** The peer of the connection. */
+  readonly clientAddress: ClientAddress;
+  /** The state the connection moved to. */
+  readonly state: ConnectionState;
+}
+
+/** Events of a stream server ({@link TCPServer}, {@link UnixStreamServer}). */
+export interface StreamServerEvents {
+  /** A connection was closed at accept because `maxConnections` or `requestQueueSize` was reached. */
+  drop: [event: DropEvent];
+  /** A connection was accepted, began to be served, or closed. */
+  connectionState: [event: ConnectionStateEvent];
+}
+
+/** The events of a {@link TCPServer}: those of every stream server. */
+export type TCPServerEvents = StreamServerEvents;
+
+type ServerState = 'created' | 'bound' | 'listening' | 'closing' | 'closed';
+
+/**
+ * A stream server in Python's socketserver shape, with Node's promises, signals and disposal:
+ * the lifecycle shared by {@link TCPServer} and {@link UnixStreamServer}, which say how to bind
+ * (`bindSocket`) and who the peer of a connection is (`peerAddress`).
+ *
+ * For callers: `serveForever()`, `handleRequest()`, `shutdown()`, `serverClose()`,
+ * `[Symbol.asyncDispose]()`, and with `bindAndActivate: false`, `serverBind()` then
+ * `serverActivate()`.
+ *
+ * To override: `serverBind`, `serverActivate`, `verifyRequest`, `processRequest`,
+ * `finishRequest`, `shutdownRequest`, `closeRequest`, `handleError`, `handleTimeout`,
+ * `serviceActions`. Concurrency is not overridden here but chosen with a strategy.
+ *
+ * Accepted connections wait in an accept queue until the strategy has a free slot (serial: one
+ * at a time); nothing is read from them before their handler runs.
+ */
+export abstract class StreamServer<Address extends ServerAddress | string>
+  extends EventEmitter<StreamServerEvents>
+  implements HandlerServer, AsyncDisposable
+{
+  /** See {@link StreamServerOptions.requestQueueSize}. */
+  static requestQueueSize = 128;
+  /** See {@link StreamServerOptions.drainTimeoutMs}. */
+  static drainTimeoutMs = 10_000;
+
+  /** The handler class; one instance serves each connection. */
+  readonly RequestHandlerClass: RequestHandlerClass;
+  /** Where requests run. */
+  readonly strategy: ConcurrencyStrategy;
+  readonly handlerOptions: Readonly<Record<string, unknown>>;
+  /** The address given, and after `serverBind()` the real one (the port picked for port 0). */
+  serverAddress: Address;
+  /** The listen backlog and accept-queue cap. See {@link StreamServerOptions.requestQueueSize}. */
+  requestQueueSize: number;
+  /** Cap on connections open at once; `Infinity` when none. See {@link StreamServerOptions.maxConnections}. */
+  maxConnections: number;
+  /** Idle timeout per connection, in ms; `undefined` for none. See {@link StreamServerOptions.idleTimeoutMs}. */
+  idleTimeoutMs: number | undefined;
+  /** How long `handleRequest()` waits for a connection, in ms; `undefined` for forever. */
+  timeoutMs: number | undefined;
+  /** How long `shutdown()` lets running requests finish, in ms. See {@link StreamServerOptions.drainTimeoutMs}. */
+  drainTimeoutMs: number;
+  /** Connections closed at accept because of `maxConnections` or `requestQueueSize`. */
+  droppedConnections = 0;
+
+  readonly #listener: net.Server;
+  readonly #registry = new ConnectionRegistry();
+  /** Aborted when the server stops accepting, with the reason: a requested stop or a failure. */
+  readonly #stopController = new AbortController();
+  /** Aborted to cut a graceful drain short. */
+  readonly #forceController = new AbortController();
+  /** Requests dispatched and not settled; `#requestsSettled` resolves when it comes back to 0. */
+  #runningRequests = 0;
+  #requestsSettled: PromiseWithResolvers<void> | undefined;
+  /** The steps of `serveRequest`, built once: nothing is allocated for them per connection. */
+  readonly #requestSteps: RequestSteps = {
+    finishRequest: (socket, address) => this.finishRequest(socket, address),
+    shutdownRequest: (socket) => this.shutdownRequest(socket),
+    reportError: (socket, address, error) => this.#reportError(socket, address, error),
+  };
+  /** The 'close' listener of every waiting socket, shared (`this` is the socket): no closure each. */
+  readonly #onSocketClose: (this: Socket) => void = ((server: StreamServer<Address>) =>
+    function onSocketClose(this: Socket): void {
+      const connection = server.#registry.get(this);
+      // Only a connection still waiting is forgotten here; a served one is when its request settles.
+      if (connection?.state === 'new') server.#forget(connection);
+    })(this);
+  #state: ServerState = 'created';
+  #boundSocket: net.BoundSocket | undefined;
+  #activation: Promise<void> | undefined;
+  #strategyStart: Promise<void> | undefined;
+  #isServing = false;
+  #stopping: Promise<void> | undefined;
+  #failure: Error | undefined;
+  /** Past the drain: what is left is closed on purpose (see #reportError). */
+  #isClosingConnections = false;
+  #removeAbortListener: (() => void) | undefined;
+
+  /**
+   * For subclasses: `serverAddress` validated by the subclass. The subclass's constructor ends
+   * with {@link StreamServer.bindAndActivate} when `options.bindAndActivate` is not `false`.
+   */
+  protected constructor(
+    serverAddress: Address,
+    RequestHandlerClass: RequestHandlerClass,
+    options: StreamServerOptions,
+    acceptedSocketOptions: AcceptedSocketOptions,
+  ) {
+    super();
+    const defaults = new.target;
+    this.RequestHandlerClass = RequestHandlerClass;
+    this.serverAddress = serverAddress;
+    this.strategy = options.strategy ?? serialStrategy();
+    this.handlerOptions = options.handlerOptions ?? {};
+    this.requestQueueSize = requireInteger(
+      'requestQueueSize',
+      options.requestQueueSize ?? defaults.requestQueueSize,
+      1,
+    );
+    this.maxConnections =
+      options.maxConnections === undefined
+        ? Number.POSITIVE_INFINITY
+        : requireInteger('maxConnections', options.maxConnections, 1);
+    this.idleTimeoutMs = requireTimeoutMs('idleTimeoutMs', options.idleTimeoutMs);
+    this.timeoutMs =
+      options.timeoutMs === undefined ? undefined : requireDelayMs('timeoutMs', options.timeoutMs);
+    this.drainTimeoutMs = requireDelayMs('drainTimeoutMs', options.drainTimeoutMs ?? defaults.drainTimeoutMs);
+
+    this.#listener = net.createServer({
+      // Handlers may answer after the peer's EOF (a half-close); shutdownRequest() ends the write side.
+      allowHalfOpen: true,
+      pauseOnConnect: true,
+      ...acceptedSocketOptions,
+    });
+    this.#listener.on('connection', (socket) => this.#onConnection(socket));
+    this.#listener.on('error', (error) => this.#fail(error));
+
+    const { signal } = options;
+    if (signal !== undefined) {
+      const onAbort = (): void => void this.shutdown().catch((error: unknown) => this.#fail(error));
+      if (signal.aborted) queueMicrotask(onAbort);
+      else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        this.#removeAbortListener = () => signal.removeEventListener('abort', onAbort);
+      }
+    }
+  }
+
+  /**
+   * Python's `bind_and_activate=True`: `serverBind()`, then `serverActivate()`, whose outcome
+   * `serveForever()`, `handleRequest()` and `listening` re-raise. Called at the end of a
+   * subclass's constructor, once its own settings are in place.
+   */
+  protected bindAndActivate(): void {
+    this.serverBind();
+    this.#activation = this.serverActivate();
+    this.#activation.catch(() => {});
+  }
+
+  /** Settles when the server is listening; rejects if activation failed. */
+  get listening(): Promise<void> {
+    return this.#activation ?? Promise.reject(new ServerStateError('serverActivate() was not called'));
+  }
+
+  /** Connections open now, waiting or served. */
+  get connectionCount(): number {
+    return this.#registry.size;
+  }
+
+  /** Whether `serverBind()` has run: socket options can no longer change. */
+  protected get isBound(): boolean {
+    return this.#state !== 'created';
+  }
+
+  /**
+   * Bind the listening socket, synchronously (net.BoundSocket): an address in use fails here, with
+   * a {@link BindError}, and the real address (the port picked for port 0) is known before listening.
+   */
+  serverBind(): void {
+    if (this.#state !== 'created') throw new ServerStateError(`serverBind() on a ${this.#state} server`);
+    this.#boundSocket = this.bindSocket();
+    this.#state = 'bound';
+  }
+
+  /**
+   * For subclasses: bind a socket to `serverAddress` and set `serverAddress` to the real address.
+   * Throws a {@link BindError}.
+   */
+  protected abstract bindSocket(): net.BoundSocket;
+
+  /** For subclasses: the peer of an accepted socket, or `undefined` once it has lost its peer. */
+  protected abstract peerAddress(socket: Socket): ClientAddress | undefined;
+
+  /** Start listening with `requestQueueSize` as the backlog. Resolves once listening. */
+  serverActivate(): Promise<void> {
+    const bound = this.#boundSocket;
+    if (this.#state !== 'bound' || bound === undefined) {
+      return Promise.reject(
+        new ServerStateError(`serverActivate() on a ${this.#state} server; call serverBind() first`),
+      );
+    }
+    this.#boundSocket = undefined;
+    this.#state = 'listening';
+    const listening = new Promise<void>((resolve, reject) => {
+      const onError = (error: NodeJS.ErrnoException): void => {
+        stopWaiting();
+        this.#state = 'closed';
+        reject(new BindError(this.serverAddress, error));
+      };
+      // On 'close' too: a server stopped before it was listening has nothing left to wait for.
+      const onReady = (): void => {
+        stopWaiting();
+        resolve();
+      };
+      const stopWaiting = (): void => {
+        this.#listener.off('error', onError).off('listening', onReady).off('close', onReady);
+      };
+      this.#listener.once('error', onError).once('listening', onReady).once('close', onReady);
+    });
+    this.#listener.listen(bound, this.requestQueueSize);
+    this.#activation = listening;
+    return listening;
+  }
+
+  /**
+   * Serve until `shutdown()` or `serverClose()`, then resolve once the shutdown has completed.
+   * Rejects if the listener fails, with ERR_SERVER_CLOSED on a closed server, and with
+   * ERR_SERVER_STATE if already serving.
+   */
+  async serveForever(): Promise<void> {
+    this.#checkCanServe('serveForever');
+    this.#isServing = true;
+    try {
+      await this.#ready();
+      const stop = this.#stopController.signal;
+      for (
+        let connection = await this.#nextRequest(stop);
+        connection;
+        connection = await this.#nextRequest(stop)
+      ) {
+        // Not awaited: the request runs on its own, tracked until it settles; it never rejects.
+        void this.#dispatch(connection);
+        await this.serviceActions();
+      }
+    } finally {
+      this.#isServing = false;
+    }
+    await this.#stopping;
+    if (this.#failure !== undefined) throw this.#failure;
+  }
+
+  /**
+   * Serve exactly one request: wait for a connection (at most `timeoutMs`, then
+   * `handleTimeout()`), process it, and resolve when it has finished.
+   */
+  async handleRequest(): Promise<void> {
+    this.#checkCanServe('handleRequest');
+    this.#isServing = true;
+    try {
+      await this.#ready();
+      const timeout = this.timeoutMs === undefined ? undefined : AbortSignal.timeout(this.timeoutMs);
+      const stop = this.#stopController.signal;
+      const connection = await this.#nextRequest(
+        timeout === undefined ? stop : AbortSignal.any([stop, timeout]),
+      );
+      if (connection !== undefined) return await this.#dispatch(connection);
+      if (timeout?.aborted && !stop.aborted) await this.handleTimeout();
+    } finally {
+      this.#isServing = false;
+    }
+    if (this.#failure !== undefined) throw this.#failure;
+  }
+
+  /**
+   * Stop gracefully, as Go's `Shutdown`: stop accepting, close connections still waiting in the
+   * accept queue, let running requests finish for `drainTimeoutMs` (or until `signal` aborts),
+   * then close what remains. Idempotent; a second call waits on the first. A handler that fails
+   * because its connection was closed this way (ERR_CONNECTION_CLOSED) is not reported.
+   */
+  shutdown(options: { drainTimeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+    const drainTimeoutMs = requireDelayMs('drainTimeoutMs', options.drainTimeoutMs ?? this.drainTimeoutMs);
+    this.#stopping ??= this.#stop(drainTimeoutMs, options.signal);
+    return this.#stopping;
+  }
+
+  /** Close at once, as Go's `Close`: the listener and every connection. Idempotent. */
+  serverClose(): Promise<void> {
+    this.#forceController.abort();
+    this.#stopping ??= this.#stop(0, undefined);
+    return this.#stopping;
+  }
+
+  /** `await using`: the same as `serverClose()`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.serverClose();
+  }
+
+  /** Accept or refuse a connection before any handler runs. Default: accept. */
+  verifyRequest(_request: Socket, _clientAddress: ClientAddress): boolean | Promise<boolean> {
+    return true;
+  }
+
+  /** Hand the request to the strategy; resolves when it has finished. */
+  processRequest(request: Socket, clientAddress: ClientAddress): Promise<void> {
+    return this.strategy.processRequest(request, clientAddress);
+  }
+
+  /** Build the handler and run it: setup, handle, and finish always. */
+  finishRequest(request: Socket, clientAddress: ClientAddress): Promise<void> {
+    return runRequestHandler(this.RequestHandlerClass, request, clientAddress, this);
+  }
+
+  /**
+   * End a request: half-close the write side so the peer reads a clean EOF after all that was
+   * written, then `closeRequest`. Waits at most `drainTimeoutMs` for the write side to flush.
+   */
+  async shutdownRequest(request: Socket): Promise<void> {
+    // serverClose() and the end of a drain destroy the sockets still open, which ends this wait.
+    await endRequest(request, this.drainTimeoutMs);
+    this.closeRequest(request);
+  }
+
+  /** Release the socket. */
+  closeRequest(request: Socket): void {
+    request.destroy();
+  }
+
+  /**
+   * Report a failed request. Default: one line on stderr with the client's address and the
+   * error; the server keeps serving.
+   */
+  handleError(_request: Socket | undefined, clientAddress: ClientAddress, error: unknown): void {
+    process.stderr.write(
+      `Error handling request from ${formatClientAddress(clientAddress)}: ${describeError(error)}\n`,
+    );
+  }
+
+  /**
+   * Report a failure that belongs to no single request, such as a worker of a strategy that
+   * died (and was replaced). Default: one line on stderr.
+   */
+  handleServerError(error: unknown): void {
+    process.stderr.write(`Server error: ${describeError(error)}\n`);
+  }
+
+  /** Called by `handleRequest()` when no connection came within `timeoutMs`. Default: nothing. */
+  handleTimeout(): void | Promise<void> {}
+
+  /** Called by `serveForever()` after each accepted request. Default: nothing. */
+  serviceActions(): void | Promise<void> {}
+
+  #checkCanServe(method: string): void {
+    if (this.#stopping !== undefined || this.#state === 'closing' || this.#state === 'closed') {
+      throw new ServerClosedError(`${method}() on a server that was shut down or closed`);
+    }
+    if (this.#isServing) throw new ServerStateError(`${method}() while the server is already serving`);
+    if (this.#activation === undefined) {
+      throw new ServerStateError(
+        `${method}() before serverActivate(); call serverBind() and serverActivate() first`,
+      );
+    }
+  }
+
+  async #ready(): Promise<void> {
+    await this.#activation;
+    this.#strategyStart ??= this.strategy.start(this.#strategyContext());
+    await this.#strategyStart;
+  }
+
+  #strategyContext(): StrategyContext {
+    return {
+      RequestHandlerClass: this.RequestHandlerClass,
+      settings: {
+        handlerOptions: this.handlerOptions,
+        serverAddress: this.serverAddress,
+        idleTimeoutMs: this.idleTimeoutMs,
+        drainTimeoutMs: this.drainTimeoutMs,
+        requestKind: 'stream',
+      },
+      serveRequest: (request, clientAddress) => this.#serveRequest(request, clientAddress),
+      handleError: (request, clientAddress, error) => this.#reportError(request, clientAddress, error),
+      handleServerError: (error) => {
+        try {
+          this.handleServerError(error);
+        } catch (handlerError) {
+          process.stderr.write(`handleServerError() failed: ${describeError(handlerError)}\n`);
+        }
+      },
+    };
+  }
+
+  #onConnection(socket: Socket): void {
+    // A connection may fail while it waits; its handler's reads see the failure.
+    socket.on('error', ignoreError);
+    const clientAddress = this.peerAddress(socket);
+    if (clientAddress === undefined || this.#stopping !== undefined) {
+      socket.destroy();
+      return;
+    }
+    const reason =
+      this.#registry.size >= this.maxConnections
+        ? 'maxConnections'
+        : this.#registry.waitingCount >= this.requestQueueSize
+          ? 'requestQueueSize'
+          : undefined;
+    if (reason !== undefined) {
+      socket.destroy();
+      this.droppedConnections += 1;
+      this.emit('drop', { clientAddress, reason });
+      return;
+    }
+    this.#registry.add(socket, clientAddress);
+    this.#emitConnectionState(clientAddress, 'new');
+    socket.on('close', this.#onSocketClose);
+  }
+
+  /** The next connection, once the strategy has a free slot; `undefined` when `signal` aborts. */
+  async #nextRequest(signal: AbortSignal): Promise<Connection | undefined> {
+    while (!signal.aborted) {
+      if (this.#registry.activeCount < this.strategy.maxConcurrentRequests) {
+        const connection = this.#registry.takeNext();
+        if (connection !== undefined) {
+          // Only a waiting connection needs it: its request's end forgets a served one.
+          connection.socket.off('close', this.#onSocketClose);
+          this.#emitConnectionState(connection.clientAddress, 'active');
+          return connection;
+        }
+      }
+      await this.#registry.changed(signal);
+    }
+    return undefined;
+  }
+
+  /**
+   * Python's `_handle_request_noblock`: verify, then process; tracked until it settles, which it
+   * always does, never rejecting. A promise chain, not an async function: while a handler waits,
+   * which is most of a connection's life, a chain holds one reaction, a suspended frame far more.
+   */
+  #dispatch(connection: Connection): Promise<void> {
+    const { socket, clientAddress } = connection;
+    this.#runningRequests += 1;
+    let processing: Promise<void>;
+    try {
+      const isAccepted = this.verifyRequest(socket, clientAddress);
+      if (isAccepted === true && this.#canServeInPlace()) {
+        return serveRequestHandler(
+          socket,
+          clientAddress,
+          this.#requestSteps,
+          this.idleTimeoutMs,
+          this.RequestHandlerClass,
+          this,
+          this.#onRequestServedInPlace,
+        );
+      }
+      processing =
+        typeof isAccepted === 'boolean'
+          ? this.#processOrRefuse(socket, clientAddress, isAccepted)
+          : isAccepted.then((verdict) => this.#processOrRefuse(socket, clientAddress, verdict));
+    } catch (error) {
+      processing = rejectWith(error); // thrown by an overridden verifyRequest or processRequest
+    }
+    return processing.then(
+      () => this.#settle(connection),
+      (error: unknown) => {
+        this.#reportError(socket, clientAddress, error);
+        this.closeRequest(socket);
+        this.#settle(connection);
+      },
+    );
+  }
+
+  /**
+   * Whether `processRequest` and `finishRequest` are the defaults and the strategy runs requests
+   * on this thread: then a request can run through `serveRequestHandler`, one promise chain from
+   * the handler to the end, which is what `processRequest` would do in more steps (and more
+   * memory per waiting connection). An override of either hook takes the template path.
+   */
+  #canServeInPlace(): boolean {
+    return (
+      this.processRequest === StreamServer.prototype.processRequest &&
+      this.finishRequest === StreamServer.prototype.finishRequest &&
+      this.strategy instanceof InThreadStrategy &&
+      this.strategy.processRequest === InThreadStrategy.prototype.processRequest
+    );
+  }
+
+  /** The end of a request served in place: shared by all of them, so nothing is made per request. */
+  readonly #onRequestServedInPlace = (socket: Socket): void => {
+    const connection = this.#registry.get(socket);
+    if (connection !== undefined) this.#settle(connection);
+  };
+
+  #processOrRefuse(socket: Socket, clientAddress: ClientAddress, isAccepted: boolean): Promise<void> {
+    return isAccepted ? this.processRequest(socket, clientAddress) : this.shutdownRequest(socket);
+  }
+
+  /** The end of a dispatched request, however it went. */
+  #settle(connection: Connection): void {
+    this.#forget(connection);
+    this.#runningRequests -= 1;
+    if (this.#runningRequests === 0) this.#requestsSettled?.resolve();
+  }
+
+  #forget(connection: Connection): void {
+    this.#registry.delete(connection.socket);
+    this.#emitConnectionState(connection.clientAddress, 'closed');
+  }
+
+  /** Three times per connection: the event object is built only when someone listens. */
+  #emitConnectionState(clientAddress: ClientAddress, state: ConnectionState): void {
+    if (this.listenerCount('connectionState') > 0) this.emit('connectionState', { clientAddress, state });
+  }
+
+  /** Python's `process_request_thread`, for strategies that run requests on this thread. */
+  #serveRequest(request: Socket, clientAddress: ClientAddress): Promise<void> {
+    return serveRequest(request, clientAddress, this.#requestSteps, this.idleTimeoutMs);
+  }
+
+  #reportError(request: Socket | undefined, clientAddress: ClientAddress, error: unknown): void {
+    // A connection the server itself closes after the drain makes its handler fail with
+    // ERR_CONNECTION_CLOSED: the expected end of that connection, not a failure to report.
+    if (this.#isClosingConnections && isConnectionClosed(error)) return;
+    try {
+      this.handleError(request, clientAddress, error);
+    } catch (handlerError) {
+      process.stderr.write(`handleError() failed: ${describeError(handlerError)}\n`);
+    }
+  }
+
+  #fail(error: unknown): void {
+    this.#failure ??= error instanceof Error ? error : new Error(String(error));
+    if (this.#state === 'listening') void this.serverClose();
+  }
+
+  async #stop(drainTimeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
+    this.#state = 'closing';
+    this.#removeAbortListener?.();
+    this.#stopController.abort(new ServerClosedError('the server is shutting down'));
+    this.#boundSocket?.close();
+    this.#boundSocket = undefined;
+    // Closes the listening socket now. Its 'close' event is not awaited: it waits for every
+    // connection, including sockets handed to child processes, which Node asks those children about.
+    if (this.#listener.listening) this.#listener.close();
+    for (const waiting of this.#registry.inState('new')) waiting.socket.destroy();
+
+    const deadline = AbortSignal.any(
+      [AbortSignal.timeout(drainTimeoutMs), this.#forceController.signal, signal].filter(
+        (s) => s !== undefined,
+      ),
+    );
+    await Promise.all([this.#registry.whenEmpty(deadline), this.strategy.drain(deadline)]);
+    this.#isClosingConnections = true;
+    if (this.#registry.size > 0) {
+      for (const { socket } of this.#registry.inState('active')) socket.destroy();
+    }
+    await this.strategy.close();
+    if (this.#runningRequests > 0) {
+      this.#requestsSettled = Promise.withResolvers();
+      await this.#requestsSettled.promise;
+    }
+    this.#state = 'closed';
+  }
+}
+
+/** The 'error' listener of a waiting socket: its handler's reads see the failure. */
+function ignoreError(): void {}
+
+function isConnectionClosed(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === 'ERR_CONNECTION_CLOSED';
+}
+
+/** The one line `handleError` prints for an error: its code and message, never a stack. */
+export function describeError(error: unknown): string {
+  if (error instanceof SocketServerError) return `${error.code}: ${error.message}`;
+  if (error instanceof Error) {
+    const { code } = error as NodeJS.ErrnoException;
+    return code !== undefined && !error.message.includes(code)
+      ? `${code}: ${error.message}`
+      : `${error.name}: ${error.message}`;
+  }
+  return String(error);
+}

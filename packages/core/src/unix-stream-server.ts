@@ -1,0 +1,65 @@
+import net from 'node:net';
+import { unnamedUnixPeer, type UnixAddress } from './client-address.js';
+import type { RequestHandlerClass } from './request-handler.js';
+import { validateUnixPath } from './server-address.js';
+import { StreamServer, type StreamServerOptions } from './stream-server.js';
+import { applyMode, bindUnixPath, validateMode } from './unix-path.js';
+
+/** Options of {@link UnixStreamServer}. */
+export interface UnixStreamServerOptions extends StreamServerOptions {
+  /**
+   * The socket file's permission bits, set right after binding (before anyone can connect):
+   * `0o660` lets the group connect, for example. Default: what the umask leaves. Not for an
+   * abstract name, which has no file.
+   */
+  mode?: number;
+}
+
+/**
+ * Python's UnixStreamServer: a {@link StreamServer} on a Unix-domain socket path, or on Linux an
+ * abstract name (`'\0name'`, no file).
+ *
+ * - A path taken by a stale socket file (its server died) is removed and reused; a path a live
+ *   server owns is a {@link BindError} (ERR_ADDRESS_IN_USE) naming it, and is never taken over.
+ *   Whether the owner lives is found by connecting to it (see {@link probeUnixPath}).
+ * - The socket file is removed when the server closes.
+ * - `mode` sets the file's permissions.
+ * - A path too long for `sockaddr_un` is an {@link InvalidOptionError} at construction; EACCES on
+ *   the directory is a BindError (ERR_PERMISSION_DENIED).
+ * - Every peer is `{ family: 'Unix', path: '' }`: Node does not expose a stream peer's name, and a
+ *   connecting client almost never has one (Python shows it as `''`).
+ *
+ * Runs with the in-thread strategies and with child-process ones (forking, a process pool); Node
+ * transfers only TCP sockets to worker threads, so thread strategies refuse to start on it.
+ */
+export class UnixStreamServer extends StreamServer<string> {
+  /** The socket file's permission bits; see {@link UnixStreamServerOptions.mode}. */
+  readonly mode: number | undefined;
+
+  constructor(path: string, RequestHandlerClass: RequestHandlerClass, options: UnixStreamServerOptions = {}) {
+    super(validateUnixPath(path), RequestHandlerClass, options, {
+      noDelay: false,
+      keepAlive: false,
+      keepAliveInitialDelay: 0,
+    });
+    this.mode = validateMode(options.mode, path);
+    if (options.bindAndActivate ?? true) this.bindAndActivate();
+  }
+
+  protected override bindSocket(): net.BoundSocket {
+    const path = this.serverAddress;
+    // Node 24 binds a path too; @types/node does not list the option yet.
+    const bound = bindUnixPath(path, () => new net.BoundSocket({ path } as net.BoundSocketOptions));
+    try {
+      applyMode(path, this.mode);
+    } catch (error) {
+      bound.close();
+      throw error;
+    }
+    return bound;
+  }
+
+  protected override peerAddress(): UnixAddress {
+    return unnamedUnixPeer;
+  }
+}
