@@ -1,17 +1,20 @@
 /**
  * Stable codes for every failure of the test client. Match on these, not on `instanceof`.
  *
- * - `ERR_CONNECTION_REFUSED`: nothing listens on that host and port.
+ * - `ERR_CONNECTION_REFUSED`: nothing listens on that host and port, or at that Unix socket path
+ *   (`ECONNREFUSED`; `ENOENT` when no file has that path).
  * - `ERR_CONNECTION_RESET`: the peer reset the connection, or a send hit a closed peer (`ECONNRESET`, `EPIPE`).
- * - `ERR_TIMEOUT`: a bounded wait ran out (connect, send, a read, `shutdownWrite`, `waitForClose`).
- * - `ERR_ABORTED`: the caller's `AbortSignal` ended the connection attempt.
- * - `ERR_CLIENT_CLOSED`: the client was used after `close()` or `destroy()`, or closed while a read waited.
+ * - `ERR_TIMEOUT`: a bounded wait ran out (connect, send, a read, `shutdownWrite`, `waitForClose`, `sendto`,
+ *   `recvfrom`).
+ * - `ERR_ABORTED`: the caller's `AbortSignal` ended the connection attempt or a `recvfrom`.
+ * - `ERR_CLIENT_CLOSED`: a client (`TestClient`, `DatagramClient`) was used after `close()` or `destroy()`,
+ *   or closed while a call waited.
  * - `ERR_WRITE_AFTER_SHUTDOWN`: `send` after `shutdownWrite()`.
- * - `ERR_READ_IN_PROGRESS`: a read started while another read was still waiting.
+ * - `ERR_READ_IN_PROGRESS`: a read (or `recvfrom`) started while another one was still waiting.
  * - `ERR_UNEXPECTED_EOF`: the peer closed the connection before `recvExactly` got all its bytes.
  * - `ERR_LINE_TOO_LONG`: `readline` found no `\n` within `maxLineLength` bytes.
  * - `ERR_INVALID_ARGUMENT`: an argument or option is out of range.
- * - `ERR_SOCKET`: any other system error (see `cause`).
+ * - `ERR_SOCKET`: any other system error (see `cause`), such as `EMSGSIZE` from `sendto`.
  */
 export type ClientErrorCode =
   | 'ERR_CONNECTION_REFUSED'
@@ -38,12 +41,19 @@ export class ClientError extends Error {
     this.code = code;
   }
 
-  /** Translates a socket error (`ECONNREFUSED`, `ECONNRESET`, ...) on the connection to `peer` ("host:port"). */
+  /**
+   * Translates a socket error (`ECONNREFUSED`, `ENOENT`, `ECONNRESET`, ...) on the connection to, or the
+   * datagram sent to, `peer` ("host:port", or a Unix socket path).
+   */
   static fromSystemError(error: unknown, peer: string): ClientError {
     const systemCode = error instanceof Error && 'code' in error ? String(error.code) : undefined;
     switch (systemCode) {
       case 'ECONNREFUSED':
         return new ClientError('ERR_CONNECTION_REFUSED', `Connection refused by ${peer}`, { cause: error });
+      case 'ENOENT':
+        return new ClientError('ERR_CONNECTION_REFUSED', `Connection refused by ${peer}: no such file`, {
+          cause: error,
+        });
       case 'ECONNRESET':
       case 'EPIPE':
         return new ClientError('ERR_CONNECTION_RESET', `Connection reset by ${peer}`, { cause: error });

@@ -1,8 +1,8 @@
-import { once } from 'node:events';
 import { createConnection } from 'node:net';
-import { ClientError } from './client-error.js';
+import { openConnection } from './open-connection.js';
+import { hostPortLabel } from './peer-label.js';
 import { requireInteger } from './require-integer.js';
-import { TestClient } from './test-client.js';
+import type { TestClient } from './test-client.js';
 import { resolveTimeoutMs, type TimeoutOptions } from './timeout-options.js';
 
 /** Options of {@link connect}. `timeoutMs` bounds the connection attempt (default 10 s). */
@@ -21,30 +21,11 @@ export interface ConnectOptions extends TimeoutOptions {
  * `ERR_CONNECTION_REFUSED`, `ERR_TIMEOUT`, `ERR_ABORTED`, `ERR_INVALID_ARGUMENT` or `ERR_SOCKET`.
  */
 export async function connect(host: string, port: number, options: ConnectOptions = {}): Promise<TestClient> {
-  const peer = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  const peer = hostPortLabel(host, port);
   const timeoutMs = resolveTimeoutMs(options.timeoutMs);
   requireInteger('port', port, 1, 65_535);
-  const { signal } = options;
-  const abortedError = (): ClientError =>
-    new ClientError('ERR_ABORTED', `connect() to ${peer} was aborted`, { cause: signal?.reason });
-  if (signal?.aborted) throw abortedError();
-
-  const socket = createConnection({ host, port, family: options.family ?? 0, allowHalfOpen: true });
-  const timeout = new AbortController();
-  const timer = setTimeout(() => timeout.abort(), timeoutMs);
-  try {
-    await once(socket, 'connect', {
-      signal: signal ? AbortSignal.any([timeout.signal, signal]) : timeout.signal,
-    });
-    return new TestClient(socket, peer);
-  } catch (error) {
-    socket.destroy();
-    if (timeout.signal.aborted) {
-      throw new ClientError('ERR_TIMEOUT', `connect() to ${peer} timed out after ${timeoutMs} ms`);
-    }
-    if (signal?.aborted) throw abortedError();
-    throw ClientError.fromSystemError(error, peer);
-  } finally {
-    clearTimeout(timer);
-  }
+  return openConnection(
+    { operation: 'connect()', peer, timeoutMs, signal: options.signal, isUnixDomain: false },
+    () => createConnection({ host, port, family: options.family ?? 0, allowHalfOpen: true }),
+  );
 }

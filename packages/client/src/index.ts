@@ -1,4 +1,12 @@
 export { ClientError, type ClientErrorCode } from './client-error.js';
 export { connect, type ConnectOptions } from './connect.js';
+export { connectUnix, type ConnectUnixOptions } from './connect-unix.js';
+export {
+  DatagramClient,
+  type DatagramAddress,
+  type OpenUdpOptions,
+  type OpenUnixOptions,
+  type RecvfromOptions,
+} from './datagram-client.js';
 export { TestClient, type ReadlineOptions } from './test-client.js';
 export type { TimeoutOptions } from './timeout-options.js';

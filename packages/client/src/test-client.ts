@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { ByteQueue } from './byte-queue.js';
+import { ChangeNotifier } from './change-notifier.js';
 import { ClientError } from './client-error.js';
 import { requireInteger } from './require-integer.js';
 import { defaultTimeoutMs, resolveTimeoutMs, type TimeoutOptions } from './timeout-options.js';
@@ -18,29 +19,31 @@ export interface ReadlineOptions extends TimeoutOptions {
 }
 
 /**
- * One TCP connection driven the way the recipe's interactive sessions drive a Python socket:
- * `send`, `recv`, `close`, plus the waits a test needs (`recvExactly`, `readline`, `waitForClose`).
+ * One TCP (or Unix-domain) connection driven the way the recipe's interactive sessions drive a Python
+ * socket: `send`, `recv`, `close`, plus the waits a test needs (`recvExactly`, `readline`, `waitForClose`).
  *
  * Reads pull from a buffer that holds at most 1 MiB (or what the waiting read asks for) before the
  * socket is paused. Only one read may wait at a time. Every wait is bounded by `timeoutMs`.
  */
 export class TestClient implements AsyncDisposable {
-  /** Local IP address, captured at connect. */
+  /** Local IP address, captured at connect; `''` on a Unix-domain connection. */
   readonly localAddress: string;
-  /** Local (ephemeral) port, captured at connect. */
+  /** Local (ephemeral) port, captured at connect; `0` on a Unix-domain connection. */
   readonly localPort: number;
-  /** The server's IP address, captured at connect. */
+  /** The server's IP address, captured at connect; `''` on a Unix-domain connection. */
   readonly remoteAddress: string;
-  /** The server's port, captured at connect. */
+  /** The server's port, captured at connect; `0` on a Unix-domain connection. */
   readonly remotePort: number;
 
   readonly #socket: Socket;
-  /** "host:port" as given to `connect`, for messages. */
+  /** "host:port" as given to `connect`, or the socket path given to `connectUnix`, for messages. */
   readonly #peer: string;
+  /** A Unix-domain connection, which has no TCP reset. */
+  readonly #isUnixDomain: boolean;
   readonly #received = new ByteQueue();
   readonly #socketClosed: Promise<void>;
-  /** Resolved and replaced on every socket event, to wake whoever waits. */
-  #changed = Promise.withResolvers<void>();
+  /** Notified on every socket event, to wake whoever waits. */
+  readonly #changes = new ChangeNotifier();
   /** No more bytes will arrive: the peer sent FIN, or the socket closed. */
   #isEnded = false;
   #failure: ClientError | undefined;
@@ -52,10 +55,14 @@ export class TestClient implements AsyncDisposable {
   #wantedBytes = 0;
   #closing: Promise<void> | undefined;
 
-  /** @internal Takes ownership of a connected socket created with `allowHalfOpen: true`. Use `connect()`. */
-  constructor(socket: Socket, peer: string) {
+  /**
+   * @internal Takes ownership of a connected socket created with `allowHalfOpen: true`. Use `connect()`
+   * or `connectUnix()`.
+   */
+  constructor(socket: Socket, peer: string, isUnixDomain: boolean) {
     this.#socket = socket;
     this.#peer = peer;
+    this.#isUnixDomain = isUnixDomain;
     this.localAddress = socket.localAddress ?? '';
     this.localPort = socket.localPort ?? 0;
     this.remoteAddress = socket.remoteAddress ?? '';
@@ -228,10 +235,14 @@ export class TestClient implements AsyncDisposable {
     return this.#closing;
   }
 
-  /** Closes at once with a TCP reset (RST), dropping queued sends. `close()` still resolves after it. */
+  /**
+   * Closes at once with a TCP reset (RST), dropping queued sends. A Unix-domain connection has no reset:
+   * it is closed at once, dropping queued sends. `close()` still resolves after it.
+   */
   destroy(): void {
     this.#markClosed();
-    this.#socket.resetAndDestroy();
+    if (this.#isUnixDomain) this.#socket.destroy();
+    else this.#socket.resetAndDestroy();
   }
 
   /** Same as {@link close}, for `await using client = await connect(...)`. */
@@ -283,32 +294,11 @@ export class TestClient implements AsyncDisposable {
 
   /** Re-runs `poll` after every socket event until it returns a value or throws; `ERR_TIMEOUT` after `timeoutMs`. */
   async #waitFor<T>(operation: string, timeoutMs: number, poll: () => T | undefined): Promise<T> {
-    let isTimedOut = false;
-    const timer = setTimeout(() => {
-      isTimedOut = true;
-      this.#notify();
-    }, timeoutMs);
-    try {
-      for (;;) {
-        const result = poll();
-        if (result !== undefined) return result;
-        if (isTimedOut) {
-          throw new ClientError(
-            'ERR_TIMEOUT',
-            `${operation} on ${this.#peer} timed out after ${timeoutMs} ms`,
-          );
-        }
-        await this.#changed.promise;
-      }
-    } finally {
-      clearTimeout(timer);
-    }
+    return this.#changes.waitFor(`${operation} on ${this.#peer}`, timeoutMs, poll);
   }
 
   #notify(): void {
-    const { resolve } = this.#changed;
-    this.#changed = Promise.withResolvers<void>();
-    resolve();
+    this.#changes.notify();
   }
 
   /** Pauses the socket while the buffer holds what the waiting read needs, or 1 MiB; resumes below that. */
