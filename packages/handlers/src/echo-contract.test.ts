@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import type { RequestHandlerClass } from '@socketserver/core';
+import type { ClientAddress, RequestHandlerClass } from '@socketserver/core';
 import { BaseRequestHandler } from './base-request-handler.js';
 import { StreamRequestHandler } from './stream-request-handler.js';
 import { startTestServer, waitMs } from './test-support/start-test-server.js';
@@ -11,8 +11,10 @@ import { TestConnection } from './test-support/test-connection.js';
 const finishedPorts = new Set<number>();
 const finished = new EventEmitter();
 
-function recordFinish(clientPort: number): void {
-  finishedPorts.add(clientPort);
+/** Records that the handler serving `clientAddress`, a TCP peer, has finished. */
+function recordFinish(clientAddress: ClientAddress): void {
+  if (clientAddress.family === 'Unix') throw new Error('expected a TCP peer, got a Unix one');
+  finishedPorts.add(clientAddress.port);
   finished.emit('finish');
 }
 
@@ -27,7 +29,7 @@ class RawEchoHandler extends BaseRequestHandler {
   }
 
   override finish(): void {
-    recordFinish(this.clientAddress.port);
+    recordFinish(this.clientAddress);
   }
 }
 
@@ -38,7 +40,7 @@ class StreamEchoHandler extends StreamRequestHandler {
   }
 
   override finish(): void {
-    recordFinish(this.clientAddress.port);
+    recordFinish(this.clientAddress);
   }
 }
 

@@ -1,6 +1,11 @@
 export { BaseRequestHandler } from './base-request-handler.js';
 export { StreamRequestHandler } from './stream-request-handler.js';
 export type { StreamRequestHandlerOptions } from './stream-request-handler.js';
+export { BaseDatagramRequestHandler } from './base-datagram-request-handler.js';
+export { DatagramRequestHandler } from './datagram-request-handler.js';
+export type { DatagramRequestHandlerOptions } from './datagram-request-handler.js';
+export { DatagramWriter } from './datagram-writer.js';
+export type { DatagramWriterOptions } from './datagram-writer.js';
 export { SocketRequest } from './socket-request.js';
 export { SocketReader } from './socket-reader.js';
 export type { SocketReaderOptions } from './socket-reader.js';
