@@ -88,5 +88,7 @@ export function formatUnixPath(path: string): string {
     );
     return `b'${bytes.join('')}'`;
   }
-  return `'${path.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`;
+  // Python's repr: single quotes, or double quotes when the text has a single quote and no double one.
+  const quote = path.includes("'") && !path.includes('"') ? '"' : "'";
+  return `${quote}${path.replaceAll('\\', '\\\\').replaceAll(quote, `\\${quote}`)}${quote}`;
 }

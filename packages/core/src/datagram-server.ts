@@ -128,6 +128,8 @@ export abstract class DatagramServer<Address extends ServerAddress | string>
   #isServing = false;
   #stopping: Promise<void> | undefined;
   #failure: Error | undefined;
+  /** Why `serverBind()` failed: what serving re-raises, as `listening` does. */
+  #bindFailure: Error | undefined;
   readonly #queue: WaitingRequest[] = [];
   #runningRequests = 0;
   #changeWaiters: (() => void)[] = [];
@@ -219,7 +221,10 @@ export abstract class DatagramServer<Address extends ServerAddress | string>
         } else transport.close(); // closed while binding
       },
       (error: unknown) => {
-        if (this.#state === 'binding') this.#state = 'closed';
+        if (this.#state === 'binding') {
+          this.#state = 'closed';
+          this.#bindFailure = error instanceof Error ? error : new Error(String(error));
+        }
         throw error;
       },
     );
@@ -404,6 +409,8 @@ export abstract class DatagramServer<Address extends ServerAddress | string>
   }
 
   #checkCanServe(method: string): void {
+    // A failed bind leaves the server closed: serving says why, not only that it is closed.
+    if (this.#bindFailure !== undefined && this.#stopping === undefined) throw this.#bindFailure;
     if (this.#stopping !== undefined || this.#state === 'closing' || this.#state === 'closed') {
       throw new ServerClosedError(`${method}() on a server that was shut down or closed`);
     }

@@ -161,6 +161,8 @@ export abstract class StreamServer<Address extends ServerAddress | string>
   #isServing = false;
   #stopping: Promise<void> | undefined;
   #failure: Error | undefined;
+  /** Why listening failed: what serving re-raises, as `listening` does. */
+  #activationFailure: BindError | undefined;
   /** Past the drain: what is left is closed on purpose (see #reportError). */
   #isClosingConnections = false;
   #removeAbortListener: (() => void) | undefined;
@@ -274,7 +276,9 @@ export abstract class StreamServer<Address extends ServerAddress | string>
       const onError = (error: NodeJS.ErrnoException): void => {
         stopWaiting();
         this.#state = 'closed';
-        reject(new BindError(this.serverAddress, error));
+        const failure = new BindError(this.serverAddress, error);
+        this.#activationFailure = failure;
+        reject(failure);
       };
       // On 'close' too: a server stopped before it was listening has nothing left to wait for.
       const onReady = (): void => {
@@ -419,6 +423,8 @@ export abstract class StreamServer<Address extends ServerAddress | string>
   serviceActions(): void | Promise<void> {}
 
   #checkCanServe(method: string): void {
+    // A failed listen leaves the server closed: serving says why, not only that it is closed.
+    if (this.#activationFailure !== undefined && this.#stopping === undefined) throw this.#activationFailure;
     if (this.#stopping !== undefined || this.#state === 'closing' || this.#state === 'closed') {
       throw new ServerClosedError(`${method}() on a server that was shut down or closed`);
     }

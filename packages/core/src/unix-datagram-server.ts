@@ -23,9 +23,10 @@ export interface UnixDatagramServerOptions extends DatagramServerOptions {
 }
 
 /**
- * Python's UnixDatagramServer: a {@link DatagramServer} on a Unix-domain datagram socket path, or
- * on Linux an abstract name (`'\0name'`). A sender's `clientAddress` is the path its socket is
- * bound to; a sender that did not bind has none (`''`) and cannot be answered.
+ * Python's UnixDatagramServer: a {@link DatagramServer} on a Unix-domain datagram socket path. A
+ * sender's `clientAddress` is the path its socket is bound to; a sender that did not bind has none
+ * (`''`) and cannot be answered. Abstract names are refused (ERR_UNSUPPORTED_OPTION), and a sender
+ * bound to one arrives as `''`: node-unix-socket pads abstract names to the whole of `sun_path`.
  *
  * Stale socket files are removed and reused, a live owner's path is refused, the file is removed on
  * close, and `mode` sets its permissions, as for {@link UnixStreamServer}.
@@ -45,12 +46,20 @@ export class UnixDatagramServer extends DatagramServer<string> {
   ) {
     super(validateUnixPath(path), RequestHandlerClass, options);
     this.mode = validateMode(options.mode, path);
+    if (isAbstractPath(path)) {
+      throw new UnsupportedOptionError(
+        'an abstract name for UnixDatagramServer',
+        'node-unix-socket binds it padded with NUL bytes to the whole of sun_path, so a peer that ' +
+          'addresses the name exactly could not reach it; use a socket path',
+      );
+    }
     if (options.bindAndActivate ?? true) this.bindAndActivate();
   }
 
   protected override bindTransport(receive: DatagramReceiver): Promise<DatagramTransport> {
     const path = this.serverAddress;
     const socket = new (loadDgramSocket())();
+    let isBound = false;
     try {
       bindUnixPath(path, () => {
         try {
@@ -59,9 +68,11 @@ export class UnixDatagramServer extends DatagramServer<string> {
           throw systemError(error, 'bind');
         }
       });
+      isBound = true;
       applyMode(path, this.mode);
     } catch (error) {
       socket.close();
+      if (isBound) removeSocketFile(path); // bound, then the mode could not be set
       return rejectWith(error);
     }
     socket.on('data', (data: Buffer, from: string) => receive(data, { family: 'Unix', path: from }));

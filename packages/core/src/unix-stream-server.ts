@@ -1,7 +1,9 @@
+import { existsSync } from 'node:fs';
 import net from 'node:net';
+import { dirname } from 'node:path';
 import { unnamedUnixPeer, type UnixAddress } from './client-address.js';
 import type { RequestHandlerClass } from './request-handler.js';
-import { validateUnixPath } from './server-address.js';
+import { isAbstractPath, validateUnixPath } from './server-address.js';
 import { StreamServer, type StreamServerOptions } from './stream-server.js';
 import { applyMode, bindUnixPath, validateMode } from './unix-path.js';
 
@@ -48,8 +50,7 @@ export class UnixStreamServer extends StreamServer<string> {
 
   protected override bindSocket(): net.BoundSocket {
     const path = this.serverAddress;
-    // Node 24 binds a path too; @types/node does not list the option yet.
-    const bound = bindUnixPath(path, () => new net.BoundSocket({ path } as net.BoundSocketOptions));
+    const bound = bindUnixPath(path, () => bindPath(path));
     try {
       applyMode(path, this.mode);
     } catch (error) {
@@ -61,5 +62,22 @@ export class UnixStreamServer extends StreamServer<string> {
 
   protected override peerAddress(): UnixAddress {
     return unnamedUnixPeer;
+  }
+}
+
+/**
+ * A bound Unix stream socket. libuv reports a missing directory as EACCES (as Windows would); the
+ * error says ENOENT again when the directory is indeed missing, so the message says what to fix.
+ */
+function bindPath(path: string): net.BoundSocket {
+  try {
+    // Node 24 binds a path too; @types/node does not list the option yet.
+    return new net.BoundSocket({ path } as net.BoundSocketOptions);
+  } catch (error) {
+    const failure = error as NodeJS.ErrnoException;
+    if (failure.code === 'EACCES' && !isAbstractPath(path) && !existsSync(dirname(path))) {
+      failure.code = 'ENOENT';
+    }
+    throw failure;
   }
 }
