@@ -1,6 +1,12 @@
 import type { Socket } from 'node:net';
-import type { ClientAddress, HandlerLocation, RequestSettings } from '@socketserver/core';
+import type { ClientAddress, DatagramAddress, HandlerLocation, RequestSettings } from '@socketserver/core';
 import type { SerializedError } from './serialized-error.js';
+
+/**
+ * Bytes as they cross to or from a worker: an ArrayBuffer of their own for a thread (transferred,
+ * not copied again), base64 for a child process (its IPC channel is JSON).
+ */
+export type WireBytes = ArrayBuffer | string;
 
 /**
  * What the main thread tells a worker (a worker thread or a child process). Every request has an
@@ -18,6 +24,19 @@ export type MainToWorkerMessage =
       readonly clientAddress: ClientAddress;
       readonly socket?: Socket;
     }
+  /**
+   * Serve this datagram (a datagram server's request): the handler gets `[data, socket]`, whose
+   * `socket.sendto` asks the main side to send (`sendto`). Answered by any `sendto`s and `error`s,
+   * then `done`.
+   */
+  | {
+      readonly type: 'datagram';
+      readonly id: number;
+      readonly clientAddress: ClientAddress;
+      readonly data: WireBytes;
+    }
+  /** The outcome of `sendto` number `seq` of request `id`: sent, or `error` (ERR_SEND_FAILED). */
+  | { readonly type: 'sent'; readonly id: number; readonly seq: number; readonly error?: SerializedError }
   /** Close every connection, let the handlers finish, and exit. */
   | { readonly type: 'close' };
 
@@ -29,11 +48,41 @@ export type WorkerToMainMessage =
   | { readonly type: 'init-failed'; readonly error: SerializedError }
   /** The worker owns the socket now; the parent may close its copy (process workers). */
   | { readonly type: 'accepted'; readonly id: number }
+  /**
+   * A datagram handler's `socket.sendto(data, address)`, for request `id`: the main side sends it
+   * through the server's own socket and answers `sent` with the same `seq`.
+   */
+  | {
+      readonly type: 'sendto';
+      readonly id: number;
+      readonly seq: number;
+      readonly data: WireBytes;
+      readonly address: DatagramAddress;
+    }
   /** A failure of request `id`, for the server's `handleError`. */
   | { readonly type: 'error'; readonly id: number; readonly error: SerializedError }
-  /** Request `id` is finished and its socket closed. */
+  /** Request `id` is finished (and its socket closed, for a connection). */
   | { readonly type: 'done'; readonly id: number }
   /** A failure that belongs to no request (an unhandled rejection); the worker goes on. */
   | { readonly type: 'worker-error'; readonly error: SerializedError }
   /** An uncaught exception: the worker exits right after this message. */
   | { readonly type: 'fatal'; readonly error: SerializedError };
+
+/**
+ * Bytes for a worker of `kind` (a thread's `ArrayBuffer` is a copy of its own, to transfer), or for
+ * the main side from a worker.
+ */
+export function toWireBytes(data: Uint8Array, kind: 'thread' | 'process'): WireBytes {
+  if (kind === 'process') {
+    return (
+      Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+    ).toString('base64');
+  }
+  // A copy of just these bytes: a view of a larger buffer would clone, or transfer, all of it.
+  return new Uint8Array(data).buffer;
+}
+
+/** The bytes received from the other side: a Buffer over a thread's ArrayBuffer (no copy), or decoded base64. */
+export function fromWireBytes(data: WireBytes): Buffer {
+  return typeof data === 'string' ? Buffer.from(data, 'base64') : Buffer.from(data);
+}

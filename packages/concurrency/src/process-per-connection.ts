@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { InvalidOptionError, requireBoolean, requireDelayMs, requireInteger } from '@socketserver/core';
 import { resolveWorkerStrategyOptions, WorkerPool, type WorkerStrategyOptions } from './worker-pool.js';
 
@@ -27,11 +28,16 @@ export interface ForkingOptions extends WorkerStrategyOptions {
 
 /**
  * Python's ForkingMixIn: each connection is served by a child process, at most `maxChildren` at
- * once. The accepted socket is handed to the child, and the parent closes its copy once the child
- * has acknowledged it. Spare children are started ahead of demand; children are reaped as they
- * exit. `spareChildren` children (at least one) start with the server and load the handler there.
+ * once. The accepted socket (TCP or Unix stream) is handed to the child, and the parent closes its
+ * copy once the child has acknowledged it. Spare children are started ahead of demand; children
+ * are reaped as they exit. `spareChildren` children (at least one) start with the server and load
+ * the handler there.
+ *
+ * On a datagram server (`Request` is then `DatagramRequest`), each datagram is served by a child
+ * the same way: the child gets a copy of the bytes, and its replies are sent through the server's
+ * socket. A child per datagram costs a Node start-up per datagram; `reuseChildren` avoids it.
  */
-export function forking(options: ForkingOptions = {}): WorkerPool {
+export function forking<Request = Socket>(options: ForkingOptions = {}): WorkerPool<Request> {
   const maxChildren = requireInteger('maxChildren', options.maxChildren ?? 40, 1);
   const spareChildren = requireInteger('spareChildren', options.spareChildren ?? 1, 0);
   if (spareChildren > maxChildren) {
@@ -39,7 +45,7 @@ export function forking(options: ForkingOptions = {}): WorkerPool {
   }
   const reuseChildren = requireBoolean('reuseChildren', options.reuseChildren ?? false);
   const idleChildTimeoutMs = requireDelayMs('idleChildTimeoutMs', options.idleChildTimeoutMs ?? 10_000);
-  return new WorkerPool({
+  return new WorkerPool<Request>({
     name: 'forking',
     kind: 'process',
     minWorkers: 0,

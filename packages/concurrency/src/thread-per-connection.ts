@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { requireDelayMs, requireInteger } from '@socketserver/core';
 import { resolveWorkerStrategyOptions, WorkerPool, type WorkerStrategyOptions } from './worker-pool.js';
 
@@ -22,9 +23,14 @@ export interface ThreadingOptions extends WorkerStrategyOptions {
  * accepted socket moved to that thread. Threads are started on demand, up to `maxThreads`, and an
  * idle one is reused before another is started. One thread is started, and loads the handler,
  * when the server starts, so a handler that cannot run in a thread fails there.
+ *
+ * On a datagram server (`UDPServer`, `UnixDatagramServer`; `Request` is then `DatagramRequest`),
+ * each datagram is served by a thread the same way: the thread gets a copy of the bytes, and its
+ * replies are sent through the server's socket. On a `UnixStreamServer` the server's start rejects
+ * with ERR_UNSUPPORTED_OPTION: Node moves only TCP sockets to worker threads.
  */
-export function threading(options: ThreadingOptions = {}): WorkerPool {
-  return new WorkerPool({
+export function threading<Request = Socket>(options: ThreadingOptions = {}): WorkerPool<Request> {
+  return new WorkerPool<Request>({
     name: 'threading',
     kind: 'thread',
     minWorkers: 0,

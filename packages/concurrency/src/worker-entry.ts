@@ -5,6 +5,10 @@
  * reported and the worker goes on; an uncaught exception is reported and ends the worker (its
  * state is unknown), which the pool then replaces.
  *
+ * For a datagram server, each `datagram` message is one request, `[data, socket]`, run with core's
+ * `runRequestHandler`: `socket` is a stand-in whose `sendto` asks the main side to send through the
+ * server's own socket (`sendto`), and settles when the main side answers (`sent`).
+ *
  * A child process ignores SIGINT (the parent coordinates shutdown, and a terminal's Ctrl-C reaches
  * the whole process group) and exits when its IPC channel closes (the parent died).
  */
@@ -13,16 +17,27 @@ import { isMainThread, parentPort } from 'node:worker_threads';
 import {
   endRequest,
   loadRequestHandler,
+  runRequestHandler,
   serveRequestHandler,
   ServerStateError,
+  SocketServerError,
   type ClientAddress,
+  type DatagramAddress,
+  type DatagramRequest,
+  type DatagramSocket,
   type HandlerLocation,
   type HandlerServer,
   type RequestHandlerClass,
   type RequestSettings,
 } from '@socketserver/core';
-import type { MainToWorkerMessage, WorkerToMainMessage } from './handoff-protocol.js';
-import { serializeError } from './serialized-error.js';
+import {
+  fromWireBytes,
+  toWireBytes,
+  type MainToWorkerMessage,
+  type WireBytes,
+  type WorkerToMainMessage,
+} from './handoff-protocol.js';
+import { deserializeError, serializeError, type SerializedError } from './serialized-error.js';
 
 /** The link to the main side: a thread's parent port, or a child's IPC channel. */
 interface Channel {
@@ -33,14 +48,20 @@ interface Channel {
 
 /** What `init` brought: the handler class and what each request needs. */
 interface Handler {
-  readonly HandlerClass: RequestHandlerClass;
+  /** Built with a connected socket (a stream server's) or with `[data, socket]` (a datagram server's). */
+  readonly HandlerClass: RequestHandlerClass<Socket | DatagramRequest>;
   readonly settings: RequestSettings;
   readonly server: HandlerServer;
 }
 
+/** How bytes cross to the main side from here. */
+const wireKind = isMainThread ? 'process' : 'thread';
 const channel = openChannel(onMessage);
 const sockets = new Map<number, Socket>();
 const requests = new Set<Promise<void>>();
+/** The `sendto`s of datagram handlers waiting for the main side's `sent`, by `seq`. */
+const pendingSends = new Map<number, PromiseWithResolvers<void>>();
+let lastSendSeq = 0;
 let handler: Handler | undefined;
 let closing: Promise<void> | undefined;
 
@@ -50,14 +71,16 @@ process.on('unhandledRejection', (reason) =>
 );
 
 function onMessage(message: MainToWorkerMessage, handle: Socket | undefined): void {
-  if (message.type === 'init') void init(message.handler, message.settings);
-  else if (message.type === 'request') serve(message.id, message.clientAddress, message.socket ?? handle);
+  if (message.type === 'request') serve(message.id, message.clientAddress, message.socket ?? handle);
+  else if (message.type === 'datagram') serveDatagram(message.id, message.clientAddress, message.data);
+  else if (message.type === 'sent') onSent(message.seq, message.error);
+  else if (message.type === 'init') void init(message.handler, message.settings);
   else closing ??= close();
 }
 
 async function init(location: HandlerLocation, settings: RequestSettings): Promise<void> {
   try {
-    const HandlerClass = await loadRequestHandler(location);
+    const HandlerClass = await loadRequestHandler<Socket | DatagramRequest>(location);
     const { serverAddress, handlerOptions } = settings;
     handler = { HandlerClass, settings, server: { serverAddress, handlerOptions } };
     channel.send({ type: 'ready' });
@@ -106,6 +129,57 @@ function serve(id: number, clientAddress: ClientAddress, socket: Socket | undefi
   requests.add(request);
 }
 
+/** Python's `process_request_thread` for one datagram: `runRequestHandler`, a failure reported, then `done`. */
+function serveDatagram(id: number, clientAddress: ClientAddress, data: WireBytes): void {
+  const reportError = (error: unknown): void =>
+    channel.send({ type: 'error', id, error: serializeError(error) });
+  if (handler === undefined || closing !== undefined) {
+    reportError(new ServerStateError('the worker cannot take requests: not ready, or closing'));
+    channel.send({ type: 'done', id });
+    return;
+  }
+  const socket: DatagramSocket = { sendto: (reply, address) => sendto(id, reply, address) };
+  const request = runRequestHandler(
+    handler.HandlerClass,
+    [fromWireBytes(data), socket],
+    clientAddress,
+    handler.server,
+  )
+    .catch(reportError)
+    .finally(() => {
+      requests.delete(request);
+      channel.send({ type: 'done', id });
+    });
+  requests.add(request);
+}
+
+/** A datagram handler's `socket.sendto`: the main side sends it through the server's socket. */
+function sendto(id: number, data: Uint8Array | string, address: DatagramAddress): Promise<void> {
+  const seq = ++lastSendSeq;
+  const sent = Promise.withResolvers<void>();
+  pendingSends.set(seq, sent);
+  try {
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    channel.send({ type: 'sendto', id, seq, data: toWireBytes(bytes, wireKind), address });
+  } catch (error) {
+    // Not clonable (an address that is not plain data), or not bytes.
+    pendingSends.delete(seq);
+    sent.reject(
+      new SocketServerError('ERR_SEND_FAILED', `cannot send: ${(error as Error).message}`, { cause: error }),
+    );
+  }
+  return sent.promise;
+}
+
+/** The main side's answer to `sendto` number `seq`. */
+function onSent(seq: number, error: SerializedError | undefined): void {
+  const sent = pendingSends.get(seq);
+  if (sent === undefined) return;
+  pendingSends.delete(seq);
+  if (error === undefined) sent.resolve();
+  else sent.reject(deserializeError(error));
+}
+
 /** Close every connection (their handlers see it and finish), wait for them, and exit. */
 async function close(): Promise<void> {
   for (const socket of sockets.values()) socket.destroy();
@@ -118,7 +192,12 @@ function openChannel(listener: (message: MainToWorkerMessage, handle: Socket | u
     const port = parentPort;
     port.on('message', (message: MainToWorkerMessage) => listener(message, undefined));
     return {
-      send: (message) => port.postMessage(message),
+      send: (message) => {
+        // A datagram reply's bytes are a copy of their own: moved, not cloned again.
+        if (message.type === 'sendto' && typeof message.data !== 'string') {
+          port.postMessage(message, [message.data]);
+        } else port.postMessage(message);
+      },
       // Messages posted before process.exit() are delivered before the worker's 'exit' event.
       exit: (code, message) => {
         if (message !== undefined) port.postMessage(message);

@@ -31,7 +31,9 @@ export interface WorkerHandle {
   /**
    * Send a message, with the socket of a `request`: a thread gets the socket transferred (this
    * side's copy is destroyed at once); a child gets a duplicate, and this side keeps its copy open
-   * (`keepOpen`) until the child answers `accepted`. Rejects if it could not be sent.
+   * (`keepOpen`) until the child answers `accepted`. The bytes of a `datagram` must be
+   * `toWireBytes` of this kind: a thread's ArrayBuffer is transferred. Rejects if it could
+   * not be sent.
    */
   send(message: MainToWorkerMessage, socket?: Socket): Promise<void>;
   /** End the worker at once: `worker.terminate()`, or SIGKILL. Its `exit` follows. */
@@ -67,10 +69,14 @@ class ThreadWorker implements WorkerHandle {
   send(message: MainToWorkerMessage, socket?: Socket): Promise<void> {
     // What postMessage throws (a socket that cannot be transferred) rejects the promise.
     return new Promise((resolve) => {
-      if (socket === undefined) this.#worker.postMessage(message);
-      // Node >= 24.20 transfers a TCP socket that has read nothing (the server pauses on connect);
-      // @types/node does not list net.Socket as Transferable yet.
-      else this.#worker.postMessage({ ...message, socket }, [socket as unknown as Transferable]);
+      if (socket !== undefined) {
+        // Node >= 24.20 transfers a TCP socket that has read nothing (the server pauses on connect);
+        // @types/node does not list net.Socket as Transferable yet.
+        this.#worker.postMessage({ ...message, socket }, [socket as unknown as Transferable]);
+      } else if (message.type === 'datagram' && typeof message.data !== 'string') {
+        // The datagram's bytes are a copy of their own: moved, not cloned again.
+        this.#worker.postMessage(message, [message.data]);
+      } else this.#worker.postMessage(message);
       resolve();
     });
   }

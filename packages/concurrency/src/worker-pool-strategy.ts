@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { InvalidOptionError, requireInteger } from '@socketserver/core';
 import type { WorkerKind } from './worker-handle.js';
 import { resolveWorkerStrategyOptions, WorkerPool, type WorkerStrategyOptions } from './worker-pool.js';
@@ -20,14 +21,19 @@ export interface PoolOptions extends WorkerStrategyOptions {
  * The recipe's pre-allocated pool: a fixed set of workers, threads or processes, started with the
  * server, each serving `perWorker` connections at a time. Each connection goes to the least busy
  * worker. A worker that dies is replaced; only its own connections are lost.
+ *
+ * On a datagram server (`Request` is then `DatagramRequest`), each datagram goes to the least busy
+ * worker with a copy of its bytes, and the worker's replies are sent through the server's socket.
+ * Threads cannot serve a `UnixStreamServer` (Node moves only TCP sockets to worker threads): use
+ * `kind: 'process'` there.
  */
-export function pool(options: PoolOptions = {}): WorkerPool {
+export function pool<Request = Socket>(options: PoolOptions = {}): WorkerPool<Request> {
   const workers = requireInteger('workers', options.workers ?? 16, 1);
   const kind = options.kind ?? 'thread';
   if (kind !== 'thread' && kind !== 'process') {
     throw new InvalidOptionError('kind', kind, "'thread' or 'process'");
   }
-  return new WorkerPool({
+  return new WorkerPool<Request>({
     name: `${kind}-pool`,
     kind,
     minWorkers: workers,

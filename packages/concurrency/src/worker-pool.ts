@@ -7,12 +7,19 @@ import {
   ServerClosedError,
   ServerStateError,
   SocketServerError,
+  UnsupportedOptionError,
   type ClientAddress,
   type ConcurrencyStrategy,
+  type DatagramRequest,
   type StrategyContext,
 } from '@socketserver/core';
-import type { MainToWorkerMessage, WorkerToMainMessage } from './handoff-protocol.js';
-import { deserializeError } from './serialized-error.js';
+import {
+  fromWireBytes,
+  toWireBytes,
+  type MainToWorkerMessage,
+  type WorkerToMainMessage,
+} from './handoff-protocol.js';
+import { deserializeError, serializeError } from './serialized-error.js';
 import { spawnWorker, type WorkerExit, type WorkerHandle, type WorkerKind } from './worker-handle.js';
 
 /** Options every worker strategy takes. */
@@ -43,9 +50,9 @@ export interface WorkerPoolConfig {
   readonly maxWorkers: number;
   /** Idle workers kept ready beyond the busy ones, so a connection need not wait for a start. */
   readonly spareWorkers: number;
-  /** Connections one worker serves at once. */
+  /** Requests (connections or datagrams) one worker serves at once. */
   readonly requestsPerWorker: number;
-  /** Connections one worker serves in its life, then it is retired; `Infinity`: no limit. */
+  /** Requests one worker serves in its life, then it is retired; `Infinity`: no limit. */
   readonly maxRequestsPerWorker: number;
   /** Retire a worker idle this long, in ms, down to `minWorkers` and `spareWorkers`; `undefined`: never. */
   readonly idleWorkerTimeoutMs: number | undefined;
@@ -63,20 +70,23 @@ export interface WorkerPoolEvents {
   workerExit: [id: number];
 }
 
-/** A connection the strategy owns until `finish` resolves its `processRequest`. */
-interface PendingRequest {
-  readonly socket: Socket;
+/**
+ * A request the strategy owns until `finish` resolves its `processRequest`: a connection (its
+ * socket), or a datagram (`[data, socket]`, the socket being the server's, which it keeps).
+ */
+interface PendingRequest<Request> {
+  readonly request: Request;
   readonly clientAddress: ClientAddress;
   readonly finish: () => void;
 }
 
-interface PooledWorker {
+interface PooledWorker<Request> {
   readonly handle: WorkerHandle;
   /** Resolves once ready; rejects with why it could not start. */
   readonly started: PromiseWithResolvers<void>;
   state: 'starting' | 'ready' | 'retiring';
   /** Its running requests, by id. */
-  readonly requests: Map<number, PendingRequest>;
+  readonly requests: Map<number, PendingRequest<Request>>;
   /** Requests handed to it in all. */
   servedCount: number;
   /** The start deadline, the idle timer, or the retire deadline: one at a time. */
@@ -109,23 +119,31 @@ export function resolveWorkerStrategyOptions(
  * `maxWorkers`, keeps `minWorkers` and `spareWorkers`, retires idle and used-up workers, replaces a
  * worker that dies (its connections, and only they, are reported lost: ERR_WORKER_EXITED), and
  * leaves no worker behind after `close()`.
+ *
+ * `Request` is a connected `Socket` (stream servers) or a `DatagramRequest` (datagram servers, see
+ * `StrategyContext.settings.requestKind`). A datagram has no connection to hand over: its worker
+ * gets a copy of the bytes, and its handler's `socket.sendto` comes back to the main thread, which
+ * sends the reply through the server's own socket. Threads cannot serve a Unix stream server
+ * (Node transfers only TCP sockets to worker threads): `start()` refuses it, ERR_UNSUPPORTED_OPTION.
  */
-export class WorkerPool
+export class WorkerPool<Request = Socket>
   extends EventEmitter<WorkerPoolEvents>
-  implements ConcurrencyStrategy, AsyncDisposable
+  implements ConcurrencyStrategy<Request>, AsyncDisposable
 {
   readonly name: string;
   /** Whether workers are threads or child processes, from {@link WorkerPoolConfig.kind}. */
   readonly kind: WorkerKind;
   readonly maxConcurrentRequests: number;
   readonly #config: WorkerPoolConfig;
-  readonly #workers = new Set<PooledWorker>();
+  readonly #workers = new Set<PooledWorker<Request>>();
   /** Requests waiting for a worker with a free slot. */
-  readonly #queue: PendingRequest[] = [];
+  readonly #queue: PendingRequest<Request>[] = [];
   /** Emits 'change' when a request settles or a worker exits. */
   readonly #changes = new EventEmitter();
   #phase: Phase = 'created';
-  #context: StrategyContext | undefined;
+  #context: StrategyContext<Request> | undefined;
+  /** Requests are datagrams (`[data, socket]`), not connections; known from `start()`. */
+  #isDatagram = false;
   #init: MainToWorkerMessage | undefined;
   #lastRequestId = 0;
   #closing: Promise<void> | undefined;
@@ -152,11 +170,21 @@ export class WorkerPool
   /**
    * Start the first workers and load the handler class in each; rejects, with no worker left, if
    * the class cannot be located (ERR_HANDLER_NOT_LOCATABLE), loaded (ERR_HANDLER_LOAD_FAILED), or
-   * a worker does not start (ERR_WORKER_START_FAILED).
+   * a worker does not start (ERR_WORKER_START_FAILED). Threads refuse a Unix stream server, before
+   * starting any worker (ERR_UNSUPPORTED_OPTION).
    */
-  async start(context: StrategyContext): Promise<void> {
+  async start(context: StrategyContext<Request>): Promise<void> {
     if (this.#phase !== 'created')
       throw new ServerStateError(`the ${this.name} strategy was already started`);
+    const { requestKind, serverAddress } = context.settings;
+    if (this.kind === 'thread' && requestKind === 'stream' && typeof serverAddress === 'string') {
+      throw new UnsupportedOptionError(
+        `the ${this.name} strategy on a Unix stream server`,
+        'Node moves only TCP sockets to worker threads, so a Unix stream connection cannot reach one; ' +
+          "use forking() or pool({ kind: 'process' })",
+      );
+    }
+    this.#isDatagram = requestKind === 'datagram';
     this.#init = {
       type: 'init',
       handler: locateRequestHandler(context.RequestHandlerClass),
@@ -182,12 +210,12 @@ export class WorkerPool
     this.#dispatch();
   }
 
-  processRequest(request: Socket, clientAddress: ClientAddress): Promise<void> {
+  processRequest(request: Request, clientAddress: ClientAddress): Promise<void> {
     if (this.#phase !== 'running' && this.#phase !== 'draining') {
       return Promise.reject(new ServerStateError(`the ${this.name} strategy is ${this.#phase}`));
     }
     return new Promise((finish) => {
-      this.#queue.push({ socket: request, clientAddress, finish });
+      this.#queue.push({ request, clientAddress, finish });
       this.#dispatch();
     });
   }
@@ -226,11 +254,11 @@ export class WorkerPool
     this.#phase = 'closed';
   }
 
-  #spawn(): PooledWorker {
+  #spawn(): PooledWorker<Request> {
     const started = Promise.withResolvers<void>();
     // A runtime start failure is reported by #onExit; only start() awaits this promise.
     started.promise.catch(() => {});
-    const worker: PooledWorker = {
+    const worker: PooledWorker<Request> = {
       // Its listeners run on later ticks, once `worker` is assigned.
       handle: spawnWorker(this.kind, {
         message: (message) => this.#onMessage(worker, message),
@@ -258,7 +286,7 @@ export class WorkerPool
     return worker;
   }
 
-  #onMessage(worker: PooledWorker, message: WorkerToMainMessage): void {
+  #onMessage(worker: PooledWorker<Request>, message: WorkerToMainMessage): void {
     const context = this.#context;
     switch (message.type) {
       case 'ready':
@@ -274,12 +302,15 @@ export class WorkerPool
         return;
       case 'accepted':
         // A child process has its own copy now (threads do not send it: the transfer closed ours).
-        worker.requests.get(message.id)?.socket.destroy();
+        (worker.requests.get(message.id)?.request as Socket | undefined)?.destroy();
+        return;
+      case 'sendto':
+        this.#relay(worker, message);
         return;
       case 'error': {
         const request = worker.requests.get(message.id);
         if (request !== undefined) {
-          context?.handleError(request.socket, request.clientAddress, deserializeError(message.error));
+          context?.handleError(request.request, request.clientAddress, deserializeError(message.error));
         }
         return;
       }
@@ -300,7 +331,7 @@ export class WorkerPool
     }
   }
 
-  #onExit(worker: PooledWorker, exit: WorkerExit): void {
+  #onExit(worker: PooledWorker<Request>, exit: WorkerExit): void {
     this.#workers.delete(worker);
     clearTimeout(worker.timer);
     const context = this.#context;
@@ -322,11 +353,11 @@ export class WorkerPool
       for (const request of worker.requests.values()) {
         if (!isExpected) {
           context?.handleError(
-            request.socket,
+            request.request,
             request.clientAddress,
             new SocketServerError(
               'ERR_WORKER_EXITED',
-              `connection lost: its ${describeWorker(worker)} ${how}`,
+              `${this.#isDatagram ? 'request' : 'connection'} lost: its ${describeWorker(worker)} ${how}`,
             ),
           );
         }
@@ -349,13 +380,13 @@ export class WorkerPool
     this.#context?.handleServerError(error);
     if (this.#workers.size > 0) return;
     for (const request of this.#queue.splice(0)) {
-      this.#context?.handleError(request.socket, request.clientAddress, error);
+      this.#context?.handleError(request.request, request.clientAddress, error);
       this.#settle(request);
     }
   }
 
   /** A worker may have a free slot: give it waiting work, retire it, or time its idleness. */
-  #onIdle(worker: PooledWorker): void {
+  #onIdle(worker: PooledWorker<Request>): void {
     const isIdle = (): boolean => worker.state === 'ready' && worker.requests.size === 0;
     if (isIdle() && worker.servedCount >= this.#config.maxRequestsPerWorker) this.#retire(worker);
     this.#dispatch();
@@ -377,9 +408,9 @@ export class WorkerPool
     this.#replenish();
   }
 
-  #leastBusyWorker(): PooledWorker | undefined {
+  #leastBusyWorker(): PooledWorker<Request> | undefined {
     const { requestsPerWorker, maxRequestsPerWorker } = this.#config;
-    let best: PooledWorker | undefined;
+    let best: PooledWorker<Request> | undefined;
     for (const worker of this.#workers) {
       if (
         worker.state === 'ready' &&
@@ -393,19 +424,61 @@ export class WorkerPool
     return best;
   }
 
-  #handOff(worker: PooledWorker, request: PendingRequest): void {
+  #handOff(worker: PooledWorker<Request>, request: PendingRequest<Request>): void {
     const id = ++this.#lastRequestId;
     worker.requests.set(id, request);
     worker.servedCount += 1;
     clearTimeout(worker.timer);
-    const message: MainToWorkerMessage = { type: 'request', id, clientAddress: request.clientAddress };
-    worker.handle.send(message, request.socket).catch((error: unknown) => {
+    const { clientAddress } = request;
+    const sending = this.#isDatagram
+      ? worker.handle.send({
+          type: 'datagram',
+          id,
+          clientAddress,
+          // A copy: the worker gets the bytes, never the server's socket.
+          data: toWireBytes((request.request as DatagramRequest)[0], worker.handle.kind),
+        })
+      : worker.handle.send({ type: 'request', id, clientAddress }, request.request as Socket);
+    sending.catch((error: unknown) => {
       // Not sent (the worker is exiting, or the socket failed): this request alone is lost.
       if (!worker.requests.delete(id)) return;
-      this.#context?.handleError(request.socket, request.clientAddress, error);
+      this.#context?.handleError(request.request, clientAddress, error);
       this.#settle(request);
       this.#onIdle(worker);
     });
+  }
+
+  /**
+   * A datagram handler's `socket.sendto` in a worker: send it through the socket of its request,
+   * the server's own (so the reply leaves from the server's address), and tell the worker how it
+   * went (`sent`, with ERR_SEND_FAILED if it could not be sent).
+   */
+  #relay(
+    worker: PooledWorker<Request>,
+    { id, seq, data, address }: Extract<WorkerToMainMessage, { type: 'sendto' }>,
+  ): void {
+    const answer = (error?: unknown): void => {
+      // A worker that has exited waits for nothing any more.
+      if (!this.#workers.has(worker)) return;
+      this.#send(
+        worker,
+        error === undefined
+          ? { type: 'sent', id, seq }
+          : { type: 'sent', id, seq, error: serializeError(toSendError(error)) },
+      );
+    };
+    const request = worker.requests.get(id);
+    if (request === undefined || !this.#isDatagram) {
+      answer(new SocketServerError('ERR_SEND_FAILED', `cannot send: request ${id} has finished`));
+      return;
+    }
+    let sending: Promise<void>;
+    try {
+      sending = (request.request as DatagramRequest)[1].sendto(fromWireBytes(data), address);
+    } catch (error) {
+      sending = Promise.reject(toSendError(error));
+    }
+    sending.then(() => answer(), answer);
   }
 
   /** Start workers for the requests waiting, and, while running, for `minWorkers` and `spareWorkers`. */
@@ -431,7 +504,7 @@ export class WorkerPool
     for (let index = 0; index < count; index += 1) this.#spawn();
   }
 
-  #retireIfSurplus(worker: PooledWorker): void {
+  #retireIfSurplus(worker: PooledWorker<Request>): void {
     if (this.#phase !== 'running' || worker.state !== 'ready' || worker.requests.size > 0) return;
     let kept = 0;
     let idle = 0;
@@ -443,13 +516,13 @@ export class WorkerPool
     if (kept > this.#config.minWorkers && idle > this.#config.spareWorkers) this.#retire(worker);
   }
 
-  #retire(worker: PooledWorker): void {
+  #retire(worker: PooledWorker<Request>): void {
     worker.state = 'retiring';
     this.#tellToClose(worker);
   }
 
   /** Ask a worker to close and exit; terminate it if it has not within `drainTimeoutMs`. */
-  #tellToClose(worker: PooledWorker): void {
+  #tellToClose(worker: PooledWorker<Request>): void {
     clearTimeout(worker.timer);
     this.#send(worker, { type: 'close' });
     const graceMs = this.#context?.settings.drainTimeoutMs ?? 0;
@@ -457,13 +530,16 @@ export class WorkerPool
   }
 
   /** Send a control message; a worker that cannot take it is of no use, so it is terminated. */
-  #send(worker: PooledWorker, message: MainToWorkerMessage): void {
+  #send(worker: PooledWorker<Request>, message: MainToWorkerMessage): void {
     worker.handle.send(message).catch(() => worker.handle.terminate());
   }
 
-  /** Close this side's copy of the socket (if still open) and resolve the request's `processRequest`. */
-  #settle(request: PendingRequest): void {
-    request.socket.destroy();
+  /**
+   * Close this side's copy of a connection's socket (if still open) and resolve the request's
+   * `processRequest`. A datagram has nothing to close: its socket is the server's.
+   */
+  #settle(request: PendingRequest<Request>): void {
+    if (!this.#isDatagram) (request.request as Socket).destroy();
     request.finish();
     this.#changes.emit('change');
   }
@@ -484,7 +560,7 @@ export class WorkerPool
   }
 }
 
-function describeWorker(worker: PooledWorker): string {
+function describeWorker(worker: PooledWorker<unknown>): string {
   const { kind, id } = worker.handle;
   return kind === 'thread' ? `worker thread ${id}` : `worker process ${id}`;
 }
@@ -493,4 +569,11 @@ function describeExit(exit: WorkerExit, cause: Error | undefined): string {
   const how =
     exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code ?? 'unknown'}`;
   return cause === undefined ? how : `${how} (${cause.name}: ${cause.message})`;
+}
+
+/** A failure to send a datagram, as the worker's `sendto` rejects with it: ERR_SEND_FAILED unless it is one of ours. */
+function toSendError(error: unknown): Error {
+  if (error instanceof SocketServerError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new SocketServerError('ERR_SEND_FAILED', `cannot send: ${message}`, { cause: error });
 }

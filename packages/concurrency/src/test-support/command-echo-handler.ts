@@ -8,6 +8,7 @@ const spinMs = 30_000;
  * The recipe's stream echo handler, loaded by workers (plain Node, erasable TypeScript only, no
  * relative imports). A line starting with `!` is a command instead:
  * - `!whoami`: answers `<pid> <threadId>`, which worker serves this connection;
+ * - `!address`: answers the handler's `clientAddress` as JSON;
  * - `!throw`: the handler throws a RangeError (its connection ends, the worker goes on);
  * - `!exit`: the handler calls `process.exit(3)` (ends a worker thread, or a child process);
  * - `!crash`: an uncaught exception from a timer, outside any request;
@@ -25,6 +26,7 @@ export class CommandEchoHandler extends StreamRequestHandler {
       }
       const command = line.toString('latin1').trim();
       if (command === '!whoami') await this.wfile.write(`${process.pid} ${threadId}\n`);
+      else if (command === '!address') await this.wfile.write(`${JSON.stringify(this.clientAddress)}\n`);
       else if (command === '!throw') throw new RangeError('thrown by the handler');
       else if (command === '!exit') process.exit(3);
       else if (command === '!crash') {

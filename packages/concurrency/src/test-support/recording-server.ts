@@ -40,7 +40,8 @@ export class RecordingServer extends TCPServer {
   ) {
     super(['127.0.0.1', 0], Handler, { ...options, strategy });
     this.on('connectionState', ({ clientAddress, state }) => {
-      if (state === 'closed') this.#record(this.closedPorts, clientAddress.port);
+      if (state === 'closed' && clientAddress.family !== 'Unix')
+        this.#record(this.closedPorts, clientAddress.port);
     });
     strategy.on('workerStart', (id) => this.#record(this.startedWorkerIds, id));
     strategy.on('workerExit', (id) => this.#record(this.exitedWorkerIds, id));
