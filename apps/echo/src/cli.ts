@@ -8,6 +8,14 @@ export type StrategyName = (typeof strategyNames)[number];
 export interface EchoOptions {
   host: string;
   port: number;
+  /** `tcp`: stream connections; `udp`: datagrams (on a Unix path with `unix`: Unix datagrams). */
+  protocol: 'tcp' | 'udp';
+  /** A Unix-domain socket path (or `@name`, a Linux abstract name) instead of host and port. */
+  unix: string | undefined;
+  /** The Unix socket file's permission bits. */
+  unixMode: number | undefined;
+  /** UDP: the most bytes of a datagram the handler gets. */
+  maxPacketSize: number;
   handler: 'raw' | 'stream';
   strategy: StrategyName;
   workers: number;
@@ -16,7 +24,8 @@ export interface EchoOptions {
   idleTimeoutMs: number | undefined;
   maxLineLength: number;
   drainTimeoutMs: number;
-  reuseAddress: boolean;
+  /** SO_REUSEADDR when `--reuse-address` or `--no-reuse-address` was given; `undefined`: the server's default. */
+  reuseAddress: boolean | undefined;
   quiet: boolean;
 }
 
@@ -46,6 +55,32 @@ export function parseEchoArguments(argv: readonly string[], version: string): Pa
     })
     .addOption(new Option('--host <host>', "address to listen on; '' means every interface").default(''))
     .addOption(new Option('--port <n>', 'port; 0 picks a free one').default(20000).argParser(parsePort))
+    .addOption(
+      new Option('--protocol <name>', 'tcp: stream connections; udp: one datagram per request')
+        .choices(['tcp', 'udp'])
+        .default('tcp'),
+    )
+    .addOption(
+      new Option(
+        '--unix <path>',
+        'listen on a Unix-domain socket path instead of host and port (stream; datagram with --protocol udp); @name is a Linux abstract name',
+      )
+        .conflicts(['host', 'port'])
+        .argParser(parseUnixPath),
+    )
+    .addOption(
+      new Option('--unix-mode <mode>', "the Unix socket file's permissions, in octal (660, 0600)").argParser(
+        parseMode,
+      ),
+    )
+    .addOption(
+      new Option(
+        '--max-packet-size <n>',
+        'udp: the most bytes of a datagram the handler gets; longer ones are cut and reported',
+      )
+        .default(8192)
+        .argParser(integerBetween(1, 65535)),
+    )
     .addOption(
       new Option('--handler <kind>', 'raw: recv(8192)/send loop; stream: line by line')
         .choices(['raw', 'stream'])
@@ -88,6 +123,11 @@ export function parseEchoArguments(argv: readonly string[], version: string): Pa
     )
     .addOption(new Option('--no-reuse-address', 'do not set SO_REUSEADDR (not possible on Linux and macOS)'))
     .addOption(new Option('--quiet', 'no per-connection lines').default(false));
+  program.addHelpText(
+    'after',
+    '\nWith --unix, thread strategies (--strategy thread, or pool with --pool-kind thread) are not\n' +
+      'available for stream connections: Node moves only TCP sockets to worker threads.\n',
+  );
 
   try {
     // `pnpm start -- --help` passes its `--` through: a leading one only separates runner and flags.
@@ -105,16 +145,90 @@ export function parseEchoArguments(argv: readonly string[], version: string): Pa
     };
   }
 
-  const { idleTimeout, drainTimeout, maxConnections, ...flags } = program.opts<
-    Omit<EchoOptions, 'idleTimeoutMs' | 'drainTimeoutMs' | 'maxConnections'> & {
+  const { idleTimeout, drainTimeout, maxConnections, unix, unixMode, ...flags } = program.opts<
+    Omit<EchoOptions, 'idleTimeoutMs' | 'drainTimeoutMs' | 'maxConnections' | 'unix' | 'unixMode'> & {
       idleTimeout?: number;
       drainTimeout: number;
       maxConnections?: number;
+      unix?: string;
+      unixMode?: number;
     }
   >();
-  return {
-    kind: 'run',
-    options: { ...flags, maxConnections, idleTimeoutMs: idleTimeout, drainTimeoutMs: drainTimeout },
+  const options: EchoOptions = {
+    ...flags,
+    reuseAddress: program.getOptionValueSource('reuseAddress') === 'cli' ? flags.reuseAddress : undefined,
+    unix,
+    unixMode,
+    maxConnections,
+    idleTimeoutMs: idleTimeout,
+    drainTimeoutMs: drainTimeout,
+  };
+  const conflict = findConflict(options, program);
+  if (conflict !== undefined) {
+    return {
+      kind: 'exit',
+      exitCode: usageExitCode,
+      stdout,
+      stderr: `error: ${conflict}\nUsage: ${program.name()} ${program.usage()}\nRun '${program.name()} --help' for every flag.\n`,
+    };
+  }
+  return { kind: 'run', options };
+}
+
+/** Flags that parse alone but do not go together; what to say about the first such pair. */
+function findConflict(options: EchoOptions, program: Command): string | undefined {
+  const given = (name: string): boolean => program.getOptionValueSource(name) === 'cli';
+  if (options.protocol === 'udp') {
+    if (given('maxConnections'))
+      return 'option --max-connections applies to connections, not to --protocol udp';
+    if (given('idleTimeout')) return 'option --idle-timeout applies to connections, not to --protocol udp';
+  } else if (given('maxPacketSize')) {
+    return 'option --max-packet-size applies to --protocol udp';
+  }
+  if (options.unix === undefined) {
+    if (given('unixMode')) return 'option --unix-mode applies to a --unix socket';
+  } else {
+    const usesThreads =
+      options.strategy === 'thread' || (options.strategy === 'pool' && options.poolKind === 'thread');
+    if (options.protocol === 'tcp' && usesThreads) {
+      return (
+        `--strategy ${options.strategy}${options.strategy === 'pool' ? ' --pool-kind thread' : ''} cannot serve ` +
+        '--unix stream connections: Node moves only TCP sockets to worker threads (use --strategy fork, or --pool-kind process)'
+      );
+    }
+    if (given('reuseAddress')) return 'option --reuse-address applies to TCP ports, not to --unix';
+    if (options.unixMode !== undefined && options.unix.startsWith('\0'))
+      return 'option --unix-mode: an abstract socket (@name) has no file';
+  }
+  return undefined;
+}
+
+/** A Unix socket path; `@name` is the Linux abstract name `\0name`. */
+function parseUnixPath(value: string): string {
+  if (value === '') throw new InvalidArgumentError('expected a socket path.');
+  if (value.startsWith('@')) {
+    if (value.length === 1) throw new InvalidArgumentError('expected a name after @.');
+    return `\0${value.slice(1)}`;
+  }
+  return value;
+}
+
+/** Permission bits in octal: `660`, `0660`, `0o660`. */
+function parseMode(value: string): number {
+  const digits = value.trim().replace(/^0o/i, '');
+  if (!/^[0-7]{1,4}$/.test(digits))
+    throw new InvalidArgumentError('expected octal permission bits, such as 660.');
+  const mode = Number.parseInt(digits, 8);
+  if (mode > 0o777) throw new InvalidArgumentError('expected permission bits 0-777.');
+  return mode;
+}
+
+function integerBetween(minimum: number, maximum: number): (value: string) => number {
+  return (value) => {
+    const parsed = parseInteger(value);
+    if (parsed === undefined || parsed < minimum || parsed > maximum)
+      throw new InvalidArgumentError(`expected an integer ${minimum}-${maximum}.`);
+    return parsed;
   };
 }
 

@@ -1,5 +1,10 @@
 import { formatClientAddress, type ClientAddress, type HandlerServer } from '@socketserver/core';
-import { BaseRequestHandler, StreamRequestHandler } from '@socketserver/handlers';
+import {
+  BaseDatagramRequestHandler,
+  BaseRequestHandler,
+  DatagramRequestHandler,
+  StreamRequestHandler,
+} from '@socketserver/handlers';
 
 /** The recipe's first echo server: recv(8192) and send it back, until EOF. */
 export class RawEchoHandler extends BaseRequestHandler {
@@ -27,7 +32,30 @@ export class StreamEchoHandler extends StreamRequestHandler {
   }
 }
 
-/** `Got connection from ('127.0.0.1', 46923)`, unless the server runs with `quiet`. */
+/** The raw form for datagrams: `data, socket = self.request`, and the datagram goes back as it came. */
+export class RawDatagramEchoHandler extends BaseDatagramRequestHandler {
+  /** Where thread and process strategies load it from. */
+  static moduleUrl: string = import.meta.url;
+
+  override async handle(): Promise<void> {
+    announceConnection(this.server, this.clientAddress);
+    const [data, socket] = this.request;
+    await socket.sendto(data, this.clientAddress);
+  }
+}
+
+/** Python's DatagramRequestHandler echo: the datagram's lines, read from rfile, written to wfile. */
+export class StreamDatagramEchoHandler extends DatagramRequestHandler {
+  /** Where thread and process strategies load it from. */
+  static moduleUrl: string = import.meta.url;
+
+  override async handle(): Promise<void> {
+    announceConnection(this.server, this.clientAddress);
+    for await (const line of this.rfile) await this.wfile.write(line);
+  }
+}
+
+/** `Got connection from ('127.0.0.1', 46923)` (a datagram's sender too), unless the server runs with `quiet`. */
 function announceConnection(server: HandlerServer, clientAddress: ClientAddress): void {
   if (server.handlerOptions['quiet'] === true) return;
   process.stdout.write(`Got connection from ${formatClientAddress(clientAddress)}\n`);

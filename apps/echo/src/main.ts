@@ -1,16 +1,30 @@
 import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import type { Socket } from 'node:net';
 import {
   SocketServerError,
   TCPServer,
+  UDPServer,
+  UnixDatagramServer,
+  UnixStreamServer,
+  describeUnixPath,
   eventLoopStrategy,
   serialStrategy,
   type ConcurrencyStrategy,
+  type DatagramRequest,
 } from '@socketserver/core';
 import { forking, pool, threading } from '@socketserver/concurrency';
 import { parseEchoArguments, usageExitCode, type EchoOptions } from './cli.js';
-import { RawEchoHandler, StreamEchoHandler } from './echo-handlers.js';
+import {
+  RawDatagramEchoHandler,
+  RawEchoHandler,
+  StreamDatagramEchoHandler,
+  StreamEchoHandler,
+} from './echo-handlers.js';
+
+/** The server of each `--protocol` and `--unix` combination. */
+type EchoServer = TCPServer | UnixStreamServer | UDPServer | UnixDatagramServer;
 
 /** Exit codes of the contract (shared/echo-cli.md). */
 const exitCodes = { sigint: 1, sigterm: 0, cannotListen: 1, usage: usageExitCode } as const;
@@ -27,23 +41,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     return parsed.exitCode;
   }
   const { options } = parsed;
-  const strategy = createStrategy(options);
 
-  let server: TCPServer;
+  let server: EchoServer;
   try {
-    const host = await resolveHost(options.host);
-    server = new TCPServer(
-      [host, options.port],
-      options.handler === 'raw' ? RawEchoHandler : StreamEchoHandler,
-      {
-        strategy,
-        allowReuseAddress: options.reuseAddress,
-        drainTimeoutMs: options.drainTimeoutMs,
-        handlerOptions: { quiet: options.quiet, maxLineLength: options.maxLineLength },
-        ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
-        ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }),
-      },
-    );
+    server = createServer(options, options.unix === undefined ? await resolveHost(options.host) : '');
     await server.listening;
   } catch (error) {
     if (!(error instanceof SocketServerError)) throw error;
@@ -51,9 +52,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     return fail(isUsage ? exitCodes.usage : exitCodes.cannotListen, error.message);
   }
 
-  const banner = options.strategy === 'pool' ? 'Multithreaded server' : 'Echo server';
-  process.stdout.write(`${banner} running on port ${server.port}\n`);
+  // Listen for signals before saying so: a client that reads the banner may signal at once.
   const exitCode = waitForSignal(server, options);
+  const banner = options.strategy === 'pool' ? 'Multithreaded server' : 'Echo server';
+  const where =
+    typeof server.serverAddress === 'string'
+      ? describeUnixPath(server.serverAddress)
+      : `port ${server.serverAddress[1]}`;
+  process.stdout.write(`${banner} running on ${where}\n`);
   try {
     await server.serveForever();
   } catch (error) {
@@ -66,7 +72,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 /** SIGINT: `\n\nLeaving.`, close at once, exit 1. SIGTERM: stop accepting, drain, exit 0. */
-async function waitForSignal(server: TCPServer, options: EchoOptions): Promise<number> {
+async function waitForSignal(server: EchoServer, options: EchoOptions): Promise<number> {
   const signal = await new Promise<'SIGINT' | 'SIGTERM'>((resolve) => {
     const onSignal = (name: 'SIGINT' | 'SIGTERM'): void => {
       process.off('SIGINT', onSignal);
@@ -85,19 +91,53 @@ async function waitForSignal(server: TCPServer, options: EchoOptions): Promise<n
   return exitCodes.sigterm;
 }
 
+/**
+ * The server the flags ask for: TCP or UDP on `[host, port]`, or with `--unix` a Unix stream or
+ * datagram server; the recipe's raw or stream handler in its stream or datagram form.
+ */
+function createServer(options: EchoOptions, host: string): EchoServer {
+  const common = {
+    drainTimeoutMs: options.drainTimeoutMs,
+    handlerOptions: { quiet: options.quiet, maxLineLength: options.maxLineLength },
+  };
+  const mode = options.unixMode === undefined ? {} : { mode: options.unixMode };
+  const reuseAddress = options.reuseAddress === undefined ? {} : { allowReuseAddress: options.reuseAddress };
+  if (options.protocol === 'udp') {
+    const Handler = options.handler === 'raw' ? RawDatagramEchoHandler : StreamDatagramEchoHandler;
+    const datagramOptions = {
+      ...common,
+      strategy: createStrategy<DatagramRequest>(options),
+      maxPacketSize: options.maxPacketSize,
+    };
+    return options.unix === undefined
+      ? new UDPServer([host, options.port], Handler, { ...datagramOptions, ...reuseAddress })
+      : new UnixDatagramServer(options.unix, Handler, { ...datagramOptions, ...mode });
+  }
+  const Handler = options.handler === 'raw' ? RawEchoHandler : StreamEchoHandler;
+  const streamOptions = {
+    ...common,
+    strategy: createStrategy<Socket>(options),
+    ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
+    ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }),
+  };
+  return options.unix === undefined
+    ? new TCPServer([host, options.port], Handler, { ...streamOptions, ...reuseAddress })
+    : new UnixStreamServer(options.unix, Handler, { ...streamOptions, ...mode });
+}
+
 /** Each strategy of the contract: the recipe's TCPServer, the event loop, and the off-thread ones. */
-function createStrategy(options: EchoOptions): ConcurrencyStrategy {
+function createStrategy<Request>(options: EchoOptions): ConcurrencyStrategy<Request> {
   switch (options.strategy) {
     case 'serial':
-      return serialStrategy();
+      return serialStrategy<Request>();
     case 'async':
-      return eventLoopStrategy();
+      return eventLoopStrategy<Request>();
     case 'thread':
-      return threading();
+      return threading<Request>();
     case 'fork':
-      return forking();
+      return forking<Request>();
     case 'pool':
-      return pool({ workers: options.workers, kind: options.poolKind });
+      return pool<Request>({ workers: options.workers, kind: options.poolKind });
   }
 }
 
