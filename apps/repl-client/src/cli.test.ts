@@ -28,6 +28,8 @@ describe('parseReplClientArguments', () => {
       options: {
         host: 'localhost',
         port: 20000,
+        unixPath: undefined,
+        protocol: 'tcp',
         isTargetGiven: false,
         isLineMode: false,
         waitMs: 1000,
@@ -39,7 +41,16 @@ describe('parseReplClientArguments', () => {
   it('takes host and port, and the line-mode flags', () => {
     expect(parse('--line', '--wait-ms', '0', '--timeout-ms', '250', '::1', '8080')).toEqual({
       kind: 'run',
-      options: { host: '::1', port: 8080, isTargetGiven: true, isLineMode: true, waitMs: 0, timeoutMs: 250 },
+      options: {
+        host: '::1',
+        port: 8080,
+        unixPath: undefined,
+        protocol: 'tcp',
+        isTargetGiven: true,
+        isLineMode: true,
+        waitMs: 0,
+        timeoutMs: 250,
+      },
     });
     expect(parse('example.test')).toMatchObject({
       kind: 'run',
@@ -49,8 +60,47 @@ describe('parseReplClientArguments', () => {
     expect(parse('--', 'localhost', '1')).toMatchObject({ kind: 'run', options: { port: 1 } });
   });
 
+  it('takes --unix PATH as the target, and @name as a Linux abstract name', () => {
+    expect(parse('--unix', '/tmp/echo.sock')).toMatchObject({
+      kind: 'run',
+      options: { unixPath: '/tmp/echo.sock', protocol: 'tcp', isTargetGiven: true },
+    });
+    expect(parse('--unix', '@echo')).toMatchObject({ kind: 'run', options: { unixPath: '\0echo' } });
+    expect(parse('--unix', './@echo')).toMatchObject({ kind: 'run', options: { unixPath: './@echo' } });
+  });
+
+  it('takes --protocol udp, with host and port or with --unix', () => {
+    expect(parse('--protocol', 'udp')).toMatchObject({
+      kind: 'run',
+      options: { host: 'localhost', port: 20000, protocol: 'udp', isTargetGiven: false },
+    });
+    expect(parse('--protocol', 'udp', '127.0.0.1', '9999')).toMatchObject({
+      kind: 'run',
+      options: { host: '127.0.0.1', port: 9999, unixPath: undefined, protocol: 'udp', isTargetGiven: true },
+    });
+    expect(parse('--unix', '/tmp/echo.sock', '--protocol', 'udp', '--line')).toMatchObject({
+      kind: 'run',
+      options: { unixPath: '/tmp/echo.sock', protocol: 'udp', isTargetGiven: true, isLineMode: true },
+    });
+    expect(parse('--protocol', 'tcp')).toMatchObject({ kind: 'run', options: { protocol: 'tcp' } });
+  });
+
   it.each([
     [['--bogus'], "unknown option '--bogus'"],
+    [['--protocol', 'sctp'], "argument 'sctp' is invalid. Allowed choices are tcp, udp."],
+    [['--protocol', 'UDP'], "argument 'UDP' is invalid. Allowed choices are tcp, udp."],
+    [['--protocol'], "option '--protocol <protocol>' argument missing"],
+    [['--unix', ''], "option '--unix <path>' argument '' is invalid. expected a socket path, or @name."],
+    [['--unix', '@'], "option '--unix <path>' argument '@' is invalid. expected a socket path, or @name."],
+    [['--unix'], "option '--unix <path>' argument missing"],
+    [
+      ['--unix', '/tmp/echo.sock', 'localhost'],
+      "error: option '--unix <path>' cannot be used with the host and port arguments.",
+    ],
+    [
+      ['localhost', '20000', '--unix', '/tmp/echo.sock', '--protocol', 'udp'],
+      "error: option '--unix <path>' cannot be used with the host and port arguments.",
+    ],
     [['localhost', '0'], 'expected a port, 1-65535'],
     [['localhost', '65536'], 'expected a port, 1-65535'],
     [['localhost', 'http'], 'expected a port, 1-65535'],
@@ -75,10 +125,18 @@ describe('parseReplClientArguments', () => {
       'Usage: repl-client [options] [host] [port]',
       '--line',
       '--wait-ms <ms>',
+      '--unix <path>',
+      '--protocol <protocol>',
+      "const s = await connectUnix('/tmp/echo.sock')",
+      "const s = await openUdp()   await s.sendto('Hello\\n', ['localhost', 20000])   await s.recvfrom()",
+      "const s = await openUnixDatagram()   await s.sendto('Hello\\n', '/tmp/echo.sock')   await s.recvfrom()",
+      "--protocol udp HOST PORT (or --unix PATH) opens s at start: await s.sendto('Hello\\n', target)",
       'SOCKETSERVER_REPL_HISTORY',
     ]) {
       expect(help.stdout).toContain(text);
     }
+    // Commander wraps the option descriptions at 80 columns.
+    expect(help.stdout.replace(/\s+/g, ' ')).toContain('(choices: "tcp", "udp", default: "tcp")');
     expect(parse('--version')).toEqual({ kind: 'exit', exitCode: 0, stdout: '1.2.3\n', stderr: '' });
   });
 });
@@ -93,6 +151,27 @@ describe('the repl-client command', () => {
         'Usage: repl-client [options] [host] [port]\n' +
         "Run 'repl-client --help' for every flag.\n",
     );
+  });
+
+  it.each([
+    [
+      ['--unix', '', '--line'],
+      "error: option '--unix <path>' argument '' is invalid. expected a socket path, or @name.\n",
+    ],
+    [
+      ['--protocol', 'sctp', '--line'],
+      "error: option '--protocol <protocol>' argument 'sctp' is invalid. Allowed choices are tcp, udp.\n",
+    ],
+    [
+      ['--unix', '/tmp/echo.sock', '--line', '::1', '7'],
+      "error: option '--unix <path>' cannot be used with the host and port arguments.\n",
+    ],
+  ])('exits 2 on %j with a one-line error, the usage, and no stack trace', async (args, error) => {
+    expect(await runBin(args)).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `${error}Usage: repl-client [options] [host] [port]\nRun 'repl-client --help' for every flag.\n`,
+    });
   });
 
   it('prints its version and help', async () => {

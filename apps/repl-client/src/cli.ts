@@ -1,4 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { socketPathFromArgument } from './socket-address.js';
 
 /** The environment variable naming the history file; empty disables the history. */
 export const historyEnvironmentVariable = 'SOCKETSERVER_REPL_HISTORY';
@@ -9,7 +10,14 @@ export interface ReplClientOptions {
   host: string;
   /** Server port, 1-65535. Default: 20000. */
   port: number;
-  /** Whether a host was given: the REPL then connects at start and binds the connection as `s`. */
+  /**
+   * `--unix PATH`: the server's Unix socket path, instead of `host` and `port`; a Linux abstract name
+   * (given as `@name`) starts with `'\0'`. Default: `undefined`, the server is at `host`:`port`.
+   */
+  unixPath: string | undefined;
+  /** `--protocol`: `'tcp'`, a stream server (TCP, or Unix stream with `unixPath`), or `'udp'`, a datagram one (UDP, or Unix datagram). Default: `'tcp'`. */
+  protocol: Protocol;
+  /** Whether a host or `--unix` was given: the REPL then connects (or opens a datagram socket) at start, as `s`. */
   isTargetGiven: boolean;
   /** `--line`: send stdin line by line and print the responses, also chosen when stdin is not a terminal. */
   isLineMode: boolean;
@@ -18,6 +26,9 @@ export interface ReplClientOptions {
   /** Bound on connecting, and in line mode on each send, in ms. Default: 10000. */
   timeoutMs: number;
 }
+
+/** How repl-client talks to the server: a stream (`'tcp'`) or datagrams (`'udp'`). */
+export type Protocol = 'tcp' | 'udp';
 
 /** The outcome of parsing: settings to run with, or text to print and an exit code. */
 export type ParseResult =
@@ -39,8 +50,9 @@ export function parseReplClientArguments(argv: readonly string[], version: strin
   let stderr = '';
   const program = new Command('repl-client')
     .description(
-      "An interactive TCP client, like the recipe's Python session: a Node.js REPL with connect(), send and " +
-        'recv in scope; or, with --line or a piped stdin, a line-by-line client.',
+      "An interactive socket client, like the recipe's Python session: a Node.js REPL with connect(), send and " +
+        'recv in scope, and sendto and recvfrom for datagrams; or, with --line or a piped stdin, a line-by-line ' +
+        'client. It speaks TCP, UDP, and Unix stream and datagram sockets.',
     )
     .argument('[host]', 'server host; given, the REPL connects at start as `s`', 'localhost')
     .argument('[port]', 'server port', parsePort, 20000)
@@ -52,6 +64,20 @@ export function parseReplClientArguments(argv: readonly string[], version: strin
       writeOut: (text) => void (stdout += text),
       writeErr: (text) => void (stderr += text),
     })
+    .addOption(
+      new Option(
+        '--unix <path>',
+        'connect to this Unix socket instead of host and port; @name: an abstract name',
+      ).argParser(parseSocketPath),
+    )
+    .addOption(
+      new Option(
+        '--protocol <protocol>',
+        'tcp, a stream server, or udp, a datagram server (UDP, or with --unix Unix datagram)',
+      )
+        .choices(['tcp', 'udp'])
+        .default('tcp'),
+    )
     .addOption(
       new Option('--line', 'line mode: send each stdin line, print responses as they come').default(false),
     )
@@ -70,7 +96,11 @@ export function parseReplClientArguments(argv: readonly string[], version: strin
       `
 In the REPL:
   const s = await connect('localhost', 20000)   await s.send('Hello\\n')   await s.recv(8192)   s.close()
-  .help lists what is in scope. Ctrl-C cancels a waiting connect or read; Ctrl-D exits.
+  const s = await connectUnix('/tmp/echo.sock')   then the same; --unix PATH connects at start, as s
+  const s = await openUdp()   await s.sendto('Hello\\n', ['localhost', 20000])   await s.recvfrom()
+  const s = await openUnixDatagram()   await s.sendto('Hello\\n', '/tmp/echo.sock')   await s.recvfrom()
+  --protocol udp HOST PORT (or --unix PATH) opens s at start: await s.sendto('Hello\\n', target)
+  .help lists what is in scope. Ctrl-C cancels a waiting connect, read or recvfrom; Ctrl-D exits.
 
 Environment:
   ${historyEnvironmentVariable}   REPL history file (default: $XDG_STATE_HOME/socketserver/repl_history,
@@ -95,12 +125,29 @@ Exit status: 0 done, 1 connection failed (refused, reset, timeout), 2 bad usage.
   }
 
   const [host, port] = program.processedArgs as [string, number];
-  const { line, waitMs, timeoutMs } = program.opts<{ line: boolean; waitMs: number; timeoutMs: number }>();
+  const { unix, protocol, line, waitMs, timeoutMs } = program.opts<{
+    unix: string | undefined;
+    protocol: Protocol;
+    line: boolean;
+    waitMs: number;
+    timeoutMs: number;
+  }>();
+  if (unix !== undefined && program.args.length > 0)
+    return usageError("error: option '--unix <path>' cannot be used with the host and port arguments.");
   if (host.trim() === '')
     return usageError("error: command-argument value '' is invalid for argument 'host'.");
   return {
     kind: 'run',
-    options: { host, port, isTargetGiven: program.args.length > 0, isLineMode: line, waitMs, timeoutMs },
+    options: {
+      host,
+      port,
+      unixPath: unix,
+      protocol,
+      isTargetGiven: unix !== undefined || program.args.length > 0,
+      isLineMode: line,
+      waitMs,
+      timeoutMs,
+    },
   };
 }
 
@@ -109,6 +156,11 @@ function parsePort(value: string): number {
   if (port === undefined || port < 1 || port > 65535)
     throw new InvalidArgumentError('expected a port, 1-65535.');
   return port;
+}
+
+function parseSocketPath(value: string): string {
+  if (value === '' || value === '@') throw new InvalidArgumentError('expected a socket path, or @name.');
+  return socketPathFromArgument(value);
 }
 
 function integerInRange(minimum: number, maximum: number): (value: string) => number {

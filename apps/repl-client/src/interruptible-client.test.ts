@@ -1,9 +1,15 @@
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { inspect } from 'node:util';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { InterruptibleClient } from './interruptible-client.js';
 import { PendingOperations } from './pending-operations.js';
-import { startRawServer, type RawServer } from './test-support/servers.js';
+import {
+  startRawServer,
+  startUnixStreamEchoServer,
+  temporaryDirectory,
+  type RawServer,
+} from './test-support/servers.js';
 
 /** A connection to `server` with its own PendingOperations; closed when the test ends. */
 async function connectTo(
@@ -116,5 +122,51 @@ describe('InterruptibleClient', () => {
     expect(client.isClosed).toBe(true);
     expect(String(client)).toMatch(/, closed$/);
     expect(await rejection(client.recv(1))).toMatchObject({ code: 'ERR_CLIENT_CLOSED' });
+  });
+
+  it('connects to a Unix stream socket with connectUnix, named by its path, and cancels its reads', async () => {
+    await using server = await startUnixStreamEchoServer();
+    const operations = new PendingOperations();
+    const client = await InterruptibleClient.connectUnix(server.path, operations);
+    onTestFinished(() => client.close());
+    expect(client.isUnixDomain).toBe(true);
+    expect(client.peer).toBe(server.path);
+    expect(client.localEndpoint).toBe('');
+    expect(inspect(client)).toBe(`<connection to ${server.path}, open>`);
+
+    expect(await client.send('Hello\n')).toBe(6);
+    expect(String(await client.readline())).toBe('Hello\n');
+
+    const waiting = client.recv(10);
+    operations.cancelAll(new Error('Ctrl-C'));
+    expect(await rejection(waiting)).toMatchObject({
+      code: 'ERR_ABORTED',
+      message: `recv() on ${server.path} was aborted`,
+    });
+    await client.close();
+    expect(String(client)).toBe(`${server.path}, closed`);
+  });
+
+  it('cancels a waiting connectUnix with ERR_ABORTED, and names a missing socket by its path', async () => {
+    await using server = await startUnixStreamEchoServer();
+    const operations = new PendingOperations();
+    const connecting = InterruptibleClient.connectUnix(server.path, operations);
+    operations.cancelAll(new Error('Ctrl-C'));
+    expect(await rejection(connecting)).toMatchObject({ code: 'ERR_ABORTED' });
+
+    await using directory = await temporaryDirectory();
+    const missing = `${directory.path}/missing.sock`;
+    expect(await rejection(InterruptibleClient.connectUnix(missing, operations))).toMatchObject({
+      code: 'ERR_CONNECTION_REFUSED',
+      message: `Connection refused by ${missing}: no such file`,
+    });
+  });
+
+  it.runIf(process.platform === 'linux')('shows an abstract name as @name', async () => {
+    const name = `repl-client-test-${randomUUID()}`;
+    await using _server = await startUnixStreamEchoServer(`\0${name}`);
+    const client = await InterruptibleClient.connectUnix(`\0${name}`, new PendingOperations());
+    onTestFinished(() => client.close());
+    expect(String(client)).toBe(`@${name}, open`);
   });
 });

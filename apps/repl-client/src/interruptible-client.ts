@@ -2,12 +2,15 @@ import { inspect } from 'node:util';
 import {
   ClientError,
   connect,
+  connectUnix,
   type ConnectOptions,
+  type ConnectUnixOptions,
   type ReadlineOptions,
   type TestClient,
   type TimeoutOptions,
 } from '@socketserver/client';
 import type { PendingOperations } from './pending-operations.js';
+import { socketPathLabel } from './socket-address.js';
 
 /** The client's wait when `timeoutMs` is not given: 10 s. */
 const defaultTimeoutMs = 10_000;
@@ -36,7 +39,7 @@ export interface InterruptibleClientOptions {
 export class InterruptibleClient implements AsyncDisposable {
   /** The underlying client. */
   readonly client: TestClient;
-  /** "host:port" as given to `connect`. */
+  /** "host:port" as given to `connect`, or the socket path given to `connectUnix` (`@name` for an abstract one). */
   readonly peer: string;
   readonly #operations: PendingOperations;
   readonly #cancelCheckIntervalMs: number;
@@ -85,28 +88,60 @@ export class InterruptibleClient implements AsyncDisposable {
     );
   }
 
-  /** Local IP address. */
+  /**
+   * The client's `connectUnix` (a Unix-domain stream connection to `path`; `'\0name'` is a Linux
+   * abstract name), cancelled with `ERR_ABORTED` by `operations.cancelAll()` as well as by `options.signal`.
+   */
+  static async connectUnix(
+    path: string,
+    operations: PendingOperations,
+    options: ConnectUnixOptions & InterruptibleClientOptions = {},
+  ): Promise<InterruptibleClient> {
+    const { cancelCheckIntervalMs, signal: callerSignal, ...connectOptions } = options;
+    if (cancelCheckIntervalMs !== undefined) requireTimeout('cancelCheckIntervalMs', cancelCheckIntervalMs);
+    const client = await operations.run((signal) =>
+      connectUnix(path, {
+        ...connectOptions,
+        signal: callerSignal === undefined ? signal : AbortSignal.any([callerSignal, signal]),
+      }),
+    );
+    return new InterruptibleClient(
+      client,
+      socketPathLabel(path),
+      operations,
+      cancelCheckIntervalMs === undefined ? {} : { cancelCheckIntervalMs },
+    );
+  }
+
+  /** Local IP address; `''` on a Unix-domain connection. */
   get localAddress(): string {
     return this.client.localAddress;
   }
 
-  /** Local (ephemeral) port. */
+  /** Local (ephemeral) port; `0` on a Unix-domain connection. */
   get localPort(): number {
     return this.client.localPort;
   }
 
-  /** The server's IP address. */
+  /** The server's IP address; `''` on a Unix-domain connection. */
   get remoteAddress(): string {
     return this.client.remoteAddress;
   }
 
-  /** The server's port. */
+  /** The server's port; `0` on a Unix-domain connection. */
   get remotePort(): number {
     return this.client.remotePort;
   }
 
-  /** "127.0.0.1:50412", or "[::1]:50412": this end of the connection. */
+  /** Whether this is a Unix-domain connection (`connectUnix`), which has no addresses or ports. */
+  get isUnixDomain(): boolean {
+    // A TCP connection always has a local port.
+    return this.localPort === 0;
+  }
+
+  /** "127.0.0.1:50412", or "[::1]:50412": this end of the connection; `''` on a Unix-domain one. */
   get localEndpoint(): string {
+    if (this.isUnixDomain) return '';
     const address = this.localAddress.includes(':') ? `[${this.localAddress}]` : this.localAddress;
     return `${address}:${this.localPort}`;
   }
@@ -183,9 +218,10 @@ export class InterruptibleClient implements AsyncDisposable {
     return this.close();
   }
 
-  /** "localhost:20000 from 127.0.0.1:50412, open". */
+  /** "localhost:20000 from 127.0.0.1:50412, open", or "/tmp/echo.sock, open" on a Unix-domain connection. */
   toString(): string {
-    return `${this.peer} from ${this.localEndpoint}, ${this.#isClosed ? 'closed' : 'open'}`;
+    const from = this.isUnixDomain ? '' : ` from ${this.localEndpoint}`;
+    return `${this.peer}${from}, ${this.#isClosed ? 'closed' : 'open'}`;
   }
 
   /** Runs one read as underlying reads of at most the cancel-check interval, until data, an error, the deadline or a cancel. */
@@ -228,7 +264,8 @@ export class InterruptibleClient implements AsyncDisposable {
   }
 }
 
-// How the REPL and console.log show a connection: <connection to localhost:20000 from 127.0.0.1:50412, open>.
+// How the REPL and console.log show a connection: <connection to localhost:20000 from 127.0.0.1:50412, open>,
+// <connection to /tmp/echo.sock, open>.
 // Defined here rather than as a `[inspect.custom]()` method, which isolatedDeclarations cannot declare.
 Object.defineProperty(InterruptibleClient.prototype, inspect.custom, {
   value(this: InterruptibleClient): string {

@@ -2,11 +2,17 @@ import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { once } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import {
   closedPort,
   replClientBin,
   startEchoServer,
   startRawServer,
+  startUdpServer,
+  startUnixDatagramServer,
+  startUnixStreamEchoServer,
+  temporaryDirectory,
   type EchoServer,
 } from './test-support/servers.js';
 
@@ -121,5 +127,116 @@ describe('repl-client, line mode', () => {
     client.child.stdin.write('boom\n');
     expect(await client.exitCode()).toBe(1);
     expect(client.stderr).toBe(`repl-client: Connection reset by 127.0.0.1:${resettingServer.port}\n`);
+  });
+});
+
+describe('repl-client, line mode over Unix and datagram sockets', () => {
+  it('--unix: sends the lines to a Unix stream server and prints the responses, then exits 0', async () => {
+    await using server = await startUnixStreamEchoServer();
+    const client = new PipedClient(['--unix', server.path, '--wait-ms', '200']);
+    client.child.stdin.end('Hello\nsocketserver');
+    expect(await client.exitCode()).toBe(0);
+    expect(client.stdout).toBe('Hello\nsocketserver\n');
+    expect(client.stderr).toBe('');
+  });
+
+  it.runIf(process.platform === 'linux')('--unix @name: connects to a Linux abstract name', async () => {
+    const name = `repl-client-test-${randomUUID()}`;
+    await using _server = await startUnixStreamEchoServer(`\0${name}`);
+    const client = new PipedClient(['--line', '--unix', `@${name}`, '--wait-ms', '100']);
+    client.child.stdin.end('abstract\n');
+    expect(await client.exitCode()).toBe(0);
+    expect(client.stdout).toBe('abstract\n');
+  });
+
+  it('--unix: reports a missing socket as one line on stderr and exits 1', async () => {
+    await using directory = await temporaryDirectory();
+    const path = join(directory.path, 'missing.sock');
+    const client = new PipedClient(['--line', '--unix', path]);
+    client.child.stdin.end('Hello\n');
+    expect(await client.exitCode()).toBe(1);
+    expect(client.stderr).toBe(`repl-client: Connection refused by ${path}: no such file\n`);
+    expect(client.stdout).toBe('');
+  });
+
+  it('--protocol udp: sends each line as one datagram and prints every datagram received, then exits 0', async () => {
+    await using server = await startUdpServer();
+    const client = new PipedClient([
+      '--protocol',
+      'udp',
+      '--wait-ms',
+      '200',
+      '127.0.0.1',
+      String(server.port),
+    ]);
+    client.child.stdin.end('Hello\n\nsocketserver');
+    expect(await client.exitCode()).toBe(0);
+    expect(server.received.map(String)).toEqual(['Hello\n', '\n', 'socketserver\n']);
+    expect(client.stdout).toBe('Hello\n\nsocketserver\n');
+    expect(client.stderr).toBe('');
+  });
+
+  it('--protocol udp: prints each reply as it comes, while the input is still open', async () => {
+    await using server = await startUdpServer();
+    const client = new PipedClient([
+      '--line',
+      '--protocol',
+      'udp',
+      '--wait-ms',
+      '200',
+      '127.0.0.1',
+      String(server.port),
+    ]);
+    // Two writes of one line, each split across chunks: still one datagram a line.
+    client.child.stdin.write('o');
+    client.child.stdin.write('ne\n');
+    await client.waitForStdout('one\n');
+    client.child.stdin.write('two\n');
+    await client.waitForStdout('two\n');
+    client.child.stdin.end();
+    expect(await client.exitCode()).toBe(0);
+    expect(server.received.map(String)).toEqual(['one\n', 'two\n']);
+    expect(client.stdout).toBe('one\ntwo\n');
+  });
+
+  it('--protocol udp: waits --wait-ms after the last line for a silent server, then exits 0', async () => {
+    await using server = await startUdpServer({ isSilent: true });
+    const client = new PipedClient([
+      '--line',
+      '--protocol',
+      'udp',
+      '--wait-ms',
+      '300',
+      '127.0.0.1',
+      String(server.port),
+    ]);
+    client.child.stdin.end('anyone?\n');
+    await server.receivedCount(1);
+    const inputEndedAt = performance.now();
+    expect(await client.exitCode()).toBe(0);
+    expect(performance.now() - inputEndedAt).toBeGreaterThanOrEqual(300);
+    expect(server.received.map(String)).toEqual(['anyone?\n']);
+    expect(client.stdout).toBe('');
+    expect(client.stderr).toBe('');
+  });
+
+  it('--protocol udp --unix: sends each line as one datagram to a Unix datagram server, prints the replies', async () => {
+    await using server = await startUnixDatagramServer();
+    const client = new PipedClient(['--protocol', 'udp', '--unix', server.path, '--wait-ms', '200']);
+    client.child.stdin.end('Hello\nsocketserver\n');
+    expect(await client.exitCode()).toBe(0);
+    expect(server.received.map(String)).toEqual(['Hello\n', 'socketserver\n']);
+    expect(client.stdout).toBe('Hello\nsocketserver\n');
+    expect(client.stderr).toBe('');
+  });
+
+  it('--protocol udp --unix: reports a missing server socket as one line on stderr and exits 1', async () => {
+    await using directory = await temporaryDirectory();
+    const path = join(directory.path, 'missing.sock');
+    const client = new PipedClient(['--line', '--protocol', 'udp', '--unix', path]);
+    client.child.stdin.end('Hello\n');
+    expect(await client.exitCode()).toBe(1);
+    expect(client.stderr).toBe(`repl-client: Connection refused by ${path}: no such file\n`);
+    expect(client.stdout).toBe('');
   });
 });

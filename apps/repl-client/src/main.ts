@@ -7,8 +7,9 @@ import { runRepl } from './repl.js';
 
 /**
  * Run repl-client with these arguments; resolves with the exit code. The REPL runs when stdin is
- * a terminal, line mode with `--line` or a piped stdin. Expected failures (a bad flag, a refused
- * connection in line mode) print one line, never a stack trace.
+ * a terminal, line mode with `--line` or a piped stdin; either talks to a TCP server, or with
+ * `--unix` and `--protocol udp` to a Unix stream, UDP or Unix datagram one. Expected failures (a
+ * bad flag, a refused connection in line mode) print one line, never a stack trace.
  */
 export async function main(argv: readonly string[]): Promise<number> {
   const parsed = parseReplClientArguments(argv, packageVersion());
@@ -22,6 +23,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     return runLineMode({
       host: options.host,
       port: options.port,
+      unixPath: options.unixPath,
+      protocol: options.protocol,
       waitMs: options.waitMs,
       timeoutMs: options.timeoutMs,
       input: process.stdin,
@@ -32,6 +35,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   return runRepl({
     host: options.host,
     port: options.port,
+    unixPath: options.unixPath,
+    protocol: options.protocol,
     isConnectingAtStart: options.isTargetGiven,
     connectTimeoutMs: options.timeoutMs,
     historyFilePath: historyFilePath(process.env, homedir()),

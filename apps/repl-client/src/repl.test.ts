@@ -1,13 +1,18 @@
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import {
   closedPort,
   replClientBin,
   startEchoServer,
   startRawServer,
+  startUdpServer,
+  startUnixDatagramServer,
+  startUnixStreamEchoServer,
+  temporaryDirectory,
   type EchoServer,
 } from './test-support/servers.js';
 import { TmuxSession } from './test-support/tmux-session.js';
@@ -55,6 +60,22 @@ async function run(session: TmuxSession, line: string, ...outputLines: string[])
 
 function expectNoStackTrace(screen: string): void {
   expect(screen).not.toMatch(/^\s+at /m);
+}
+
+/** `text` as a pattern that matches it literally. */
+function literal(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * Enters `line`, a command that waits, and presses Ctrl-C once it hangs, as a person would: see the
+ * Ctrl-C test below for why the wait for raw mode comes first.
+ */
+async function interrupt(session: TmuxSession, line: string): Promise<void> {
+  await session.enter(line);
+  await session.waitForCursorLine('');
+  await session.waitForRaw();
+  await session.press('C-c');
 }
 
 describe('repl-client, the REPL', () => {
@@ -114,7 +135,13 @@ describe('repl-client, the REPL', () => {
     screen = await session.waitForScreen(/Ctrl-D exits\.\n>$/);
     for (const entry of [
       'connect(host, port, options)',
+      'connectUnix(path, options)',
+      'openUdp(options)',
+      'openUnixDatagram(options)',
       's.recv(maxBytes)',
+      's.sendto(data, address)',
+      's.recvfrom()',
+      'DatagramClient',
       'repr(bytes)',
       '.client',
       '.exit',
@@ -210,5 +237,106 @@ describe('repl-client, the REPL', () => {
     await second.waitForCursorLine('> 1 + 41');
     await second.press('Enter');
     await second.waitForScreen((screen) => screen.endsWith('> 1 + 41\n42\n>'));
+  });
+});
+
+describe('repl-client, the REPL over Unix and datagram sockets', () => {
+  it('--protocol udp: s is a UDP socket and target the server; sendto, recvfrom, and Ctrl-C cancels recvfrom', async () => {
+    await using server = await startUdpServer();
+    const session = await startRepl(['--protocol', 'udp', '127.0.0.1', String(server.port)]);
+    const start = await session.screen();
+    const opened = new RegExp(
+      `^Opened a UDP socket at 0\\.0\\.0\\.0:(\\d+), as s; the server is target = \\['127\\.0\\.0\\.1', ${server.port}\\]\\.$`,
+      'm',
+    ).exec(start);
+    expect(opened).not.toBeNull();
+    const localPort = opened?.[1] ?? '';
+    expect(start).toContain(
+      "Send and receive with: await s.sendto('Hello\\n', target)   await s.recvfrom()\n>",
+    );
+
+    await run(session, "await s.sendto('Hello\\n', target)");
+    await run(session, 'await s.recvfrom()', `[ b'Hello\\n', [ '127.0.0.1', ${server.port} ] ]`);
+    expect(server.received.map(String)).toEqual(['Hello\n']);
+
+    await interrupt(session, 'await s.recvfrom()');
+    const screen = await session.waitForScreen(
+      `> await s.recvfrom()\nUncaught ClientError [ERR_ABORTED]: recvfrom() on 0.0.0.0:${localPort} was aborted\n>`,
+      { timeoutMs: 2000 },
+    );
+    expectNoStackTrace(screen);
+
+    // The socket lives on: the recipe's session, with datagrams.
+    await run(session, "await s.sendto('Hello again\\n', ['localhost', target[1]])");
+    await run(session, 'const [resp, address] = await s.recvfrom()');
+    await run(
+      session,
+      "console.log('Response:', resp, 'from', address)",
+      `Response: b'Hello again\\n' from [ '127.0.0.1', ${server.port} ]`,
+    );
+    await session.enter('.client');
+    await session.waitForScreen(`> .client\n#1 UDP socket at 0.0.0.0:${localPort}, open\n>`);
+    await run(session, 's', `<UDP socket at 0.0.0.0:${localPort}, open>`);
+
+    await session.press('C-d');
+    expect(await session.waitForExit()).toBe(0);
+  });
+
+  it('--unix: connects to a Unix stream server as s; connectUnix and openUnixDatagram are in scope', async () => {
+    await using streamServer = await startUnixStreamEchoServer();
+    await using datagramServer = await startUnixDatagramServer();
+    const session = await startRepl(['--unix', streamServer.path]);
+    expect(await session.screen()).toContain(`Connected to ${streamServer.path}, as s.\n>`);
+
+    await run(session, "await s.send('Hello\\n')", '6');
+    await run(session, 'await s.recv(8192)', "b'Hello\\n'");
+    await run(session, 'const again = await connectUnix()');
+    await run(session, 'const d = await openUnixDatagram()');
+    await run(session, `await d.sendto('ping\\n', '${datagramServer.path}')`);
+    await run(session, 'await d.recvfrom()', `[ b'ping\\n', '${datagramServer.path}' ]`);
+
+    await session.enter('.client');
+    const path = literal(streamServer.path);
+    const screen = await session.waitForScreen(
+      new RegExp(
+        `^> \\.client\\n#1 ${path}, open\\n#2 ${path}, open\\n#3 Unix datagram socket at (\\S+), open\\n>$`,
+        'm',
+      ),
+    );
+    const clientPath = /^#3 Unix datagram socket at (\S+), open$/m.exec(screen)?.[1] ?? '';
+    expect(existsSync(clientPath)).toBe(true);
+
+    // Exiting closes every socket, and removes the datagram socket's temporary directory.
+    await session.press('C-d');
+    expect(await session.waitForExit()).toBe(0);
+    expect(existsSync(dirname(clientPath))).toBe(false);
+  });
+
+  it('--unix: a missing socket at start prints one line and how to connect; so does connectUnix()', async () => {
+    await using directory = await temporaryDirectory();
+    const path = join(directory.path, 'missing.sock');
+    const session = await startRepl(['--unix', path]);
+    expect(await session.screen()).toContain(
+      `ClientError [ERR_CONNECTION_REFUSED]: Connection refused by ${path}: no such file\n` +
+        `Connect with: const s = await connectUnix('${path}')\n>`,
+    );
+    // Node's REPL puts "Uncaught:" on a line of its own before an error line longer than 80 columns.
+    const screen = await run(
+      session,
+      'await connectUnix()',
+      'Uncaught:',
+      `ClientError [ERR_CONNECTION_REFUSED]: Connection refused by ${path}: no such file`,
+    );
+    expectNoStackTrace(screen);
+  });
+
+  it('--protocol udp without a server: hints how to open a socket', async () => {
+    const session = await startRepl(['--protocol', 'udp']);
+    const hint =
+      "const s = await openUdp()   then: await s.sendto('Hello\\n', ['localhost', 20000])   await s.recvfrom()";
+    expect(await session.screen()).toContain(`Open one with: ${hint}\n>`);
+    await session.enter('.client');
+    await session.waitForScreen(`> .client\nNo connection yet: ${hint}\n>`);
+    await run(session, 'typeof target', "'undefined'");
   });
 });

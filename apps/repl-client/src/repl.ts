@@ -3,10 +3,22 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { start, writer as nodeWriter, type REPLServer } from 'node:repl';
 import { inspect, types, type InspectOptionsStylized } from 'node:util';
-import { ClientError, TestClient, type ConnectOptions } from '@socketserver/client';
+import {
+  ClientError,
+  DatagramClient,
+  TestClient,
+  type ConnectOptions,
+  type ConnectUnixOptions,
+  type DatagramAddress,
+  type OpenUdpOptions,
+  type OpenUnixOptions,
+} from '@socketserver/client';
+import type { Protocol } from './cli.js';
 import { InterruptibleClient } from './interruptible-client.js';
+import { InterruptibleDatagramClient } from './interruptible-datagram-client.js';
 import { PendingOperations } from './pending-operations.js';
 import { renderBytes } from './render-bytes.js';
+import { sourceLiteral, udpBindingFor } from './socket-address.js';
 
 /** Options of {@link runRepl}. */
 export interface ReplOptions {
@@ -14,7 +26,21 @@ export interface ReplOptions {
   host: string;
   /** Port that `connect()` uses when given none, 1-65535. */
   port: number;
-  /** Connect to `host`:`port` at start and bind the connection as `s`. A failure prints one line; the REPL still starts. */
+  /**
+   * The server's Unix socket path, instead of `host` and `port`, and the one `connectUnix()` uses when
+   * given none; a Linux abstract name starts with `'\0'`. Default (`undefined`): the server is at `host`:`port`.
+   */
+  unixPath?: string | undefined;
+  /**
+   * The server's protocol: `'tcp'`, a stream server (TCP, or Unix stream with `unixPath`), or `'udp'`, a
+   * datagram server (UDP, or Unix datagram with `unixPath`). Default (`undefined`): `'tcp'`.
+   */
+  protocol?: Protocol | undefined;
+  /**
+   * At start, connect to the server and bind the connection as `s`; with protocol `'udp'`, open a
+   * datagram socket as `s` and bind the server's address as `target`. A failure prints one line; the
+   * REPL still starts.
+   */
   isConnectingAtStart: boolean;
   /** Bound on each connect, in milliseconds, unless `connect()` is given its own `timeoutMs`. */
   connectTimeoutMs: number;
@@ -35,16 +61,42 @@ const historySize = 1000;
 /** At exit, how long open connections may flush before they are reset, in milliseconds. */
 const closeGraceMs = 1000;
 
+/** What the session opened: connections, and datagram sockets. */
+type SessionSocket = InterruptibleClient | InterruptibleDatagramClient;
+
+/** The server named on the command line, which the help and hints use. */
+interface SessionDefaults {
+  host: string;
+  port: number;
+  unixPath: string | undefined;
+  protocol: Protocol;
+  /** With protocol `'udp'` and a server given: its address, bound as `target` (even if opening `s` failed). */
+  target: DatagramAddress | undefined;
+  connectTimeoutMs: number;
+}
+
 /**
- * The interactive client: a Node.js REPL with top-level await and `connect`, `s`, `repr`,
- * `TestClient` and `ClientError` in scope. Buffers show as Python bytes literals (`b'Hello\n'`),
- * client errors as one line. Ctrl-C cancels waiting connects and reads (or else behaves as in
- * Node's REPL); Ctrl-D or `.exit` ends it. Resolves with the exit code, 0.
+ * The interactive client: a Node.js REPL with top-level await and `connect`, `connectUnix`,
+ * `openUdp`, `openUnixDatagram`, `s` (and `target`), `repr`, `TestClient`, `DatagramClient` and
+ * `ClientError` in scope. Buffers show as Python bytes literals (`b'Hello\n'`), client errors as
+ * one line. Ctrl-C cancels waiting connects, reads and `recvfrom`s (or else behaves as in Node's
+ * REPL); Ctrl-D or `.exit` ends it. Resolves with the exit code, 0.
  */
 export async function runRepl(options: ReplOptions): Promise<number> {
-  const { host, port, input = process.stdin, output = process.stdout } = options;
+  const { host, port, unixPath, input = process.stdin, output = process.stdout } = options;
+  const protocol = options.protocol ?? 'tcp';
+  const serverAddress: DatagramAddress = unixPath ?? [host, port];
+  const target = options.isConnectingAtStart && protocol === 'udp' ? serverAddress : undefined;
+  const defaults: SessionDefaults = {
+    host,
+    port,
+    unixPath,
+    protocol,
+    target,
+    connectTimeoutMs: options.connectTimeoutMs,
+  };
   const operations = new PendingOperations();
-  const connections: InterruptibleClient[] = [];
+  const connections: SessionSocket[] = [];
   const useColors = typeof output.hasColors === 'function' && output.hasColors();
   const writer = (value: unknown): string => {
     if (isCodedError(value)) return describeCodedError(value);
@@ -68,21 +120,62 @@ export async function runRepl(options: ReplOptions): Promise<number> {
     return connection;
   }
 
+  /** `connectUnix()` in scope: the client's connectUnix, to the `--unix` path by default, cancelled by Ctrl-C. */
+  async function connectUnix(
+    path?: string,
+    connectOptions: ConnectUnixOptions = {},
+  ): Promise<InterruptibleClient> {
+    // Without a path or --unix, the client rejects the undefined with ERR_INVALID_ARGUMENT.
+    const connection = await InterruptibleClient.connectUnix((path ?? unixPath) as string, operations, {
+      timeoutMs: options.connectTimeoutMs,
+      ...connectOptions,
+    });
+    connections.push(connection);
+    return connection;
+  }
+
+  /** `openUdp()` in scope: `DatagramClient.openUdp`, its `recvfrom` cancelled by Ctrl-C. */
+  async function openUdp(udpOptions?: OpenUdpOptions): Promise<InterruptibleDatagramClient> {
+    const socket = await InterruptibleDatagramClient.openUdp(operations, udpOptions);
+    connections.push(socket);
+    return socket;
+  }
+
+  /** `openUnixDatagram()` in scope: `DatagramClient.openUnix`, its `recvfrom` cancelled by Ctrl-C. */
+  async function openUnixDatagram(unixOptions?: OpenUnixOptions): Promise<InterruptibleDatagramClient> {
+    const socket = await InterruptibleDatagramClient.openUnix(operations, unixOptions);
+    connections.push(socket);
+    return socket;
+  }
+
   output.write(
-    `repl-client ${options.version}: a TCP client in a Node.js REPL. Type .help for what is in scope, Ctrl-D to exit.\n`,
+    `repl-client ${options.version}: a TCP, UDP and Unix socket client in a Node.js REPL. Type .help for what is in scope, Ctrl-D to exit.\n`,
   );
-  let connectedAtStart: InterruptibleClient | undefined;
+  let openedAtStart: SessionSocket | undefined;
   if (options.isConnectingAtStart) {
     try {
-      connectedAtStart = await connect();
-      output.write(`Connected to ${connectedAtStart.peer} from ${connectedAtStart.localEndpoint}, as s.\n`);
+      if (protocol === 'udp') {
+        const socket = unixPath === undefined ? await openUdp(udpBindingFor(host)) : await openUnixDatagram();
+        openedAtStart = socket;
+        output.write(
+          `Opened a ${socket.description}, as s; the server is target = ${sourceLiteral(serverAddress)}.\n`,
+        );
+        output.write(`Send and receive with: await s.sendto('Hello\\n', target)   await s.recvfrom()\n`);
+      } else {
+        const connection = unixPath === undefined ? await connect() : await connectUnix(unixPath);
+        openedAtStart = connection;
+        const from = connection.isUnixDomain ? '' : ` from ${connection.localEndpoint}`;
+        output.write(`Connected to ${connection.peer}${from}, as s.\n`);
+      }
     } catch (error) {
       if (!isCodedError(error) || error.name !== 'ClientError') throw error;
       output.write(`${describeCodedError(error)}\n`);
     }
   }
-  if (connectedAtStart === undefined)
-    output.write(`Connect with: const s = await connect('${host}', ${port})\n`);
+  if (openedAtStart === undefined) {
+    const verb = protocol === 'udp' ? 'Open one with' : 'Connect with';
+    output.write(`${verb}: ${openingHint(defaults)}\n`);
+  }
 
   const { historyFilePath } = options;
   // A directory that cannot be made is reported by Node's own "Could not open history file".
@@ -100,8 +193,18 @@ export async function runRepl(options: ReplOptions): Promise<number> {
     breakEvalOnSigint: true,
   });
   const addToScope = (context: Record<string, unknown>): void => {
-    Object.assign(context, { connect, repr, TestClient, ClientError });
-    if (connectedAtStart !== undefined) context['s'] = connectedAtStart;
+    Object.assign(context, {
+      connect,
+      connectUnix,
+      openUdp,
+      openUnixDatagram,
+      repr,
+      TestClient,
+      DatagramClient,
+      ClientError,
+    });
+    if (openedAtStart !== undefined) context['s'] = openedAtStart;
+    if (target !== undefined) context['target'] = target;
   };
   const exited = once(server, 'exit');
   // Right after start, before any key is read: loading the history pauses the input until it is in.
@@ -109,7 +212,7 @@ export async function runRepl(options: ReplOptions): Promise<number> {
   addToScope(server.context);
   server.on('reset', addToScope);
   cancelWaitsOnCtrlC(server, operations);
-  defineCommands(server, connections, { host, port, connectTimeoutMs: options.connectTimeoutMs });
+  defineCommands(server, connections, defaults);
 
   const onUnhandledRejection = (reason: unknown): void => {
     output.write(`\nUncaught (in promise) ${writer(reason)}\n`);
@@ -128,8 +231,29 @@ export async function runRepl(options: ReplOptions): Promise<number> {
 }
 
 /**
- * Ctrl-C first cancels the connects and reads that wait, which then fail with `ERR_ABORTED` and
- * leave the connection usable. With none waiting, Node's own handling runs: it interrupts the
+ * The code that opens a socket to the server named on the command line, as the hints show it:
+ * `const s = await connect('localhost', 20000)`; a datagram hint sends to `target` once it is bound.
+ */
+function openingHint(defaults: SessionDefaults): string {
+  const { host, port, unixPath, protocol } = defaults;
+  if (protocol === 'tcp') {
+    return unixPath === undefined
+      ? `const s = await connect('${host}', ${port})`
+      : `const s = await connectUnix(${sourceLiteral(unixPath)})`;
+  }
+  const open =
+    unixPath !== undefined
+      ? 'openUnixDatagram()'
+      : udpBindingFor(host).family === 6
+        ? 'openUdp({ family: 6 })'
+        : 'openUdp()';
+  const address = defaults.target === undefined ? sourceLiteral(unixPath ?? [host, port]) : 'target';
+  return `const s = await ${open}   then: await s.sendto('Hello\\n', ${address})   await s.recvfrom()`;
+}
+
+/**
+ * Ctrl-C first cancels the connects, reads and `recvfrom`s that wait, which then fail with
+ * `ERR_ABORTED` and leave the socket usable. With none waiting, Node's own handling runs: it interrupts the
  * running command, or at the prompt asks for a second Ctrl-C to exit.
  */
 function cancelWaitsOnCtrlC(server: REPLServer, operations: PendingOperations): void {
@@ -143,8 +267,8 @@ function cancelWaitsOnCtrlC(server: REPLServer, operations: PendingOperations): 
 
 function defineCommands(
   server: REPLServer,
-  connections: readonly InterruptibleClient[],
-  defaults: { host: string; port: number; connectTimeoutMs: number },
+  connections: readonly SessionSocket[],
+  defaults: SessionDefaults,
 ): void {
   const output = server.output;
   server.defineCommand('help', {
@@ -157,38 +281,35 @@ function defineCommands(
       for (const name of names)
         output.write(`  .${name.padEnd(width)}${server.commands[name]?.help ?? ''}\n`);
       output.write(
-        '\nCtrl-C cancels a waiting connect or read, or the running command. At the prompt, Ctrl-C twice or Ctrl-D exits.\n',
+        '\nCtrl-C cancels a waiting connect, read or recvfrom, or the running command. At the prompt, Ctrl-C twice or Ctrl-D exits.\n',
       );
       server.displayPrompt();
     },
   });
   server.defineCommand('client', {
-    help: 'List the connections opened in this session',
+    help: 'List the connections and datagram sockets opened in this session',
     action() {
-      if (connections.length === 0) {
-        output.write(`No connection yet: const s = await connect('${defaults.host}', ${defaults.port})\n`);
-      }
+      if (connections.length === 0) output.write(`No connection yet: ${openingHint(defaults)}\n`);
       connections.forEach((connection, index) => output.write(`#${index + 1} ${connection.toString()}\n`));
       server.displayPrompt();
     },
   });
 }
 
-function scopeHelp({
-  host,
-  port,
-  connectTimeoutMs,
-}: {
-  host: string;
-  port: number;
-  connectTimeoutMs: number;
-}): string {
+function scopeHelp({ host, port, unixPath, connectTimeoutMs }: SessionDefaults): string {
   const entries: [string, string][] = [
     [
       'connect(host, port, options)',
       `Open a connection (defaults: '${host}', ${port}): const s = await connect()`,
     ],
-    ['s', 'The connection opened at start, with repl-client HOST [PORT]'],
+    [
+      'connectUnix(path, options)',
+      `Connect to a Unix stream socket: const s = await connectUnix(${sourceLiteral(unixPath ?? '/tmp/echo.sock')})`,
+    ],
+    ['openUdp(options)', 'Open a UDP socket bound to { family, host, port }: 127.0.0.1 (or ::1), port 0'],
+    ['openUnixDatagram(options)', 'Open a Unix datagram socket bound to { path }: a temporary one'],
+    ['s', 'Opened at start (HOST [PORT], --unix PATH); a datagram socket with --protocol udp'],
+    ['target', "With --protocol udp: the server's address, for s.sendto(data, target)"],
     ['s.send(data)', 'Send a string (as UTF-8) or bytes; resolves with the byte count'],
     ['s.sendAll(data)', 'Send, resolving with nothing'],
     ['s.recv(maxBytes)', "What has arrived, 1 to maxBytes bytes; b'' once the server has closed"],
@@ -198,8 +319,11 @@ function scopeHelp({
     ['s.waitForClose()', 'Wait until the server closes'],
     ['s.shutdownWrite()', "Send FIN, as Python's shutdown(SHUT_WR); reading goes on"],
     ['s.close(), s.destroy()', 'Close gracefully, or at once with a reset'],
+    ['s.sendto(data, address)', 'A datagram socket: send one datagram to [host, port], or to a socket path'],
+    ['s.recvfrom()', "The next datagram and its sender: [b'Hello\\n', ['127.0.0.1', 20000]]"],
     ['repr(bytes)', "Python's repr of bytes: b'Hello\\n'"],
     ['TestClient, ClientError', 'The client classes; an error has a .code, e.g. ERR_CONNECTION_REFUSED'],
+    ['DatagramClient', 'The datagram client class, whose openers openUdp and openUnixDatagram wrap'],
   ];
   const width = Math.max(...entries.map(([name]) => name.length)) + 2;
   const lines = entries.map(([name, text]) => `  ${name.padEnd(width)}${text}\n`).join('');
@@ -234,7 +358,7 @@ function showBuffersAsBytesLiterals(): () => void {
 }
 
 /** Closes gracefully; what has not flushed within {@link closeGraceMs} is reset. */
-async function closeAll(connections: readonly InterruptibleClient[]): Promise<void> {
+async function closeAll(connections: readonly SessionSocket[]): Promise<void> {
   const timer = setTimeout(() => {
     for (const connection of connections) connection.destroy();
   }, closeGraceMs);
