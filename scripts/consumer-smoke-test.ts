@@ -772,6 +772,40 @@ async function main(): Promise<void> {
         return 'echoed a line, SIGTERM exited 0, no process left';
       });
     }
+
+    // A Unix datagram server and client use node-unix-socket's prebuilt binary, installed by npm.
+    await check('echo-server --unix PATH --protocol udp', async () => {
+      const socketPath = join(temporary, 'echo.sock');
+      const unixServer = new Child(
+        process.execPath,
+        [join('node_modules', '.bin', 'echo-server'), '--unix', socketPath, '--protocol', 'udp', '--quiet'],
+        projectDirectory,
+      );
+      await unixServer.waitForLine(/^Echo server running on (.+)$/, timeouts.serverStart);
+      const text = 'Hello over a Unix datagram socket\n';
+      const outcome = await runOk(
+        process.execPath,
+        [
+          join('node_modules', '.bin', 'repl-client'),
+          '--line',
+          '--wait-ms',
+          '300',
+          '--protocol',
+          'udp',
+          '--unix',
+          socketPath,
+        ],
+        { cwd: projectDirectory, timeoutMs: timeouts.node, input: text },
+      );
+      if (outcome.stdout !== text) {
+        throw new CheckFailure(
+          `repl-client printed ${JSON.stringify(outcome.stdout)}, expected ${JSON.stringify(text)}`,
+          describeOutput(outcome),
+        );
+      }
+      await stopEchoServer(unixServer, 'SIGTERM', 0);
+      return 'repl-client sent a datagram and printed its echo; SIGTERM exited 0';
+    });
   } finally {
     await cleanUp();
     process.off('SIGINT', onSignal);
