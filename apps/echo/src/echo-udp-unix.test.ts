@@ -1,7 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { closeSync, existsSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -314,13 +323,22 @@ describe('echo-server --unix', () => {
   });
 
   it('a directory the server may not create files in: one line, exit 1', async () => {
-    // /proc refuses new files to everyone, root included.
-    const { code, stdout, stderr } = await runToExit(['--unix', '/proc/socketserver-echo.sock']);
-    expect(code).toBe(1);
-    expect(stdout).toBe('');
-    expect(stderr).toBe(
-      'echo-server: cannot listen on /proc/socketserver-echo.sock: permission denied (EACCES)\n',
-    );
+    // A user is stopped by a directory's mode (EACCES); root only by sysfs, which makes no sockets (EPERM).
+    let path = '/sys/socketserver-echo.sock';
+    let reason = 'permission denied (EPERM)';
+    if (process.getuid?.() !== 0) {
+      const locked = join(temporaryDirectory(), 'locked');
+      mkdirSync(locked, { mode: 0o500 });
+      onTestFinished(() => chmodSync(locked, 0o700));
+      path = join(locked, 'echo.sock');
+      reason = 'permission denied (EACCES)';
+    }
+    for (const protocol of ['tcp', 'udp']) {
+      const { code, stdout, stderr } = await runToExit(['--unix', path, '--protocol', protocol]);
+      expect(code).toBe(1);
+      expect(stdout).toBe('');
+      expect(stderr).toBe(`echo-server: cannot listen on ${path}: ${reason}\n`);
+    }
   });
 
   it('a directory that does not exist: one line, exit 1', async () => {

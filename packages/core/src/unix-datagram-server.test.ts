@@ -1,14 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import {
-  chmodSync,
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { formatClientAddress, type ClientAddress } from './client-address.js';
@@ -19,7 +10,7 @@ import type { RequestHandlerClass } from './request-handler.js';
 import { serialStrategy } from './serial-strategy.js';
 import { maxUnixPathLength } from './server-address.js';
 import {
-  bindAsNobody,
+  unwritableSocketPath,
   DatagramEchoHandler,
   DatagramHandler,
   ErrorLog,
@@ -363,25 +354,13 @@ describe('UnixDatagramServer: the socket path', () => {
   });
 
   it('a directory the process may not write is ERR_PERMISSION_DENIED naming the path', async () => {
-    const dir = tempDir();
-    const locked = join(dir, 'locked');
-    const path = join(locked, 's.sock');
-    if (process.getuid?.() === 0) {
-      // Root ignores a directory's mode: bind as nobody, in a child process.
-      chmodSync(dir, 0o755);
-      mkdirSync(locked, { mode: 0o700 });
-      const line = await bindAsNobody('UnixDatagramServer', path);
-      expect(line).toMatchObject({ name: 'BindError', code: 'ERR_PERMISSION_DENIED' });
-      expect(line.message).toContain(`cannot listen on ${path}: permission denied`);
-    } else {
-      mkdirSync(locked, { mode: 0o500 });
-      onTestFinished(() => chmodSync(locked, 0o700));
-      const server = new UnixDatagramServer(path, DatagramEchoHandler);
-      onTestFinished(() => server.serverClose());
-      const failure = await server.listening.catch((error: unknown) => error);
-      expect(failure).toBeInstanceOf(BindError);
-      expect(failure).toMatchObject({ code: 'ERR_PERMISSION_DENIED', path });
-    }
+    const { path, reason } = unwritableSocketPath(tempDir());
+    const server = new UnixDatagramServer(path, DatagramEchoHandler);
+    onTestFinished(() => server.serverClose());
+    const failure = await server.listening.catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(BindError);
+    expect(failure).toMatchObject({ code: 'ERR_PERMISSION_DENIED', path });
+    expect((failure as Error).message).toMatch(new RegExp(`^cannot listen on ${path}: ${reason.source}`));
     expect(existsSync(path)).toBe(false);
   });
 });

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { EventEmitter, once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -315,44 +315,18 @@ export function leaveStaleDatagramSocket(path: string): void {
 }
 
 /**
- * Run a core server in a child process as user `nobody` (uid 65534), binding `path`, and return
- * its one line: `{ "code", "message", "name" }` of the error, or `{ "bound": true }`. For the
- * permission tests when this process is root, whom a directory's mode does not stop.
+ * A socket path in a directory this process may not create files in, and the errors that says:
+ * for a user, a directory of mode 0o500 (EACCES); for root, whom modes do not stop, sysfs, which
+ * refuses to create sockets to everyone (EPERM). Both are ERR_PERMISSION_DENIED.
  */
-export async function bindAsNobody(
-  kind: 'UnixStreamServer' | 'UnixDatagramServer',
-  path: string,
-): Promise<Record<string, unknown>> {
-  const script = `
-const core = await import(process.argv[1]);
-class Handler { setup() {} handle() {} finish() {} }
-let line;
-try {
-  const server = new core[process.argv[2]](process.argv[3], Handler);
-  await server.listening;
-  await server.serverClose();
-  line = { bound: true };
-} catch (error) {
-  line = { code: error.code, name: error.name, message: error.message };
-}
-process.stdout.write(JSON.stringify(line) + '\\n');
-`;
-  const distUrl = new URL('../../dist/index.js', import.meta.url).href;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script, distUrl, kind, path], {
-    uid: 65534,
-    gid: 65534,
-    cwd: '/',
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  onTestFinished(() => void child.kill('SIGKILL'));
-  const [stdout, stderr] = await within(
-    Promise.all([buffer(child.stdout), buffer(child.stderr)]),
-    'the child binding as nobody',
-    10_000,
-  );
-  const line = stdout.toString().trim();
-  if (line === '') throw new Error(`the child printed nothing; stderr: ${stderr.toString()}`);
-  return JSON.parse(line) as Record<string, unknown>;
+export function unwritableSocketPath(directory: string): { path: string; reason: RegExp } {
+  if (process.getuid?.() === 0) {
+    return { path: `/sys/socketserver-${process.pid}.sock`, reason: /permission denied \(EPERM\)$/ };
+  }
+  const locked = join(directory, 'locked');
+  mkdirSync(locked, { mode: 0o500 });
+  onTestFinished(() => chmodSync(locked, 0o700));
+  return { path: join(locked, 's.sock'), reason: /permission denied \(EACCES\)$/ };
 }
 
 /** Whether a listening socket named `@name` (a Linux abstract name) exists, from /proc/net/unix. */
