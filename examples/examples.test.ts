@@ -1,5 +1,8 @@
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connect } from '@socketserver/client';
+import { connect, connectUnix, DatagramClient } from '@socketserver/client';
 import { ServerProcess } from '@socketserver/client/server-process';
 import { describe, expect, it, onTestFinished } from 'vitest';
 
@@ -46,5 +49,48 @@ describe.each([
       ].join('\n'),
     );
     expect(server.stderr).toBe('');
+  });
+});
+
+describe('examples/echo-udp.ts', () => {
+  it('echoes a datagram to its sender, announces it, and leaves on SIGINT with status 1', async () => {
+    const server = ServerProcess.start(process.execPath, [
+      fileURLToPath(new URL('echo-udp.ts', import.meta.url)),
+      '0',
+    ]);
+    onTestFinished(() => server[Symbol.asyncDispose]());
+    const [, , port] = runningLine.exec(await server.waitForLine(runningLine)) ?? [];
+    await using s = await DatagramClient.openUdp();
+    await s.sendto('Hello\n', ['127.0.0.1', Number(port)]);
+    const [resp, from] = await s.recvfrom();
+    expect(resp.toString()).toBe('Hello\n');
+    expect(from).toEqual(['127.0.0.1', Number(port)]);
+    const [, localPort] = s.address as readonly [string, number];
+    await server.waitForLine(`Got connection from ('127.0.0.1', ${localPort})`);
+    server.kill('SIGINT');
+    expect(await server.waitForExit()).toEqual({ code: 1, signal: null });
+    expect(server.stderr).toBe('');
+  });
+});
+
+describe('examples/echo-unix.ts', () => {
+  it('echoes over a Unix socket, announces the unnamed peer as Python does, removes the file on SIGINT', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'examples-'));
+    onTestFinished(() => rmSync(directory, { recursive: true, force: true }));
+    const path = join(directory, 'echo.sock');
+    const server = ServerProcess.start(process.execPath, [
+      fileURLToPath(new URL('echo-unix.ts', import.meta.url)),
+      path,
+    ]);
+    onTestFinished(() => server[Symbol.asyncDispose]());
+    await server.waitForLine(`Echo server running on ${path}`);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    await using s = await connectUnix(path);
+    await s.send('Hello\n');
+    expect((await s.recv(8192)).toString()).toBe('Hello\n');
+    await server.waitForLine("Got connection from ''");
+    server.kill('SIGINT');
+    expect(await server.waitForExit()).toEqual({ code: 1, signal: null });
+    expect(existsSync(path)).toBe(false);
   });
 });
