@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { ChangeSignal } from './change-signal.js';
 import type { ClientAddress } from './client-address.js';
 
 /**
@@ -26,9 +27,7 @@ export class ConnectionRegistry {
   readonly #connections = new Map<Socket, Connection>();
   readonly #waiting: Connection[] = [];
   #activeCount = 0;
-  #changeWaiters: (() => void)[] = [];
-  /** Signals that wake every waiter when they abort: one listener per signal, not one per wait. */
-  readonly #watchedSignals = new WeakSet<AbortSignal>();
+  readonly #changes = new ChangeSignal();
 
   /** Connections accepted and not yet finished, waiting or active. */
   get size(): number {
@@ -50,7 +49,7 @@ export class ConnectionRegistry {
     const connection: Connection = { socket, clientAddress, state: 'new' };
     this.#connections.set(socket, connection);
     this.#waiting.push(connection);
-    this.#notify();
+    this.#changes.notify();
     return connection;
   }
 
@@ -79,7 +78,7 @@ export class ConnectionRegistry {
     this.#connections.delete(socket);
     const index = this.#waiting.indexOf(connection);
     if (index !== -1) this.#waiting.splice(index, 1);
-    this.#notify();
+    this.#changes.notify();
   }
 
   /** Every connection in a given state. */
@@ -89,23 +88,11 @@ export class ConnectionRegistry {
 
   /** Resolves on the next add or delete, or when `signal` aborts. */
   changed(signal: AbortSignal): Promise<void> {
-    if (signal.aborted) return Promise.resolve();
-    if (!this.#watchedSignals.has(signal)) {
-      this.#watchedSignals.add(signal);
-      // Wakes the waiters of every signal; each one checks its own and waits again if need be.
-      signal.addEventListener('abort', () => this.#notify(), { once: true });
-    }
-    return new Promise((resolve) => this.#changeWaiters.push(resolve));
+    return this.#changes.changed(signal);
   }
 
   /** Resolves once no connection is left, or when `signal` aborts. */
   async whenEmpty(signal: AbortSignal): Promise<void> {
     while (this.#connections.size > 0 && !signal.aborted) await this.changed(signal);
-  }
-
-  #notify(): void {
-    const waiters = this.#changeWaiters;
-    this.#changeWaiters = [];
-    for (const wake of waiters) wake();
   }
 }

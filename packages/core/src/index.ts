@@ -1,4 +1,6 @@
-export { StreamServer, describeError } from './stream-server.js';
+export { BaseServer, describeError } from './base-server.js';
+export type { BaseServerOptions } from './base-server.js';
+export { StreamServer } from './stream-server.js';
 export type {
   StreamServerOptions,
   StreamServerEvents,
@@ -17,6 +19,7 @@ export type {
   DatagramServerEvents,
   DatagramTransport,
   DatagramReceiver,
+  QueuedDatagram,
 } from './datagram-server.js';
 export { UDPServer } from './udp-server.js';
 export type { UDPServerOptions } from './udp-server.js';

@@ -1,31 +1,18 @@
-import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import type { Socket } from 'node:net';
-import { formatClientAddress, type ClientAddress } from './client-address.js';
+import { BaseServer, type BaseServerOptions } from './base-server.js';
+import type { ClientAddress } from './client-address.js';
 import { ConnectionRegistry, type Connection, type ConnectionState } from './connection-registry.js';
-import { requireDelayMs, requireInteger, requireTimeoutMs } from './option-validators.js';
+import { requireInteger, requireTimeoutMs } from './option-validators.js';
 import { endRequest, serveRequest, serveRequestHandler, type RequestSteps } from './serve-request.js';
 import { InThreadStrategy } from './in-thread-strategy.js';
-import { BindError, ServerClosedError, ServerStateError, SocketServerError } from './errors.js';
-import {
-  rejectWith,
-  runRequestHandler,
-  type HandlerServer,
-  type RequestHandlerClass,
-} from './request-handler.js';
-import { serialStrategy } from './serial-strategy.js';
-import type { ConcurrencyStrategy, StrategyContext } from './strategy.js';
+import { BindError, ServerStateError } from './errors.js';
+import { rejectWith, type RequestHandlerClass } from './request-handler.js';
+import type { RequestSettings } from './strategy.js';
 import type { ServerAddress } from './server-address.js';
 
 /** Options of every stream server ({@link TCPServer}, {@link UnixStreamServer}). Unset ones take the class defaults (the static fields). */
-export interface StreamServerOptions {
-  /**
-   * Bind and listen in the constructor. With `false`, set socket options, then call
-   * `serverBind()` and `serverActivate()` yourself. Default `true`.
-   */
-  bindAndActivate?: boolean;
-  /** Where requests run. Default {@link serialStrategy}: one at a time, as Python's TCPServer. */
-  strategy?: ConcurrencyStrategy;
+export interface StreamServerOptions extends BaseServerOptions<Socket> {
   /**
    * The listen backlog, and the cap on accepted connections waiting for a free slot of the
    * strategy; beyond it a new connection is dropped (`'drop'` event). Default 128.
@@ -38,14 +25,6 @@ export interface StreamServerOptions {
   maxConnections?: number;
   /** Close a connection that sent nothing for this many ms; reported to `handleError`. Default none. */
   idleTimeoutMs?: number;
-  /** How long `handleRequest()` waits for a connection before `handleTimeout()`, in ms. Default: forever. */
-  timeoutMs?: number;
-  /** How long `shutdown()` lets running requests finish before closing them, in ms. Default 10 000. */
-  drainTimeoutMs?: number;
-  /** A structured-clonable record handed to every request handler as `server.handlerOptions`. */
-  handlerOptions?: Readonly<Record<string, unknown>>;
-  /** Aborting it shuts the server down, as `shutdown()`. */
-  signal?: AbortSignal;
 }
 
 /** Options of accepted sockets that a subclass passes to {@link StreamServer}'s constructor. */
@@ -101,43 +80,30 @@ type ServerState = 'created' | 'bound' | 'listening' | 'closing' | 'closed';
  * `serviceActions`. Concurrency is not overridden here but chosen with a strategy.
  *
  * Accepted connections wait in an accept queue until the strategy has a free slot (serial: one
- * at a time); nothing is read from them before their handler runs.
+ * at a time); nothing is read from them before their handler runs. `shutdown()` closes the ones
+ * still waiting at once, lets the served ones finish until the drain ends, then closes them; a
+ * handler that fails because its connection was closed that way (ERR_CONNECTION_CLOSED) is not
+ * reported.
  */
-export abstract class StreamServer<Address extends ServerAddress | string>
-  extends EventEmitter<StreamServerEvents>
-  implements HandlerServer, AsyncDisposable
-{
+export abstract class StreamServer<Address extends ServerAddress | string> extends BaseServer<
+  Socket,
+  Address,
+  Connection,
+  StreamServerEvents
+> {
   /** See {@link StreamServerOptions.requestQueueSize}. */
   static requestQueueSize = 128;
-  /** See {@link StreamServerOptions.drainTimeoutMs}. */
-  static drainTimeoutMs = 10_000;
-
-  /** The handler class; one instance serves each connection. */
-  readonly RequestHandlerClass: RequestHandlerClass;
-  /** Where requests run. */
-  readonly strategy: ConcurrencyStrategy;
-  readonly handlerOptions: Readonly<Record<string, unknown>>;
-  /** The address given, and after `serverBind()` the real one (the port picked for port 0). */
-  serverAddress: Address;
   /** The listen backlog and accept-queue cap. See {@link StreamServerOptions.requestQueueSize}. */
   requestQueueSize: number;
   /** Cap on connections open at once; `Infinity` when none. See {@link StreamServerOptions.maxConnections}. */
   maxConnections: number;
   /** Idle timeout per connection, in ms; `undefined` for none. See {@link StreamServerOptions.idleTimeoutMs}. */
   idleTimeoutMs: number | undefined;
-  /** How long `handleRequest()` waits for a connection, in ms; `undefined` for forever. */
-  timeoutMs: number | undefined;
-  /** How long `shutdown()` lets running requests finish, in ms. See {@link StreamServerOptions.drainTimeoutMs}. */
-  drainTimeoutMs: number;
   /** Connections closed at accept because of `maxConnections` or `requestQueueSize`. */
   droppedConnections = 0;
 
   readonly #listener: net.Server;
   readonly #registry = new ConnectionRegistry();
-  /** Aborted when the server stops accepting, with the reason: a requested stop or a failure. */
-  readonly #stopController = new AbortController();
-  /** Aborted to cut a graceful drain short. */
-  readonly #forceController = new AbortController();
   /** Requests dispatched and not settled; `#requestsSettled` resolves when it comes back to 0. */
   #runningRequests = 0;
   #requestsSettled: PromiseWithResolvers<void> | undefined;
@@ -145,7 +111,7 @@ export abstract class StreamServer<Address extends ServerAddress | string>
   readonly #requestSteps: RequestSteps = {
     finishRequest: (socket, address) => this.finishRequest(socket, address),
     shutdownRequest: (socket) => this.shutdownRequest(socket),
-    reportError: (socket, address, error) => this.#reportError(socket, address, error),
+    reportError: (socket, address, error) => this.reportError(socket, address, error),
   };
   /** The 'close' listener of every waiting socket, shared (`this` is the socket): no closure each. */
   readonly #onSocketClose: (this: Socket) => void = ((server: StreamServer<Address>) =>
@@ -156,16 +122,8 @@ export abstract class StreamServer<Address extends ServerAddress | string>
     })(this);
   #state: ServerState = 'created';
   #boundSocket: net.BoundSocket | undefined;
-  #activation: Promise<void> | undefined;
-  #strategyStart: Promise<void> | undefined;
-  #isServing = false;
-  #stopping: Promise<void> | undefined;
-  #failure: Error | undefined;
-  /** Why listening failed: what serving re-raises, as `listening` does. */
-  #activationFailure: BindError | undefined;
-  /** Past the drain: what is left is closed on purpose (see #reportError). */
+  /** Past the drain: what is left is closed on purpose (see reportError). */
   #isClosingConnections = false;
-  #removeAbortListener: (() => void) | undefined;
 
   /**
    * For subclasses: `serverAddress` validated by the subclass. The subclass's constructor ends
@@ -177,12 +135,8 @@ export abstract class StreamServer<Address extends ServerAddress | string>
     options: StreamServerOptions,
     acceptedSocketOptions: AcceptedSocketOptions,
   ) {
-    super();
+    super(serverAddress, RequestHandlerClass, options);
     const defaults = new.target;
-    this.RequestHandlerClass = RequestHandlerClass;
-    this.serverAddress = serverAddress;
-    this.strategy = options.strategy ?? serialStrategy();
-    this.handlerOptions = options.handlerOptions ?? {};
     this.requestQueueSize = requireInteger(
       'requestQueueSize',
       options.requestQueueSize ?? defaults.requestQueueSize,
@@ -193,9 +147,6 @@ export abstract class StreamServer<Address extends ServerAddress | string>
         ? Number.POSITIVE_INFINITY
         : requireInteger('maxConnections', options.maxConnections, 1);
     this.idleTimeoutMs = requireTimeoutMs('idleTimeoutMs', options.idleTimeoutMs);
-    this.timeoutMs =
-      options.timeoutMs === undefined ? undefined : requireDelayMs('timeoutMs', options.timeoutMs);
-    this.drainTimeoutMs = requireDelayMs('drainTimeoutMs', options.drainTimeoutMs ?? defaults.drainTimeoutMs);
 
     this.#listener = net.createServer({
       // Handlers may answer after the peer's EOF (a half-close); shutdownRequest() ends the write side.
@@ -204,17 +155,10 @@ export abstract class StreamServer<Address extends ServerAddress | string>
       ...acceptedSocketOptions,
     });
     this.#listener.on('connection', (socket) => this.#onConnection(socket));
-    this.#listener.on('error', (error) => this.#fail(error));
-
-    const { signal } = options;
-    if (signal !== undefined) {
-      const onAbort = (): void => void this.shutdown().catch((error: unknown) => this.#fail(error));
-      if (signal.aborted) queueMicrotask(onAbort);
-      else {
-        signal.addEventListener('abort', onAbort, { once: true });
-        this.#removeAbortListener = () => signal.removeEventListener('abort', onAbort);
-      }
-    }
+    // A failure to listen is the activation's; one while listening closes the server.
+    this.#listener.on('error', (error) => {
+      if (this.#state === 'listening') this.fail(error);
+    });
   }
 
   /**
@@ -224,13 +168,7 @@ export abstract class StreamServer<Address extends ServerAddress | string>
    */
   protected bindAndActivate(): void {
     this.serverBind();
-    this.#activation = this.serverActivate();
-    this.#activation.catch(() => {});
-  }
-
-  /** Settles when the server is listening; rejects if activation failed. */
-  get listening(): Promise<void> {
-    return this.#activation ?? Promise.reject(new ServerStateError('serverActivate() was not called'));
+    void this.serverActivate().catch(() => {});
   }
 
   /** Connections open now, waiting or served. */
@@ -276,9 +214,7 @@ export abstract class StreamServer<Address extends ServerAddress | string>
       const onError = (error: NodeJS.ErrnoException): void => {
         stopWaiting();
         this.#state = 'closed';
-        const failure = new BindError(this.serverAddress, error);
-        this.#activationFailure = failure;
-        reject(failure);
+        reject(new BindError(this.serverAddress, error));
       };
       // On 'close' too: a server stopped before it was listening has nothing left to wait for.
       const onReady = (): void => {
@@ -291,96 +227,7 @@ export abstract class StreamServer<Address extends ServerAddress | string>
       this.#listener.once('error', onError).once('listening', onReady).once('close', onReady);
     });
     this.#listener.listen(bound, this.requestQueueSize);
-    this.#activation = listening;
-    return listening;
-  }
-
-  /**
-   * Serve until `shutdown()` or `serverClose()`, then resolve once the shutdown has completed.
-   * Rejects if the listener fails, with ERR_SERVER_CLOSED on a closed server, and with
-   * ERR_SERVER_STATE if already serving.
-   */
-  async serveForever(): Promise<void> {
-    this.#checkCanServe('serveForever');
-    this.#isServing = true;
-    try {
-      await this.#ready();
-      const stop = this.#stopController.signal;
-      for (
-        let connection = await this.#nextRequest(stop);
-        connection;
-        connection = await this.#nextRequest(stop)
-      ) {
-        // Not awaited: the request runs on its own, tracked until it settles; it never rejects.
-        void this.#dispatch(connection);
-        await this.serviceActions();
-      }
-    } finally {
-      this.#isServing = false;
-    }
-    await this.#stopping;
-    if (this.#failure !== undefined) throw this.#failure;
-  }
-
-  /**
-   * Serve exactly one request: wait for a connection (at most `timeoutMs`, then
-   * `handleTimeout()`), process it, and resolve when it has finished.
-   */
-  async handleRequest(): Promise<void> {
-    this.#checkCanServe('handleRequest');
-    this.#isServing = true;
-    try {
-      await this.#ready();
-      const timeout = this.timeoutMs === undefined ? undefined : AbortSignal.timeout(this.timeoutMs);
-      const stop = this.#stopController.signal;
-      const connection = await this.#nextRequest(
-        timeout === undefined ? stop : AbortSignal.any([stop, timeout]),
-      );
-      if (connection !== undefined) return await this.#dispatch(connection);
-      if (timeout?.aborted && !stop.aborted) await this.handleTimeout();
-    } finally {
-      this.#isServing = false;
-    }
-    if (this.#failure !== undefined) throw this.#failure;
-  }
-
-  /**
-   * Stop gracefully, as Go's `Shutdown`: stop accepting, close connections still waiting in the
-   * accept queue, let running requests finish for `drainTimeoutMs` (or until `signal` aborts),
-   * then close what remains. Idempotent; a second call waits on the first. A handler that fails
-   * because its connection was closed this way (ERR_CONNECTION_CLOSED) is not reported.
-   */
-  shutdown(options: { drainTimeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
-    const drainTimeoutMs = requireDelayMs('drainTimeoutMs', options.drainTimeoutMs ?? this.drainTimeoutMs);
-    this.#stopping ??= this.#stop(drainTimeoutMs, options.signal);
-    return this.#stopping;
-  }
-
-  /** Close at once, as Go's `Close`: the listener and every connection. Idempotent. */
-  serverClose(): Promise<void> {
-    this.#forceController.abort();
-    this.#stopping ??= this.#stop(0, undefined);
-    return this.#stopping;
-  }
-
-  /** `await using`: the same as `serverClose()`. */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.serverClose();
-  }
-
-  /** Accept or refuse a connection before any handler runs. Default: accept. */
-  verifyRequest(_request: Socket, _clientAddress: ClientAddress): boolean | Promise<boolean> {
-    return true;
-  }
-
-  /** Hand the request to the strategy; resolves when it has finished. */
-  processRequest(request: Socket, clientAddress: ClientAddress): Promise<void> {
-    return this.strategy.processRequest(request, clientAddress);
-  }
-
-  /** Build the handler and run it: setup, handle, and finish always. */
-  finishRequest(request: Socket, clientAddress: ClientAddress): Promise<void> {
-    return runRequestHandler(this.RequestHandlerClass, request, clientAddress, this);
+    return this.setActivation(listening);
   }
 
   /**
@@ -398,69 +245,13 @@ export abstract class StreamServer<Address extends ServerAddress | string>
     request.destroy();
   }
 
-  /**
-   * Report a failed request. Default: one line on stderr with the client's address and the
-   * error; the server keeps serving.
-   */
-  handleError(_request: Socket | undefined, clientAddress: ClientAddress, error: unknown): void {
-    process.stderr.write(
-      `Error handling request from ${formatClientAddress(clientAddress)}: ${describeError(error)}\n`,
-    );
-  }
-
-  /**
-   * Report a failure that belongs to no single request, such as a worker of a strategy that
-   * died (and was replaced). Default: one line on stderr.
-   */
-  handleServerError(error: unknown): void {
-    process.stderr.write(`Server error: ${describeError(error)}\n`);
-  }
-
-  /** Called by `handleRequest()` when no connection came within `timeoutMs`. Default: nothing. */
-  handleTimeout(): void | Promise<void> {}
-
-  /** Called by `serveForever()` after each accepted request. Default: nothing. */
-  serviceActions(): void | Promise<void> {}
-
-  #checkCanServe(method: string): void {
-    // A failed listen leaves the server closed: serving says why, not only that it is closed.
-    if (this.#activationFailure !== undefined && this.#stopping === undefined) throw this.#activationFailure;
-    if (this.#stopping !== undefined || this.#state === 'closing' || this.#state === 'closed') {
-      throw new ServerClosedError(`${method}() on a server that was shut down or closed`);
-    }
-    if (this.#isServing) throw new ServerStateError(`${method}() while the server is already serving`);
-    if (this.#activation === undefined) {
-      throw new ServerStateError(
-        `${method}() before serverActivate(); call serverBind() and serverActivate() first`,
-      );
-    }
-  }
-
-  async #ready(): Promise<void> {
-    await this.#activation;
-    this.#strategyStart ??= this.strategy.start(this.#strategyContext());
-    await this.#strategyStart;
-  }
-
-  #strategyContext(): StrategyContext {
+  protected override requestSettings(): RequestSettings {
     return {
-      RequestHandlerClass: this.RequestHandlerClass,
-      settings: {
-        handlerOptions: this.handlerOptions,
-        serverAddress: this.serverAddress,
-        idleTimeoutMs: this.idleTimeoutMs,
-        drainTimeoutMs: this.drainTimeoutMs,
-        requestKind: 'stream',
-      },
-      serveRequest: (request, clientAddress) => this.#serveRequest(request, clientAddress),
-      handleError: (request, clientAddress, error) => this.#reportError(request, clientAddress, error),
-      handleServerError: (error) => {
-        try {
-          this.handleServerError(error);
-        } catch (handlerError) {
-          process.stderr.write(`handleServerError() failed: ${describeError(handlerError)}\n`);
-        }
-      },
+      handlerOptions: this.handlerOptions,
+      serverAddress: this.serverAddress,
+      idleTimeoutMs: this.idleTimeoutMs,
+      drainTimeoutMs: this.drainTimeoutMs,
+      requestKind: 'stream',
     };
   }
 
@@ -468,7 +259,7 @@ export abstract class StreamServer<Address extends ServerAddress | string>
     // A connection may fail while it waits; its handler's reads see the failure.
     socket.on('error', ignoreError);
     const clientAddress = this.peerAddress(socket);
-    if (clientAddress === undefined || this.#stopping !== undefined) {
+    if (clientAddress === undefined || this.isStopping) {
       socket.destroy();
       return;
     }
@@ -490,7 +281,7 @@ export abstract class StreamServer<Address extends ServerAddress | string>
   }
 
   /** The next connection, once the strategy has a free slot; `undefined` when `signal` aborts. */
-  async #nextRequest(signal: AbortSignal): Promise<Connection | undefined> {
+  protected override async nextRequest(signal: AbortSignal): Promise<Connection | undefined> {
     while (!signal.aborted) {
       if (this.#registry.activeCount < this.strategy.maxConcurrentRequests) {
         const connection = this.#registry.takeNext();
@@ -511,7 +302,7 @@ export abstract class StreamServer<Address extends ServerAddress | string>
    * always does, never rejecting. A promise chain, not an async function: while a handler waits,
    * which is most of a connection's life, a chain holds one reaction, a suspended frame far more.
    */
-  #dispatch(connection: Connection): Promise<void> {
+  protected override dispatchRequest(connection: Connection): Promise<void> {
     const { socket, clientAddress } = connection;
     this.#runningRequests += 1;
     let processing: Promise<void>;
@@ -538,7 +329,7 @@ export abstract class StreamServer<Address extends ServerAddress | string>
     return processing.then(
       () => this.#settle(connection),
       (error: unknown) => {
-        this.#reportError(socket, clientAddress, error);
+        this.reportError(socket, clientAddress, error);
         this.closeRequest(socket);
         this.#settle(connection);
       },
@@ -553,8 +344,8 @@ export abstract class StreamServer<Address extends ServerAddress | string>
    */
   #canServeInPlace(): boolean {
     return (
-      this.processRequest === StreamServer.prototype.processRequest &&
-      this.finishRequest === StreamServer.prototype.finishRequest &&
+      this.processRequest === BaseServer.prototype.processRequest &&
+      this.finishRequest === BaseServer.prototype.finishRequest &&
       this.strategy instanceof InThreadStrategy &&
       this.strategy.processRequest === InThreadStrategy.prototype.processRequest
     );
@@ -588,42 +379,33 @@ export abstract class StreamServer<Address extends ServerAddress | string>
   }
 
   /** Python's `process_request_thread`, for strategies that run requests on this thread. */
-  #serveRequest(request: Socket, clientAddress: ClientAddress): Promise<void> {
+  protected override serveRequestInThread(request: Socket, clientAddress: ClientAddress): Promise<void> {
     return serveRequest(request, clientAddress, this.#requestSteps, this.idleTimeoutMs);
   }
 
-  #reportError(request: Socket | undefined, clientAddress: ClientAddress, error: unknown): void {
+  protected override reportError(
+    request: Socket | undefined,
+    clientAddress: ClientAddress,
+    error: unknown,
+  ): void {
     // A connection the server itself closes after the drain makes its handler fail with
     // ERR_CONNECTION_CLOSED: the expected end of that connection, not a failure to report.
     if (this.#isClosingConnections && isConnectionClosed(error)) return;
-    try {
-      this.handleError(request, clientAddress, error);
-    } catch (handlerError) {
-      process.stderr.write(`handleError() failed: ${describeError(handlerError)}\n`);
-    }
+    super.reportError(request, clientAddress, error);
   }
 
-  #fail(error: unknown): void {
-    this.#failure ??= error instanceof Error ? error : new Error(String(error));
-    if (this.#state === 'listening') void this.serverClose();
-  }
-
-  async #stop(drainTimeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
+  /**
+   * Stop accepting, close connections still waiting in the accept queue, let running requests
+   * finish until `deadline`, then close what remains.
+   */
+  protected override async stopServing(deadline: AbortSignal): Promise<void> {
     this.#state = 'closing';
-    this.#removeAbortListener?.();
-    this.#stopController.abort(new ServerClosedError('the server is shutting down'));
     this.#boundSocket?.close();
     this.#boundSocket = undefined;
     // Closes the listening socket now. Its 'close' event is not awaited: it waits for every
     // connection, including sockets handed to child processes, which Node asks those children about.
     if (this.#listener.listening) this.#listener.close();
     for (const waiting of this.#registry.inState('new')) waiting.socket.destroy();
-
-    const deadline = AbortSignal.any(
-      [AbortSignal.timeout(drainTimeoutMs), this.#forceController.signal, signal].filter(
-        (s) => s !== undefined,
-      ),
-    );
     await Promise.all([this.#registry.whenEmpty(deadline), this.strategy.drain(deadline)]);
     this.#isClosingConnections = true;
     if (this.#registry.size > 0) {
@@ -643,16 +425,4 @@ function ignoreError(): void {}
 
 function isConnectionClosed(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === 'ERR_CONNECTION_CLOSED';
-}
-
-/** The one line `handleError` prints for an error: its code and message, never a stack. */
-export function describeError(error: unknown): string {
-  if (error instanceof SocketServerError) return `${error.code}: ${error.message}`;
-  if (error instanceof Error) {
-    const { code } = error as NodeJS.ErrnoException;
-    return code !== undefined && !error.message.includes(code)
-      ? `${code}: ${error.message}`
-      : `${error.name}: ${error.message}`;
-  }
-  return String(error);
 }

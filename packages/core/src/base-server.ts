@@ -1,0 +1,331 @@
+import { EventEmitter } from 'node:events';
+import { formatClientAddress, type ClientAddress } from './client-address.js';
+import { ServerClosedError, ServerStateError, SocketServerError } from './errors.js';
+import { requireDelayMs } from './option-validators.js';
+import { runRequestHandler, type HandlerServer, type RequestHandlerClass } from './request-handler.js';
+import { serialStrategy } from './serial-strategy.js';
+import type { ServerAddress } from './server-address.js';
+import type { ConcurrencyStrategy, RequestSettings, StrategyContext } from './strategy.js';
+
+/** Options of every server. Unset ones take the class defaults (the static fields). */
+export interface BaseServerOptions<Request> {
+  /**
+   * Bind and activate in the constructor. With `false`, set options, then call `serverBind()` and
+   * `serverActivate()` yourself. Default `true`.
+   */
+  bindAndActivate?: boolean;
+  /** Where requests run. Default {@link serialStrategy}: one at a time, as Python's servers. */
+  strategy?: ConcurrencyStrategy<Request>;
+  /** How long `handleRequest()` waits for a request before `handleTimeout()`, in ms. Default: forever. */
+  timeoutMs?: number;
+  /** How long `shutdown()` lets running requests finish before closing them, in ms. Default 10 000. */
+  drainTimeoutMs?: number;
+  /** A structured-clonable record handed to every request handler as `server.handlerOptions`. */
+  handlerOptions?: Readonly<Record<string, unknown>>;
+  /** Aborting it shuts the server down, as `shutdown()`. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Python's BaseServer: the request loop every server shares, whatever its socket.
+ * `serveForever()` and `handleRequest()` take the next request (`nextRequest`) once the strategy
+ * has a free slot and dispatch it (`dispatchRequest`: `verifyRequest`, then `processRequest`);
+ * `shutdown()` and `serverClose()` stop taking requests and let the subclass end what runs
+ * (`stopServing`). The subclasses say what a request is: {@link StreamServer} (a connection) and
+ * {@link DatagramServer} (a datagram).
+ *
+ * `Request` is what a handler gets as `request`; `Pending` what waits to be dispatched.
+ */
+export abstract class BaseServer<
+  Request,
+  Address extends ServerAddress | string,
+  Pending,
+  Events extends Record<keyof Events, unknown[]>,
+>
+  extends EventEmitter<Events>
+  implements HandlerServer, AsyncDisposable
+{
+  /** See {@link BaseServerOptions.drainTimeoutMs}. */
+  static drainTimeoutMs = 10_000;
+
+  /** The handler class; one instance serves each request. */
+  readonly RequestHandlerClass: RequestHandlerClass<Request>;
+  /** Where requests run. */
+  readonly strategy: ConcurrencyStrategy<Request>;
+  readonly handlerOptions: Readonly<Record<string, unknown>>;
+  /** The address given, and after `serverBind()` the real one (the port picked for port 0). */
+  serverAddress: Address;
+  /** How long `handleRequest()` waits for a request, in ms; `undefined` for forever. */
+  timeoutMs: number | undefined;
+  /** How long `shutdown()` lets running requests finish, in ms. See {@link BaseServerOptions.drainTimeoutMs}. */
+  drainTimeoutMs: number;
+
+  /** Aborted when the server stops taking requests, with the reason: a requested stop or a failure. */
+  readonly #stopController = new AbortController();
+  /** Aborted to cut a graceful drain short. */
+  readonly #forceController = new AbortController();
+  #activation: Promise<void> | undefined;
+  /** Why binding or activating failed: what serving re-raises, as `listening` does. */
+  #activationFailure: Error | undefined;
+  #strategyStart: Promise<void> | undefined;
+  #isServing = false;
+  #stopping: Promise<void> | undefined;
+  #failure: Error | undefined;
+  #removeAbortListener: (() => void) | undefined;
+
+  /** For subclasses: `serverAddress` validated by the subclass. */
+  protected constructor(
+    serverAddress: Address,
+    RequestHandlerClass: RequestHandlerClass<Request>,
+    options: BaseServerOptions<Request>,
+  ) {
+    super();
+    const defaults = new.target;
+    this.RequestHandlerClass = RequestHandlerClass;
+    this.serverAddress = serverAddress;
+    this.strategy = options.strategy ?? serialStrategy<Request>();
+    this.handlerOptions = options.handlerOptions ?? {};
+    this.timeoutMs =
+      options.timeoutMs === undefined ? undefined : requireDelayMs('timeoutMs', options.timeoutMs);
+    this.drainTimeoutMs = requireDelayMs('drainTimeoutMs', options.drainTimeoutMs ?? defaults.drainTimeoutMs);
+
+    const { signal } = options;
+    if (signal !== undefined) {
+      const onAbort = (): void => void this.shutdown().catch((error: unknown) => this.fail(error));
+      if (signal.aborted) queueMicrotask(onAbort);
+      else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        this.#removeAbortListener = () => signal.removeEventListener('abort', onAbort);
+      }
+    }
+  }
+
+  /** Settles when the server is bound and active; rejects if that failed. */
+  get listening(): Promise<void> {
+    return this.#activation ?? Promise.reject(new ServerStateError('serverActivate() was not called'));
+  }
+
+  /** Whether `shutdown()` or `serverClose()` was called (or a failure closed the server). */
+  protected get isStopping(): boolean {
+    return this.#stopping !== undefined;
+  }
+
+  /**
+   * For subclasses: the activation under way, whose outcome `serveForever()`, `handleRequest()` and
+   * `listening` re-raise. A failure is kept as the reason serving fails.
+   */
+  protected setActivation(activation: Promise<void>): Promise<void> {
+    this.#activation = activation;
+    activation.catch((error: unknown) => {
+      if (this.#activation === activation) this.#activationFailure = toError(error);
+    });
+    return activation;
+  }
+
+  /**
+   * Serve until `shutdown()` or `serverClose()`, then resolve once the shutdown has completed.
+   * Rejects with why binding or listening failed, with ERR_SERVER_CLOSED on a closed server, and
+   * with ERR_SERVER_STATE if already serving.
+   */
+  async serveForever(): Promise<void> {
+    this.#checkCanServe('serveForever');
+    this.#isServing = true;
+    try {
+      await this.#ready();
+      const stop = this.#stopController.signal;
+      for (let next = await this.nextRequest(stop); next !== undefined; next = await this.nextRequest(stop)) {
+        // Not awaited: the request runs on its own, tracked until it settles; it never rejects.
+        void this.dispatchRequest(next);
+        await this.serviceActions();
+      }
+    } finally {
+      this.#isServing = false;
+    }
+    await this.#stopping;
+    if (this.#failure !== undefined) throw this.#failure;
+  }
+
+  /**
+   * Serve exactly one request: wait for it (at most `timeoutMs`, then `handleTimeout()`), process
+   * it, and resolve when it has finished.
+   */
+  async handleRequest(): Promise<void> {
+    this.#checkCanServe('handleRequest');
+    this.#isServing = true;
+    try {
+      await this.#ready();
+      const timeout = this.timeoutMs === undefined ? undefined : AbortSignal.timeout(this.timeoutMs);
+      const stop = this.#stopController.signal;
+      const next = await this.nextRequest(timeout === undefined ? stop : AbortSignal.any([stop, timeout]));
+      if (next !== undefined) return await this.dispatchRequest(next);
+      if (timeout?.aborted && !stop.aborted) await this.handleTimeout();
+    } finally {
+      this.#isServing = false;
+    }
+    if (this.#failure !== undefined) throw this.#failure;
+  }
+
+  /**
+   * Stop gracefully, as Go's `Shutdown`: stop taking requests, let running ones finish for
+   * `drainTimeoutMs` (or until `signal` aborts), then close what remains. Idempotent; a second call
+   * waits on the first.
+   */
+  shutdown(options: { drainTimeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+    const drainTimeoutMs = requireDelayMs('drainTimeoutMs', options.drainTimeoutMs ?? this.drainTimeoutMs);
+    this.#stopping ??= this.#stop(drainTimeoutMs, options.signal);
+    return this.#stopping;
+  }
+
+  /** Close at once, as Go's `Close`: the socket and every request. Idempotent. */
+  serverClose(): Promise<void> {
+    this.#forceController.abort();
+    this.#stopping ??= this.#stop(0, undefined);
+    return this.#stopping;
+  }
+
+  /** `await using`: the same as `serverClose()`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.serverClose();
+  }
+
+  /** Accept or refuse a request before any handler runs. Default: accept. */
+  verifyRequest(_request: Request, _clientAddress: ClientAddress): boolean | Promise<boolean> {
+    return true;
+  }
+
+  /** Hand the request to the strategy; resolves when it has finished. */
+  processRequest(request: Request, clientAddress: ClientAddress): Promise<void> {
+    return this.strategy.processRequest(request, clientAddress);
+  }
+
+  /** Build the handler and run it: setup, handle, and finish always. */
+  finishRequest(request: Request, clientAddress: ClientAddress): Promise<void> {
+    return runRequestHandler(this.RequestHandlerClass, request, clientAddress, this);
+  }
+
+  /**
+   * Report a failed request. Default: one line on stderr with the client's address and the
+   * error; the server keeps serving.
+   */
+  handleError(_request: Request | undefined, clientAddress: ClientAddress, error: unknown): void {
+    process.stderr.write(
+      `Error handling request from ${formatClientAddress(clientAddress)}: ${describeError(error)}\n`,
+    );
+  }
+
+  /**
+   * Report a failure that belongs to no single request, such as a worker of a strategy that
+   * died (and was replaced), or a socket error. Default: one line on stderr.
+   */
+  handleServerError(error: unknown): void {
+    process.stderr.write(`Server error: ${describeError(error)}\n`);
+  }
+
+  /** Called by `handleRequest()` when no request came within `timeoutMs`. Default: nothing. */
+  handleTimeout(): void | Promise<void> {}
+
+  /** Called by `serveForever()` after each request is dispatched. Default: nothing. */
+  serviceActions(): void | Promise<void> {}
+
+  /** For subclasses: the next request, once the strategy has a free slot; `undefined` when `signal` aborts. */
+  protected abstract nextRequest(signal: AbortSignal): Promise<Pending | undefined>;
+
+  /**
+   * For subclasses: Python's `_handle_request_noblock`, `verifyRequest` then `processRequest`;
+   * tracked until it settles, which it always does, never rejecting.
+   */
+  protected abstract dispatchRequest(next: Pending): Promise<void>;
+
+  /**
+   * For subclasses: stop after requests stopped being taken: let running ones finish until
+   * `deadline` aborts (at once for `serverClose()`), then close what remains and the socket.
+   */
+  protected abstract stopServing(deadline: AbortSignal): Promise<void>;
+
+  /** For subclasses: what a strategy's requests need besides themselves. */
+  protected abstract requestSettings(): RequestSettings;
+
+  /** For subclasses: serve one request on this thread, Python's `process_request_thread`; never rejects. */
+  protected abstract serveRequestInThread(request: Request, clientAddress: ClientAddress): Promise<void>;
+
+  /** For subclasses: report a failure of a request to `handleError`; one that throws is written to stderr. */
+  protected reportError(request: Request | undefined, clientAddress: ClientAddress, error: unknown): void {
+    try {
+      this.handleError(request, clientAddress, error);
+    } catch (handlerError) {
+      process.stderr.write(`handleError() failed: ${describeError(handlerError)}\n`);
+    }
+  }
+
+  /** For subclasses: report a failure that belongs to no request to `handleServerError`. */
+  protected reportServerError(error: unknown): void {
+    try {
+      this.handleServerError(error);
+    } catch (handlerError) {
+      process.stderr.write(`handleServerError() failed: ${describeError(handlerError)}\n`);
+    }
+  }
+
+  /** For subclasses: the server's socket failed: keep the failure for `serveForever()` and close. */
+  protected fail(error: unknown): void {
+    this.#failure ??= toError(error);
+    void this.serverClose();
+  }
+
+  #checkCanServe(method: string): void {
+    // A failed bind or listen leaves the server closed: serving says why, not only that it is closed.
+    if (this.#activationFailure !== undefined) throw this.#activationFailure;
+    if (this.#stopping !== undefined) {
+      throw new ServerClosedError(`${method}() on a server that was shut down or closed`);
+    }
+    if (this.#isServing) throw new ServerStateError(`${method}() while the server is already serving`);
+    if (this.#activation === undefined) {
+      throw new ServerStateError(
+        `${method}() before serverActivate(); call serverBind() and serverActivate() first`,
+      );
+    }
+  }
+
+  async #ready(): Promise<void> {
+    await this.#activation;
+    this.#strategyStart ??= this.strategy.start(this.#strategyContext());
+    await this.#strategyStart;
+  }
+
+  #strategyContext(): StrategyContext<Request> {
+    return {
+      RequestHandlerClass: this.RequestHandlerClass,
+      settings: this.requestSettings(),
+      serveRequest: (request, clientAddress) => this.serveRequestInThread(request, clientAddress),
+      handleError: (request, clientAddress, error) => this.reportError(request, clientAddress, error),
+      handleServerError: (error) => this.reportServerError(error),
+    };
+  }
+
+  async #stop(drainTimeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
+    this.#removeAbortListener?.();
+    this.#stopController.abort(new ServerClosedError('the server is shutting down'));
+    const deadline = AbortSignal.any(
+      [AbortSignal.timeout(drainTimeoutMs), this.#forceController.signal, signal].filter(
+        (s) => s !== undefined,
+      ),
+    );
+    await this.stopServing(deadline);
+  }
+}
+
+function toError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/** The one line `handleError` prints for an error: its code and message, never a stack. */
+export function describeError(error: unknown): string {
+  if (error instanceof SocketServerError) return `${error.code}: ${error.message}`;
+  if (error instanceof Error) {
+    const { code } = error as NodeJS.ErrnoException;
+    return code !== undefined && !error.message.includes(code)
+      ? `${code}: ${error.message}`
+      : `${error.name}: ${error.message}`;
+  }
+  return String(error);
+}
