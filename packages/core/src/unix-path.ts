@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { BindError, InvalidOptionError } from './errors.js';
 import { isAbstractPath } from './server-address.js';
@@ -33,6 +32,8 @@ export function probeUnixPath(path: string): PathOwner {
     return 'gone';
   }
   if (!isSocket) return 'not-socket';
+  // Loaded here, not at import: only a bind that found its path taken needs it (5 ms to load).
+  const { spawnSync } = process.getBuiltinModule('node:child_process');
   const probe = spawnSync(process.execPath, ['-e', probeScript, path], {
     encoding: 'utf8',
     timeout: 5_000,
