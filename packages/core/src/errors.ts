@@ -144,6 +144,8 @@ function describeBindFailure(cause: NodeJS.ErrnoException): [SocketServerErrorCo
     case 'EACCES':
     case 'EPERM':
       return ['ERR_PERMISSION_DENIED', `permission denied (${cause.code})`];
+    case 'EROFS':
+      return ['ERR_PERMISSION_DENIED', 'read-only file system (EROFS)'];
     default:
       return ['ERR_BIND_FAILED', cause.message];
   }

@@ -317,11 +317,15 @@ export function leaveStaleDatagramSocket(path: string): void {
 /**
  * A socket path in a directory this process may not create files in, and the errors that says:
  * for a user, a directory of mode 0o500 (EACCES); for root, whom modes do not stop, sysfs, which
- * refuses to create sockets to everyone (EPERM). Both are ERR_PERMISSION_DENIED.
+ * refuses to create sockets to everyone (EPERM, or EROFS where sysfs is mounted read-only, as in
+ * most containers). All are ERR_PERMISSION_DENIED.
  */
 export function unwritableSocketPath(directory: string): { path: string; reason: RegExp } {
   if (process.getuid?.() === 0) {
-    return { path: `/sys/socketserver-${process.pid}.sock`, reason: /permission denied \(EPERM\)$/ };
+    return {
+      path: `/sys/socketserver-${process.pid}.sock`,
+      reason: /(?:permission denied \(EPERM\)|read-only file system \(EROFS\))$/,
+    };
   }
   const locked = join(directory, 'locked');
   mkdirSync(locked, { mode: 0o500 });
