@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectUnix, DatagramClient } from '@socketserver/client';
 import { ServerProcess } from '@socketserver/client/server-process';
-import { describe, expect, it, onTestFinished, vi } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 
 const bin = fileURLToPath(new URL('../bin/echo-server.js', import.meta.url));
 const runningLine = /^(?:Echo|Multithreaded) server running on (.+)$/;
@@ -58,7 +58,7 @@ function udpPort(client: DatagramClient): number {
 
 /** stderr comes through its own pipe, in no order with the datagrams: wait for it, bounded. */
 async function waitForStderr(server: ServerProcess, text: string): Promise<void> {
-  await vi.waitFor(() => expect(server.stderr).toContain(text), { timeout: 5000, interval: 20 });
+  await server.waitForStderr(text, { timeoutMs: 5000 });
 }
 
 function expectNoStackTrace(text: string): void {

@@ -10,9 +10,12 @@ import {
   UnixStreamServer,
   describeUnixPath,
   eventLoopStrategy,
+  listenFds,
+  notifySystemd,
   serialStrategy,
   type ConcurrencyStrategy,
   type DatagramRequest,
+  type InheritedSocket,
 } from '@socketserver/core';
 import { forking, pool, threading } from '@socketserver/concurrency';
 import { parseEchoArguments, usageExitCode, type EchoOptions } from './cli.js';
@@ -44,7 +47,12 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   let server: EchoServer;
   try {
-    server = createServer(options, options.unix === undefined ? await resolveHost(options.host) : '');
+    // Started by systemd with a socket (LISTEN_FDS): serve it instead of binding.
+    const [inherited] = listenFds();
+    server =
+      inherited === undefined
+        ? createServer(options, options.unix === undefined ? await resolveHost(options.host) : '')
+        : createActivatedServer(options, inherited);
     await server.listening;
   } catch (error) {
     if (!(error instanceof SocketServerError)) throw error;
@@ -60,6 +68,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       ? describeUnixPath(server.serverAddress)
       : `port ${server.serverAddress[1]}`;
   process.stdout.write(`${banner} running on ${where}\n`);
+  void notify('READY=1');
   try {
     await server.serveForever();
   } catch (error) {
@@ -82,6 +91,7 @@ async function waitForSignal(server: EchoServer, options: EchoOptions): Promise<
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
+  await notify('STOPPING=1');
   if (signal === 'SIGINT') {
     process.stdout.write('\n\nLeaving.\n');
     await server.serverClose();
@@ -123,6 +133,41 @@ function createServer(options: EchoOptions, host: string): EchoServer {
   return options.unix === undefined
     ? new TCPServer([host, options.port], Handler, { ...streamOptions, ...reuseAddress })
     : new UnixStreamServer(options.unix, Handler, { ...streamOptions, ...mode });
+}
+
+/**
+ * The server for a socket systemd passed (socket activation): a TCP or Unix stream server on it,
+ * whatever `--host`, `--port` and `--unix` say. A datagram socket is not served this way.
+ */
+function createActivatedServer(options: EchoOptions, inherited: InheritedSocket): EchoServer {
+  if (options.protocol === 'udp') {
+    throw new SocketServerError(
+      'ERR_UNSUPPORTED_OPTION',
+      `socket activation: fd ${inherited.fd} (${inherited.name}) is served as a stream socket; --protocol udp cannot take it`,
+    );
+  }
+  const Handler = options.handler === 'raw' ? RawEchoHandler : StreamEchoHandler;
+  const streamOptions = {
+    drainTimeoutMs: options.drainTimeoutMs,
+    handlerOptions: { quiet: options.quiet, maxLineLength: options.maxLineLength },
+    strategy: createStrategy<Socket>(options),
+    fd: inherited.fd,
+    ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
+    ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }),
+  };
+  // The path names the socket in messages (Node cannot tell it; /proc can, on Linux).
+  return inherited.family === 'unix'
+    ? new UnixStreamServer(inherited.path ?? options.unix ?? 'inherited.sock', Handler, streamOptions)
+    : new TCPServer(['', 0], Handler, streamOptions);
+}
+
+/** sd_notify when systemd asks for it (NOTIFY_SOCKET); a failure is one line on stderr, not fatal. */
+async function notify(state: string): Promise<void> {
+  try {
+    await notifySystemd(state);
+  } catch (error) {
+    process.stderr.write(`echo-server: ${error instanceof Error ? error.message : String(error)}\n`);
+  }
 }
 
 /** Each strategy of the contract: the recipe's TCPServer, the event loop, and the off-thread ones. */

@@ -7,6 +7,11 @@ export interface ServerProcessOptions {
   cwd?: string;
   /** Environment. Default: this process's. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * File descriptors of this process to pass on as the child's fd 3, 4, ..., as a service manager
+   * passes listening sockets (systemd socket activation). Default: none.
+   */
+  fds?: readonly number[];
 }
 
 /** How a process ended: its exit code, or the signal that ended it. */
@@ -34,7 +39,10 @@ export class ServerProcess implements AsyncDisposable {
   private constructor(child: ChildProcess) {
     this.child = child;
     child.stdout?.setEncoding('utf8').on('data', (text: string) => this.#onStdout(text));
-    child.stderr?.setEncoding('utf8').on('data', (text: string) => void (this.#stderr += text));
+    child.stderr?.setEncoding('utf8').on('data', (text: string) => {
+      this.#stderr += text;
+      this.#events.emit('stderr');
+    });
     this.#exited = new Promise((resolve, reject) => {
       child.once('error', reject);
       child.once('close', (code: number | null, signal: NodeJS.Signals | null) => resolve({ code, signal }));
@@ -45,7 +53,7 @@ export class ServerProcess implements AsyncDisposable {
   /** Spawn `command` with `args`, stdin closed, stdout and stderr captured. */
   static start(command: string, args: readonly string[], options: ServerProcessOptions = {}): ServerProcess {
     const child = spawn(command, args, {
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe', ...(options.fds ?? [])],
       ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
       ...(options.env === undefined ? {} : { env: options.env }),
     });
@@ -89,6 +97,26 @@ export class ServerProcess implements AsyncDisposable {
     } catch (error) {
       throw new Error(
         `no stdout line matching ${String(pattern)} (${(error as Error).message}); stdout: ${JSON.stringify(this.#stdout)}, stderr: ${JSON.stringify(this.#stderr)}`,
+        { cause: error },
+      );
+    }
+  }
+
+  /**
+   * Resolves once stderr holds `text` (written already or still to come); rejects after
+   * `timeoutMs` or if the process exits first, with what it printed.
+   */
+  async waitForStderr(text: string, options: { timeoutMs?: number } = {}): Promise<void> {
+    const { timeoutMs = 10_000 } = options;
+    const signal = AbortSignal.timeout(timeoutMs);
+    try {
+      while (!this.#stderr.includes(text)) {
+        if (!this.isRunning) throw new Error('the process exited');
+        await Promise.race([once(this.#events, 'stderr', { signal }), this.#exited]);
+      }
+    } catch (error) {
+      throw new Error(
+        `no ${JSON.stringify(text)} on stderr (${(error as Error).message}); stderr: ${JSON.stringify(this.#stderr)}`,
         { cause: error },
       );
     }

@@ -34,6 +34,8 @@ export {
 } from './server-address.js';
 export type { ServerAddress } from './server-address.js';
 export { probeUnixPath } from './unix-path.js';
+export { listenFds, listenFdsStart, notifySystemd } from './systemd.js';
+export type { InheritedSocket } from './systemd.js';
 export type { PathOwner } from './unix-path.js';
 export type { ConcurrencyStrategy, StrategyContext, RequestSettings } from './strategy.js';
 export { serveRequest, serveRequestHandler, endRequest } from './serve-request.js';

@@ -6,7 +6,7 @@ import { ConnectionRegistry, type Connection, type ConnectionState } from './con
 import { requireInteger, requireTimeoutMs } from './option-validators.js';
 import { endRequest, serveRequest, serveRequestHandler, type RequestSteps } from './serve-request.js';
 import { InThreadStrategy } from './in-thread-strategy.js';
-import { BindError, ServerStateError } from './errors.js';
+import { BindError, ServerStateError, SocketServerError } from './errors.js';
 import { rejectWith, type RequestHandlerClass } from './request-handler.js';
 import type { RequestSettings } from './strategy.js';
 import type { ServerAddress } from './server-address.js';
@@ -25,6 +25,13 @@ export interface StreamServerOptions extends BaseServerOptions<Socket> {
   maxConnections?: number;
   /** Close a connection that sent nothing for this many ms; reported to `handleError`. Default none. */
   idleTimeoutMs?: number;
+  /**
+   * Serve this inherited listening socket, a file descriptor (3 from systemd socket activation: see
+   * `listenFds()`), instead of binding `serverAddress`: `serverBind()` binds nothing and
+   * `serverActivate()` starts accepting on it, after which `serverAddress` is its real address.
+   * Default: bind `serverAddress`.
+   */
+  fd?: number;
 }
 
 /** Options of accepted sockets that a subclass passes to {@link StreamServer}'s constructor. */
@@ -101,6 +108,8 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
   idleTimeoutMs: number | undefined;
   /** Connections closed at accept because of `maxConnections` or `requestQueueSize`. */
   droppedConnections = 0;
+  /** The inherited listening socket served instead of a bound one; see {@link StreamServerOptions.fd}. */
+  readonly inheritedFd: number | undefined;
 
   readonly #listener: net.Server;
   readonly #registry = new ConnectionRegistry();
@@ -147,6 +156,7 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
         ? Number.POSITIVE_INFINITY
         : requireInteger('maxConnections', options.maxConnections, 1);
     this.idleTimeoutMs = requireTimeoutMs('idleTimeoutMs', options.idleTimeoutMs);
+    this.inheritedFd = options.fd === undefined ? undefined : requireInteger('fd', options.fd, 0);
 
     this.#listener = net.createServer({
       // Handlers may answer after the peer's EOF (a half-close); shutdownRequest() ends the write side.
@@ -187,7 +197,8 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
    */
   serverBind(): void {
     if (this.#state !== 'created') throw new ServerStateError(`serverBind() on a ${this.#state} server`);
-    this.#boundSocket = this.bindSocket();
+    // An inherited socket is bound already (systemd did it): nothing to bind.
+    if (this.inheritedFd === undefined) this.#boundSocket = this.bindSocket();
     this.#state = 'bound';
   }
 
@@ -200,10 +211,17 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
   /** For subclasses: the peer of an accepted socket, or `undefined` once it has lost its peer. */
   protected abstract peerAddress(socket: Socket): ClientAddress | undefined;
 
+  /**
+   * For subclasses: the server's address from an inherited socket's (`net.Server.address()`); throws
+   * an {@link InvalidOptionError} when the socket is not of this server's kind.
+   */
+  protected abstract inheritedAddress(address: net.AddressInfo | string | null): Address;
+
   /** Start listening with `requestQueueSize` as the backlog. Resolves once listening. */
   serverActivate(): Promise<void> {
     const bound = this.#boundSocket;
-    if (this.#state !== 'bound' || bound === undefined) {
+    const fd = this.inheritedFd;
+    if (this.#state !== 'bound' || (bound === undefined && fd === undefined)) {
       return Promise.reject(
         new ServerStateError(`serverActivate() on a ${this.#state} server; call serverBind() first`),
       );
@@ -214,7 +232,17 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
       const onError = (error: NodeJS.ErrnoException): void => {
         stopWaiting();
         this.#state = 'closed';
-        reject(new BindError(this.serverAddress, error));
+        reject(
+          fd === undefined
+            ? new BindError(this.serverAddress, error)
+            : new SocketServerError(
+                'ERR_BIND_FAILED',
+                `cannot listen on inherited fd ${fd}: ${error.message}`,
+                {
+                  cause: error,
+                },
+              ),
+        );
       };
       // On 'close' too: a server stopped before it was listening has nothing left to wait for.
       const onReady = (): void => {
@@ -226,7 +254,20 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
       };
       this.#listener.once('error', onError).once('listening', onReady).once('close', onReady);
     });
-    this.#listener.listen(bound, this.requestQueueSize);
+    if (fd === undefined) this.#listener.listen(bound, this.requestQueueSize);
+    else {
+      this.#listener.listen({ fd, backlog: this.requestQueueSize });
+      try {
+        // Known at once: the handle is made from the fd in listen().
+        if (this.#listener.listening || this.#listener.address() !== null) {
+          this.serverAddress = this.inheritedAddress(this.#listener.address());
+        }
+      } catch (error) {
+        this.#listener.close();
+        this.#state = 'closed';
+        return this.setActivation(rejectWith(error));
+      }
+    }
     return this.setActivation(listening);
   }
 

@@ -115,6 +115,17 @@ export class TCPServer extends StreamServer<ServerAddress> {
   protected override peerAddress(socket: Socket): InetAddress | undefined {
     return clientAddressOf(socket);
   }
+
+  protected override inheritedAddress(address: net.AddressInfo | string | null): ServerAddress {
+    if (address === null || typeof address === 'string' || typeof address.port !== 'number') {
+      throw new InvalidOptionError(
+        'fd',
+        this.inheritedFd,
+        'a TCP listening socket (this one is a Unix socket: serve it with UnixStreamServer)',
+      );
+    }
+    return [address.address, address.port];
+  }
 }
 
 function bindListeningSocket(

@@ -3,6 +3,7 @@ import net from 'node:net';
 import { dirname } from 'node:path';
 import { unnamedUnixPeer, type UnixAddress } from './client-address.js';
 import type { RequestHandlerClass } from './request-handler.js';
+import { InvalidOptionError } from './errors.js';
 import { isAbstractPath, validateUnixPath } from './server-address.js';
 import { StreamServer, type StreamServerOptions } from './stream-server.js';
 import { applyMode, bindUnixPath, validateMode } from './unix-path.js';
@@ -62,6 +63,17 @@ export class UnixStreamServer extends StreamServer<string> {
 
   protected override peerAddress(): UnixAddress {
     return unnamedUnixPeer;
+  }
+
+  protected override inheritedAddress(address: net.AddressInfo | string | null): string {
+    if (typeof address === 'string') return address;
+    // Node does not tell an inherited Unix socket's path: keep the one given (see listenFds).
+    if (address === null || typeof address.port !== 'number') return this.serverAddress;
+    throw new InvalidOptionError(
+      'fd',
+      this.inheritedFd,
+      'a Unix stream listening socket (this one is TCP: serve it with TCPServer)',
+    );
   }
 }
 
