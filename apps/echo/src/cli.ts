@@ -26,6 +26,8 @@ export interface EchoOptions {
   drainTimeoutMs: number;
   /** SO_REUSEADDR when `--reuse-address` or `--no-reuse-address` was given; `undefined`: the server's default. */
   reuseAddress: boolean | undefined;
+  /** SO_REUSEPORT: several servers (processes) share the port, the kernel spreading connections. */
+  reusePort: boolean;
   quiet: boolean;
 }
 
@@ -122,6 +124,12 @@ export function parseEchoArguments(argv: readonly string[], version: string): Pa
       ).default(process.platform !== 'win32'),
     )
     .addOption(new Option('--no-reuse-address', 'do not set SO_REUSEADDR (not possible on Linux and macOS)'))
+    .addOption(
+      new Option(
+        '--reuse-port',
+        'set SO_REUSEPORT: run several echo-server processes on one port, the kernel spreads connections (or datagrams) among them',
+      ).default(false),
+    )
     .addOption(new Option('--quiet', 'no per-connection lines').default(false));
   program.addHelpText(
     'after',
@@ -197,6 +205,7 @@ function findConflict(options: EchoOptions, program: Command): string | undefine
       );
     }
     if (given('reuseAddress')) return 'option --reuse-address applies to TCP ports, not to --unix';
+    if (given('reusePort')) return 'option --reuse-port applies to ports, not to --unix';
     if (options.unixMode !== undefined && options.unix.startsWith('\0'))
       return 'option --unix-mode: an abstract socket (@name) has no file';
   }

@@ -381,6 +381,7 @@ describe('echo-server: bad input for the new flags', () => {
     [['--unix', '/tmp/x.sock', '--strategy', 'thread']],
     [['--unix', '/tmp/x.sock', '--strategy', 'pool']],
     [['--unix', '/tmp/x.sock', '--reuse-address']],
+    [['--unix', '/tmp/x.sock', '--reuse-port']],
     [['--unix', '@name', '--unix-mode', '600']],
     [['--unix-mode', '600']],
     [['--unix', '/tmp/x.sock', '--unix-mode', '999']],

@@ -111,7 +111,10 @@ function createServer(options: EchoOptions, host: string): EchoServer {
     handlerOptions: { quiet: options.quiet, maxLineLength: options.maxLineLength },
   };
   const mode = options.unixMode === undefined ? {} : { mode: options.unixMode };
-  const reuseAddress = options.reuseAddress === undefined ? {} : { allowReuseAddress: options.reuseAddress };
+  const portOptions = {
+    ...(options.reuseAddress === undefined ? {} : { allowReuseAddress: options.reuseAddress }),
+    allowReusePort: options.reusePort,
+  };
   if (options.protocol === 'udp') {
     const Handler = options.handler === 'raw' ? RawDatagramEchoHandler : StreamDatagramEchoHandler;
     const datagramOptions = {
@@ -120,7 +123,7 @@ function createServer(options: EchoOptions, host: string): EchoServer {
       maxPacketSize: options.maxPacketSize,
     };
     return options.unix === undefined
-      ? new UDPServer([host, options.port], Handler, { ...datagramOptions, ...reuseAddress })
+      ? new UDPServer([host, options.port], Handler, { ...datagramOptions, ...portOptions })
       : new UnixDatagramServer(options.unix, Handler, { ...datagramOptions, ...mode });
   }
   const Handler = options.handler === 'raw' ? RawEchoHandler : StreamEchoHandler;
@@ -131,7 +134,7 @@ function createServer(options: EchoOptions, host: string): EchoServer {
     ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }),
   };
   return options.unix === undefined
-    ? new TCPServer([host, options.port], Handler, { ...streamOptions, ...reuseAddress })
+    ? new TCPServer([host, options.port], Handler, { ...streamOptions, ...portOptions })
     : new UnixStreamServer(options.unix, Handler, { ...streamOptions, ...mode });
 }
 
