@@ -14,6 +14,8 @@ export interface EchoOptions {
   unix: string | undefined;
   /** The Unix socket file's permission bits. */
   unixMode: number | undefined;
+  /** Serve the server's metrics in Prometheus's format on 127.0.0.1 at this port (0: a free one). */
+  metricsPort: number | undefined;
   /** UDP: the most bytes of a datagram the handler gets. */
   maxPacketSize: number;
   handler: 'raw' | 'stream';
@@ -129,6 +131,12 @@ export function parseEchoArguments(argv: readonly string[], version: string): Pa
         '--reuse-port',
         'set SO_REUSEPORT: run several echo-server processes on one port, the kernel spreads connections (or datagrams) among them',
       ).default(false),
+    )
+    .addOption(
+      new Option(
+        '--metrics-port <n>',
+        'serve metrics in Prometheus format at http://127.0.0.1:N/metrics (0 picks a free port; the address is printed)',
+      ).argParser(parsePort),
     )
     .addOption(new Option('--quiet', 'no per-connection lines').default(false));
   program.addHelpText(

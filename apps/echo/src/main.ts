@@ -19,6 +19,7 @@ import {
 } from '@socketserver/core';
 import { forking, pool, threading } from '@socketserver/concurrency';
 import { parseEchoArguments, usageExitCode, type EchoOptions } from './cli.js';
+import { serveMetrics, type MetricsEndpoint } from './metrics.js';
 import {
   RawDatagramEchoHandler,
   RawEchoHandler,
@@ -45,7 +46,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   const { options } = parsed;
 
-  let server: EchoServer;
+  let server: EchoServer | undefined;
+  let metrics: MetricsEndpoint | undefined;
   try {
     // Started by systemd with a socket (LISTEN_FDS): serve it instead of binding.
     const [inherited] = listenFds();
@@ -54,20 +56,23 @@ export async function main(argv: readonly string[]): Promise<number> {
         ? createServer(options, options.unix === undefined ? await resolveHost(options.host) : '')
         : createActivatedServer(options, inherited);
     await server.listening;
+    if (options.metricsPort !== undefined) metrics = await serveMetrics(server, options.metricsPort);
   } catch (error) {
     if (!(error instanceof SocketServerError)) throw error;
+    await server?.serverClose();
     const isUsage = error.code === 'ERR_INVALID_OPTION' || error.code === 'ERR_UNSUPPORTED_OPTION';
     return fail(isUsage ? exitCodes.usage : exitCodes.cannotListen, error.message);
   }
 
   // Listen for signals before saying so: a client that reads the banner may signal at once.
-  const exitCode = waitForSignal(server, options);
+  const exitCode = waitForSignal(server, options).finally(() => metrics?.close());
   const banner = options.strategy === 'pool' ? 'Multithreaded server' : 'Echo server';
   const where =
     typeof server.serverAddress === 'string'
       ? describeUnixPath(server.serverAddress)
       : `port ${server.serverAddress[1]}`;
   process.stdout.write(`${banner} running on ${where}\n`);
+  if (metrics !== undefined) process.stdout.write(`Metrics on http://127.0.0.1:${metrics.port}/metrics\n`);
   void notify('READY=1');
   try {
     await server.serveForever();
@@ -75,6 +80,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     // A worker that cannot start, or a listener that fails: one line, no stack trace.
     if (!(error instanceof SocketServerError)) throw error;
     await server.serverClose();
+    await metrics?.close();
     return fail(exitCodes.cannotListen, error.message);
   }
   return exitCode;

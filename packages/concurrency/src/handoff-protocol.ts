@@ -62,7 +62,13 @@ export type WorkerToMainMessage =
   /** A failure of request `id`, for the server's `handleError`. */
   | { readonly type: 'error'; readonly id: number; readonly error: SerializedError }
   /** Request `id` is finished (and its socket closed, for a connection). */
-  | { readonly type: 'done'; readonly id: number }
+  | {
+      readonly type: 'done';
+      readonly id: number;
+      /** What the connection received and sent in the worker (0 for a datagram: the server counts those). */
+      readonly bytesIn: number;
+      readonly bytesOut: number;
+    }
   /** A failure that belongs to no request (an unhandled rejection); the worker goes on. */
   | { readonly type: 'worker-error'; readonly error: SerializedError }
   /** An uncaught exception: the worker exits right after this message. */

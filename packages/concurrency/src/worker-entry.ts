@@ -99,7 +99,7 @@ function serve(id: number, clientAddress: ClientAddress, socket: Socket | undefi
   if (socket === undefined || handler === undefined || closing !== undefined) {
     reportError(new ServerStateError('the worker cannot take requests: not ready, closing, or no socket'));
     socket?.destroy();
-    channel.send({ type: 'done', id });
+    channel.send({ type: 'done', id, bytesIn: 0, bytesOut: 0 });
     return;
   }
   const { HandlerClass, settings, server } = handler;
@@ -124,7 +124,7 @@ function serve(id: number, clientAddress: ClientAddress, socket: Socket | undefi
   ).finally(() => {
     sockets.delete(id);
     requests.delete(request);
-    channel.send({ type: 'done', id });
+    channel.send({ type: 'done', id, bytesIn: socket.bytesRead, bytesOut: socket.bytesWritten });
   });
   requests.add(request);
 }
@@ -135,7 +135,7 @@ function serveDatagram(id: number, clientAddress: ClientAddress, data: WireBytes
     channel.send({ type: 'error', id, error: serializeError(error) });
   if (handler === undefined || closing !== undefined) {
     reportError(new ServerStateError('the worker cannot take requests: not ready, or closing'));
-    channel.send({ type: 'done', id });
+    channel.send({ type: 'done', id, bytesIn: 0, bytesOut: 0 });
     return;
   }
   const socket: DatagramSocket = { sendto: (reply, address) => sendto(id, reply, address) };
@@ -148,7 +148,7 @@ function serveDatagram(id: number, clientAddress: ClientAddress, data: WireBytes
     .catch(reportError)
     .finally(() => {
       requests.delete(request);
-      channel.send({ type: 'done', id });
+      channel.send({ type: 'done', id, bytesIn: 0, bytesOut: 0 });
     });
   requests.add(request);
 }

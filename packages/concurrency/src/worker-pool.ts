@@ -146,6 +146,7 @@ export class WorkerPool<Request = Socket>
   #isDatagram = false;
   #init: MainToWorkerMessage | undefined;
   #lastRequestId = 0;
+  #workerRestarts = 0;
   #closing: Promise<void> | undefined;
 
   constructor(config: WorkerPoolConfig) {
@@ -165,6 +166,11 @@ export class WorkerPool<Request = Socket>
   /** The `threadId`s of the thread workers, or the pids of the child processes, alive now. */
   get workerIds(): number[] {
     return [...this.#workers].map((worker) => worker.handle.id);
+  }
+
+  /** Workers that died while serving and were replaced (for the server's `stats()`). */
+  get workerRestarts(): number {
+    return this.#workerRestarts;
   }
 
   /**
@@ -318,6 +324,8 @@ export class WorkerPool<Request = Socket>
         const request = worker.requests.get(message.id);
         if (request === undefined) return;
         worker.requests.delete(message.id);
+        if (message.bytesIn > 0 || message.bytesOut > 0)
+          context?.recordTraffic(message.bytesIn, message.bytesOut);
         this.#settle(request);
         this.#onIdle(worker);
         return;
@@ -365,6 +373,7 @@ export class WorkerPool<Request = Socket>
       }
       worker.requests.clear();
       if (!isExpected) {
+        this.#workerRestarts += 1;
         context?.handleServerError(
           new SocketServerError('ERR_WORKER_EXITED', `${describeWorker(worker)} ${how}; replacing it`),
         );

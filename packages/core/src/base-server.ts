@@ -26,6 +26,46 @@ export interface BaseServerOptions<Request> {
   signal?: AbortSignal;
 }
 
+/** What a server has done so far, and is doing: `server.stats()`. */
+export interface ServerStats {
+  /** Requests taken in: connections accepted, or datagrams received (the refused ones included). */
+  readonly accepted: number;
+  /** Requests being served now. */
+  readonly active: number;
+  /** Requests waiting for a free slot of the strategy. */
+  readonly waiting: number;
+  /** Requests refused, by why: `verifyRequest` said no, or a cap was reached. */
+  readonly refused: {
+    /** `verifyRequest()` returned false. */
+    readonly verifyRequest: number;
+    /** Beyond `maxConnections` (stream servers). */
+    readonly maxConnections: number;
+    /** Beyond `requestQueueSize`. */
+    readonly requestQueueSize: number;
+  };
+  /** Bytes received from clients (whole datagrams, before any cut to `maxPacketSize`). */
+  readonly bytesIn: number;
+  /** Bytes sent to clients. */
+  readonly bytesOut: number;
+  /** Failures reported to `handleError`. */
+  readonly handlerErrors: number;
+  /** Workers of the strategy that died while serving and were replaced. */
+  readonly workerRestarts: number;
+  /** Whether `shutdown()` (or `serverClose()`) is under way. */
+  readonly draining: boolean;
+}
+
+/** The counts behind `stats()` that subclasses add to. */
+interface Counters {
+  accepted: number;
+  refusedByVerifyRequest: number;
+  refusedByMaxConnections: number;
+  refusedByRequestQueueSize: number;
+  bytesIn: number;
+  bytesOut: number;
+  handlerErrors: number;
+}
+
 /**
  * Python's BaseServer: the request loop every server shares, whatever its socket.
  * `serveForever()` and `handleRequest()` take the next request (`nextRequest`) once the strategy
@@ -72,6 +112,17 @@ export abstract class BaseServer<
   #stopping: Promise<void> | undefined;
   #failure: Error | undefined;
   #removeAbortListener: (() => void) | undefined;
+  #hasStopped = false;
+  /** For subclasses: what `stats()` reports, which they count as requests come and go. */
+  protected readonly counters: Counters = {
+    accepted: 0,
+    refusedByVerifyRequest: 0,
+    refusedByMaxConnections: 0,
+    refusedByRequestQueueSize: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    handlerErrors: 0,
+  };
 
   /** For subclasses: `serverAddress` validated by the subclass. */
   protected constructor(
@@ -104,6 +155,32 @@ export abstract class BaseServer<
   get listening(): Promise<void> {
     return this.#activation ?? Promise.reject(new ServerStateError('serverActivate() was not called'));
   }
+
+  /** What the server has done so far, and is doing; cheap enough to call on every scrape. */
+  stats(): ServerStats {
+    const { counters } = this;
+    return {
+      accepted: counters.accepted,
+      active: this.activeRequests,
+      waiting: this.waitingRequests,
+      refused: {
+        verifyRequest: counters.refusedByVerifyRequest,
+        maxConnections: counters.refusedByMaxConnections,
+        requestQueueSize: counters.refusedByRequestQueueSize,
+      },
+      bytesIn: counters.bytesIn,
+      bytesOut: counters.bytesOut,
+      handlerErrors: counters.handlerErrors,
+      workerRestarts: this.strategy.workerRestarts ?? 0,
+      draining: this.#stopping !== undefined && !this.#hasStopped,
+    };
+  }
+
+  /** For subclasses: requests being served now. */
+  protected abstract get activeRequests(): number;
+
+  /** For subclasses: requests waiting for a free slot of the strategy. */
+  protected abstract get waitingRequests(): number;
 
   /** Whether `shutdown()` or `serverClose()` was called (or a failure closed the server). */
   protected get isStopping(): boolean {
@@ -250,6 +327,7 @@ export abstract class BaseServer<
 
   /** For subclasses: report a failure of a request to `handleError`; one that throws is written to stderr. */
   protected reportError(request: Request | undefined, clientAddress: ClientAddress, error: unknown): void {
+    this.counters.handlerErrors += 1;
     try {
       this.handleError(request, clientAddress, error);
     } catch (handlerError) {
@@ -299,6 +377,10 @@ export abstract class BaseServer<
       serveRequest: (request, clientAddress) => this.serveRequestInThread(request, clientAddress),
       handleError: (request, clientAddress, error) => this.reportError(request, clientAddress, error),
       handleServerError: (error) => this.reportServerError(error),
+      recordTraffic: (bytesIn, bytesOut) => {
+        this.counters.bytesIn += bytesIn;
+        this.counters.bytesOut += bytesOut;
+      },
     };
   }
 
@@ -311,6 +393,7 @@ export abstract class BaseServer<
       ),
     );
     await this.stopServing(deadline);
+    this.#hasStopped = true;
   }
 }
 

@@ -213,6 +213,14 @@ export abstract class DatagramServer<Address extends ServerAddress | string> ext
   /** Release a request. Default: nothing (the socket is the server's), as Python's UDPServer. */
   closeRequest(_request: DatagramRequest): void | Promise<void> {}
 
+  protected override get activeRequests(): number {
+    return this.#runningRequests;
+  }
+
+  protected override get waitingRequests(): number {
+    return this.#queue.length;
+  }
+
   protected override requestSettings(): RequestSettings {
     return {
       handlerOptions: this.handlerOptions,
@@ -225,8 +233,11 @@ export abstract class DatagramServer<Address extends ServerAddress | string> ext
 
   #receive(data: Buffer, clientAddress: ClientAddress): void {
     if (this.isStopping) return;
+    this.counters.accepted += 1;
+    this.counters.bytesIn += data.length;
     if (this.#queue.length >= this.requestQueueSize) {
       this.droppedDatagrams += 1;
+      this.counters.refusedByRequestQueueSize += 1;
       this.emit('drop', { clientAddress, reason: 'requestQueueSize' });
       return;
     }
@@ -251,7 +262,9 @@ export abstract class DatagramServer<Address extends ServerAddress | string> ext
     const destination = this.resolveDestination(address);
     if (destination instanceof SocketServerError) return Promise.reject(destination);
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-    return transport.send(bytes, destination);
+    return transport.send(bytes, destination).then(() => {
+      this.counters.bytesOut += bytes.length;
+    });
   }
 
   /** The next datagram, once the strategy has a free slot; `undefined` when `signal` aborts. */
@@ -292,9 +305,9 @@ export abstract class DatagramServer<Address extends ServerAddress | string> ext
     clientAddress: ClientAddress,
     isAccepted: boolean,
   ): Promise<void> {
-    return isAccepted
-      ? this.processRequest(request, clientAddress)
-      : Promise.resolve(this.shutdownRequest(request));
+    if (isAccepted) return this.processRequest(request, clientAddress);
+    this.counters.refusedByVerifyRequest += 1;
+    return Promise.resolve(this.shutdownRequest(request));
   }
 
   /** Python's `process_request_thread`: `finishRequest`, its failure reported, `shutdownRequest` always. */

@@ -37,6 +37,11 @@ export interface StrategyContext<Request = Socket> {
   handleError(request: Request | undefined, clientAddress: ClientAddress, error: unknown): void;
   /** Report a failure that belongs to no request (a worker that died) to `handleServerError`. */
   handleServerError(error: unknown): void;
+  /**
+   * Count bytes a request received and sent where the server cannot see them (a socket moved to a
+   * worker), for `stats()`.
+   */
+  recordTraffic(bytesIn: number, bytesOut: number): void;
 }
 
 /**
@@ -56,6 +61,8 @@ export interface ConcurrencyStrategy<Request = Socket> {
    * queue until a running request finishes: 1 is Python's TCPServer, `Infinity` no limit.
    */
   readonly maxConcurrentRequests: number;
+  /** Workers that died while serving and were replaced, for `stats()`; absent for in-thread strategies. */
+  readonly workerRestarts?: number;
   /** Called once, before the first request; resolves when the strategy can take requests. */
   start(context: StrategyContext<Request>): Promise<void>;
   /**

@@ -286,6 +286,14 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
     request.destroy();
   }
 
+  protected override get activeRequests(): number {
+    return this.#registry.activeCount;
+  }
+
+  protected override get waitingRequests(): number {
+    return this.#registry.waitingCount;
+  }
+
   protected override requestSettings(): RequestSettings {
     return {
       handlerOptions: this.handlerOptions,
@@ -304,6 +312,7 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
       socket.destroy();
       return;
     }
+    this.counters.accepted += 1;
     const reason =
       this.#registry.size >= this.maxConnections
         ? 'maxConnections'
@@ -313,6 +322,8 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
     if (reason !== undefined) {
       socket.destroy();
       this.droppedConnections += 1;
+      if (reason === 'maxConnections') this.counters.refusedByMaxConnections += 1;
+      else this.counters.refusedByRequestQueueSize += 1;
       this.emit('drop', { clientAddress, reason });
       return;
     }
@@ -399,7 +410,9 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
   };
 
   #processOrRefuse(socket: Socket, clientAddress: ClientAddress, isAccepted: boolean): Promise<void> {
-    return isAccepted ? this.processRequest(socket, clientAddress) : this.shutdownRequest(socket);
+    if (isAccepted) return this.processRequest(socket, clientAddress);
+    this.counters.refusedByVerifyRequest += 1;
+    return this.shutdownRequest(socket);
   }
 
   /** The end of a dispatched request, however it went. */
@@ -410,7 +423,11 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
   }
 
   #forget(connection: Connection): void {
-    this.#registry.delete(connection.socket);
+    const { socket } = connection;
+    // A socket moved to a worker thread or process counts nothing here: the worker reports its bytes.
+    this.counters.bytesIn += socket.bytesRead;
+    this.counters.bytesOut += socket.bytesWritten;
+    this.#registry.delete(socket);
     this.#emitConnectionState(connection.clientAddress, 'closed');
   }
 
