@@ -55,14 +55,21 @@ export interface ServerStats {
   readonly draining: boolean;
 }
 
-/** The counts behind `stats()` that subclasses add to. */
-interface Counters {
+/** The counts behind `stats()` that subclasses add to (see {@link ServerStats}). */
+export interface ServerCounters {
+  /** See {@link ServerStats.accepted}. */
   accepted: number;
+  /** `verifyRequest()` returned false. */
   refusedByVerifyRequest: number;
+  /** Beyond `maxConnections`. */
   refusedByMaxConnections: number;
+  /** Beyond `requestQueueSize`. */
   refusedByRequestQueueSize: number;
+  /** See {@link ServerStats.bytesIn}. */
   bytesIn: number;
+  /** See {@link ServerStats.bytesOut}. */
   bytesOut: number;
+  /** See {@link ServerStats.handlerErrors}. */
   handlerErrors: number;
 }
 
@@ -114,7 +121,7 @@ export abstract class BaseServer<
   #removeAbortListener: (() => void) | undefined;
   #hasStopped = false;
   /** For subclasses: what `stats()` reports, which they count as requests come and go. */
-  protected readonly counters: Counters = {
+  protected readonly counters: ServerCounters = {
     accepted: 0,
     refusedByVerifyRequest: 0,
     refusedByMaxConnections: 0,

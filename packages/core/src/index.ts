@@ -1,5 +1,5 @@
 export { BaseServer, describeError } from './base-server.js';
-export type { BaseServerOptions, ServerStats } from './base-server.js';
+export type { BaseServerOptions, ServerCounters, ServerStats } from './base-server.js';
 export { StreamServer } from './stream-server.js';
 export type {
   StreamServerOptions,
