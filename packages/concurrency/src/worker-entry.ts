@@ -18,6 +18,7 @@ import {
   endRequest,
   loadRequestHandler,
   runRequestHandler,
+  tlsUpgrade,
   serveRequestHandler,
   ServerStateError,
   SocketServerError,
@@ -52,6 +53,8 @@ interface Handler {
   readonly HandlerClass: RequestHandlerClass<Socket | DatagramRequest>;
   readonly settings: RequestSettings;
   readonly server: HandlerServer;
+  /** The TLS handshake of a connection, when the server is TLS: it runs here, in the worker. */
+  readonly secure: ((socket: Socket) => Promise<Socket>) | undefined;
 }
 
 /** How bytes cross to the main side from here. */
@@ -82,7 +85,8 @@ async function init(location: HandlerLocation, settings: RequestSettings): Promi
   try {
     const HandlerClass = await loadRequestHandler<Socket | DatagramRequest>(location);
     const { serverAddress, handlerOptions } = settings;
-    handler = { HandlerClass, settings, server: { serverAddress, handlerOptions } };
+    const secure = settings.tls === undefined ? undefined : tlsUpgrade(settings.tls);
+    handler = { HandlerClass, settings, server: { serverAddress, handlerOptions }, secure };
     channel.send({ type: 'ready' });
   } catch (error) {
     channel.send({ type: 'init-failed', error: serializeError(error) });
@@ -102,25 +106,29 @@ function serve(id: number, clientAddress: ClientAddress, socket: Socket | undefi
     channel.send({ type: 'done', id, bytesIn: 0, bytesOut: 0 });
     return;
   }
-  const { HandlerClass, settings, server } = handler;
+  const { HandlerClass, settings, server, secure } = handler;
   // A failure while nobody reads is seen by the handler's next read or write; unheard, it would
   // be an uncaught exception.
   socket.on('error', () => {});
   socket.allowHalfOpen = true;
   sockets.set(id, socket);
-  const request = serveRequestHandler(
-    socket,
-    clientAddress,
-    {
-      shutdownRequest: async (request) => {
-        await endRequest(request, settings.drainTimeoutMs);
-        request.destroy();
+  const serving = (connection: Socket): Promise<void> =>
+    serveRequestHandler(
+      connection,
+      clientAddress,
+      {
+        shutdownRequest: async (request) => {
+          await endRequest(request, settings.drainTimeoutMs);
+          request.destroy();
+        },
+        reportError: (_request, _address, error) => reportError(error),
       },
-      reportError: (_request, _address, error) => reportError(error),
-    },
-    settings.idleTimeoutMs,
-    HandlerClass,
-    server,
+      settings.idleTimeoutMs,
+      HandlerClass,
+      server,
+    );
+  const request = (
+    secure === undefined ? serving(socket) : secure(socket).then(serving, reportError)
   ).finally(() => {
     sockets.delete(id);
     requests.delete(request);

@@ -26,6 +26,8 @@ export type SocketServerErrorCode =
   | 'ERR_DATAGRAM_TRUNCATED'
   /** A datagram could not be sent (too long for the socket, an unnamed Unix peer, a closed server). */
   | 'ERR_SEND_FAILED'
+  /** A connection's TLS handshake failed: a plain-TCP client, a refused certificate, a timeout. */
+  | 'ERR_TLS_HANDSHAKE'
   /** A line exceeded the reader's `maxLineLength`. */
   | 'ERR_LINE_TOO_LONG'
   /** A connection sent nothing for longer than the idle timeout. */

@@ -35,6 +35,8 @@ export {
 export type { ServerAddress } from './server-address.js';
 export { probeUnixPath } from './unix-path.js';
 export { listenFds, listenFdsStart, notifySystemd } from './systemd.js';
+export { TLSHandshakeError, resolveTLSOptions, tlsUpgrade } from './tls.js';
+export type { TLSOptions, TLSSettings } from './tls.js';
 export type { InheritedSocket } from './systemd.js';
 export type { PathOwner } from './unix-path.js';
 export type { ConcurrencyStrategy, StrategyContext, RequestSettings } from './strategy.js';

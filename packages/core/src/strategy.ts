@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { ClientAddress } from './client-address.js';
 import type { RequestHandlerClass } from './request-handler.js';
+import type { TLSSettings } from './tls.js';
 
 /**
  * What a request needs besides its socket, all structured-clonable: what a strategy sends to
@@ -16,6 +17,8 @@ export interface RequestSettings {
    * to answer through (`'datagram'`, a `DatagramRequest`).
    */
   readonly requestKind: 'stream' | 'datagram';
+  /** The server's TLS settings: a stream request is secured where it is served. `undefined`: plain. */
+  readonly tls?: TLSSettings | undefined;
   /** Close a connection silent for this long, in ms; `undefined`: never. */
   readonly idleTimeoutMs: number | undefined;
   /** How long ending a request may wait for its output to flush, in ms. */

@@ -9,6 +9,8 @@ import { InThreadStrategy } from './in-thread-strategy.js';
 import { BindError, ServerStateError, SocketServerError } from './errors.js';
 import { rejectWith, type RequestHandlerClass } from './request-handler.js';
 import type { RequestSettings } from './strategy.js';
+import { resolveTLSOptions, tlsUpgrade, type TLSOptions, type TLSSettings } from './tls.js';
+import type { TLSSocket } from 'node:tls';
 import type { ServerAddress } from './server-address.js';
 
 /** Options of every stream server ({@link TCPServer}, {@link UnixStreamServer}). Unset ones take the class defaults (the static fields). */
@@ -32,6 +34,14 @@ export interface StreamServerOptions extends BaseServerOptions<Socket> {
    * Default: bind `serverAddress`.
    */
   fd?: number;
+  /**
+   * Make every connection TLS (key, cert, ca, requestCert, ALPN). Handlers are unchanged: their
+   * `request` is the TLS socket. The handshake runs where the request runs: in a worker thread or
+   * process for those strategies, the raw socket being handed over before it. A client that fails
+   * the handshake (a plain-TCP one, say) is closed and reported to `handleError`
+   * (ERR_TLS_HANDSHAKE). Default: plain TCP.
+   */
+  tls?: TLSOptions;
 }
 
 /** Options of accepted sockets that a subclass passes to {@link StreamServer}'s constructor. */
@@ -110,6 +120,10 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
   droppedConnections = 0;
   /** The inherited listening socket served instead of a bound one; see {@link StreamServerOptions.fd}. */
   readonly inheritedFd: number | undefined;
+  /** The TLS settings, checked; `undefined` for plain connections. See {@link StreamServerOptions.tls}. */
+  readonly tls: TLSSettings | undefined;
+  /** The TLS handshake of a connection served on this thread. */
+  readonly #secure: ((socket: Socket) => Promise<TLSSocket>) | undefined;
 
   readonly #listener: net.Server;
   readonly #registry = new ConnectionRegistry();
@@ -157,6 +171,8 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
         : requireInteger('maxConnections', options.maxConnections, 1);
     this.idleTimeoutMs = requireTimeoutMs('idleTimeoutMs', options.idleTimeoutMs);
     this.inheritedFd = options.fd === undefined ? undefined : requireInteger('fd', options.fd, 0);
+    this.tls = options.tls === undefined ? undefined : resolveTLSOptions(options.tls);
+    this.#secure = this.tls === undefined ? undefined : tlsUpgrade(this.tls);
 
     this.#listener = net.createServer({
       // Handlers may answer after the peer's EOF (a half-close); shutdownRequest() ends the write side.
@@ -301,6 +317,7 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
       idleTimeoutMs: this.idleTimeoutMs,
       drainTimeoutMs: this.drainTimeoutMs,
       requestKind: 'stream',
+      tls: this.tls,
     };
   }
 
@@ -396,6 +413,7 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
    */
   #canServeInPlace(): boolean {
     return (
+      this.tls === undefined &&
       this.processRequest === BaseServer.prototype.processRequest &&
       this.finishRequest === BaseServer.prototype.finishRequest &&
       this.strategy instanceof InThreadStrategy &&
@@ -438,7 +456,13 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
 
   /** Python's `process_request_thread`, for strategies that run requests on this thread. */
   protected override serveRequestInThread(request: Socket, clientAddress: ClientAddress): Promise<void> {
-    return serveRequest(request, clientAddress, this.#requestSteps, this.idleTimeoutMs);
+    const secure = this.#secure;
+    if (secure === undefined)
+      return serveRequest(request, clientAddress, this.#requestSteps, this.idleTimeoutMs);
+    return secure(request).then(
+      (tlsSocket) => serveRequest(tlsSocket, clientAddress, this.#requestSteps, this.idleTimeoutMs),
+      (error: unknown) => this.reportError(request, clientAddress, error),
+    );
   }
 
   protected override reportError(

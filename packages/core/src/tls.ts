@@ -1,0 +1,138 @@
+import type { Socket } from 'node:net';
+import tls, { type TLSSocket } from 'node:tls';
+import { InvalidOptionError, SocketServerError } from './errors.js';
+import { requireDelayMs } from './option-validators.js';
+
+/** The `tls` option of a stream server: what makes its connections TLS. */
+export interface TLSOptions {
+  /** The server's private key, PEM. */
+  key: string | Buffer;
+  /** The server's certificate chain, PEM. */
+  cert: string | Buffer;
+  /** Certificates to trust for client certificates, PEM. Default: Node's. */
+  ca?: string | Buffer | readonly (string | Buffer)[];
+  /** Ask clients for a certificate. Default `false`. */
+  requestCert?: boolean;
+  /** With `requestCert`, refuse a client whose certificate is missing or not trusted. Default `true`. */
+  rejectUnauthorized?: boolean;
+  /** ALPN protocols the server speaks, most preferred first (`['h2', 'http/1.1']`). Default: none. */
+  ALPNProtocols?: readonly string[];
+  /** How long a client may take to finish the handshake, in ms. Default 10 000. */
+  handshakeTimeoutMs?: number;
+}
+
+/**
+ * {@link TLSOptions} checked, in a structured-clonable form (PEM strings): what a strategy sends to
+ * a worker thread or process with the socket, so the TLS session runs in the worker.
+ */
+export interface TLSSettings {
+  /** The private key, PEM. */
+  readonly key: string;
+  /** The certificate chain, PEM. */
+  readonly cert: string;
+  /** Trusted certificates for client certificates, PEM; `undefined`: Node's. */
+  readonly ca: readonly string[] | undefined;
+  /** See {@link TLSOptions.requestCert}. */
+  readonly requestCert: boolean;
+  /** See {@link TLSOptions.rejectUnauthorized}. */
+  readonly rejectUnauthorized: boolean;
+  /** See {@link TLSOptions.ALPNProtocols}. */
+  readonly ALPNProtocols: readonly string[] | undefined;
+  /** See {@link TLSOptions.handshakeTimeoutMs}. */
+  readonly handshakeTimeoutMs: number;
+}
+
+/** The TLS handshake of a connection failed (a plain-TCP client, a bad certificate, a timeout). */
+export class TLSHandshakeError extends SocketServerError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_TLS_HANDSHAKE', message, options);
+  }
+}
+
+/** Check the `tls` option; a key and certificate that do not make a context are ERR_INVALID_OPTION. */
+export function resolveTLSOptions(options: TLSOptions): TLSSettings {
+  const pem = (name: string, value: unknown): string => {
+    if (typeof value === 'string' && value !== '') return value;
+    if (Buffer.isBuffer(value) && value.length > 0) return value.toString('utf8');
+    throw new InvalidOptionError(`tls.${name}`, typeof value, 'PEM text, a string or a Buffer');
+  };
+  const { ca } = options;
+  const settings: TLSSettings = {
+    key: pem('key', options.key),
+    cert: pem('cert', options.cert),
+    ca:
+      ca === undefined ? undefined : (Array.isArray(ca) ? ca : [ca]).map((item: unknown) => pem('ca', item)),
+    requestCert: options.requestCert ?? false,
+    rejectUnauthorized: options.rejectUnauthorized ?? true,
+    ALPNProtocols: options.ALPNProtocols === undefined ? undefined : [...options.ALPNProtocols],
+    handshakeTimeoutMs: requireDelayMs('tls.handshakeTimeoutMs', options.handshakeTimeoutMs ?? 10_000),
+  };
+  createSecureContext(settings); // a key that does not match its certificate fails here, not per connection
+  return settings;
+}
+
+/**
+ * What turns an accepted socket into a TLS one, server side: the handshake, bounded by
+ * `handshakeTimeoutMs`. Resolves with the TLS socket once secure (handlers read and write it as
+ * any socket); rejects with a {@link TLSHandshakeError}, the raw socket destroyed. One secure
+ * context serves every connection.
+ */
+export function tlsUpgrade(settings: TLSSettings): (socket: Socket) => Promise<TLSSocket> {
+  const secureContext = createSecureContext(settings);
+  return (socket) => {
+    const secure = new tls.TLSSocket(socket, {
+      isServer: true,
+      secureContext,
+      requestCert: settings.requestCert,
+      rejectUnauthorized: settings.rejectUnauthorized,
+      ...(settings.ALPNProtocols === undefined ? {} : { ALPNProtocols: [...settings.ALPNProtocols] }),
+    });
+    secure.allowHalfOpen = true;
+    const { promise, resolve, reject } = Promise.withResolvers<TLSSocket>();
+    const fail = (error: TLSHandshakeError): void => {
+      clearTimeout(timer);
+      secure.off('secure', onSecure);
+      secure.destroy();
+      socket.destroy();
+      reject(error);
+    };
+    const onSecure = (): void => {
+      clearTimeout(timer);
+      secure.off('error', onError).off('close', onClose);
+      // A failure from now on is the handler's to see, on its next read or write.
+      secure.on('error', ignoreError);
+      resolve(secure);
+    };
+    const onError = (error: Error): void =>
+      fail(new TLSHandshakeError(`TLS handshake failed: ${describeTLSError(error)}`, { cause: error }));
+    const onClose = (): void =>
+      fail(new TLSHandshakeError('the client closed the connection during the TLS handshake'));
+    const timer = setTimeout(
+      () => fail(new TLSHandshakeError(`no TLS handshake within ${settings.handshakeTimeoutMs} ms`)),
+      settings.handshakeTimeoutMs,
+    );
+    secure.once('secure', onSecure).once('error', onError).once('close', onClose);
+    return promise;
+  };
+}
+
+function createSecureContext(settings: TLSSettings): tls.SecureContext {
+  try {
+    return tls.createSecureContext({
+      key: settings.key,
+      cert: settings.cert,
+      ...(settings.ca === undefined ? {} : { ca: [...settings.ca] }),
+    });
+  } catch (error) {
+    throw new InvalidOptionError('tls', (error as Error).message, 'a PEM key and the certificate it signs');
+  }
+}
+
+function ignoreError(): void {}
+
+/** OpenSSL's reason and code (`wrong version number (ERR_SSL_WRONG_VERSION_NUMBER)`), not its multi-line message. */
+function describeTLSError(error: Error): string {
+  const { reason, code } = error as Error & { reason?: unknown; code?: unknown };
+  const text = typeof reason === 'string' && reason !== '' ? reason : (error.message.split('\n')[0] ?? '');
+  return typeof code === 'string' ? `${text} (${code})` : text;
+}
