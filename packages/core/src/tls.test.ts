@@ -1,0 +1,172 @@
+import { spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import tls from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { eventLoopStrategy } from './event-loop-strategy.js';
+import { RecordingServer } from './test-support/recording-server.js';
+import { EchoHandler } from './test-support/test-handlers.js';
+import { resolveTLSOptions, type TLSOptions } from './tls.js';
+import { UnixStreamServer } from './unix-stream-server.js';
+
+let directory: string;
+let key: string;
+let cert: string;
+
+beforeAll(() => {
+  directory = mkdtempSync(join(tmpdir(), 'tls-'));
+  const made = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-keyout',
+      join(directory, 'key.pem'),
+      '-out',
+      join(directory, 'cert.pem'),
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    ],
+    { stdio: 'ignore', timeout: 30_000 },
+  );
+  if (made.status !== 0) throw new Error('openssl could not make a test certificate');
+  key = readFileSync(join(directory, 'key.pem'), 'utf8');
+  cert = readFileSync(join(directory, 'cert.pem'), 'utf8');
+});
+
+afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+/** A TLS echo server on this thread, recording handleError; closed when the test ends. */
+async function startTLSServer(tlsOptions: Partial<TLSOptions> = {}): Promise<RecordingServer> {
+  const server = new RecordingServer(['127.0.0.1', 0], EchoHandler, {
+    strategy: eventLoopStrategy(),
+    tls: { key, cert, ...tlsOptions },
+  });
+  onTestFinished(() => server.serverClose());
+  void server.serveForever().catch(() => {});
+  await server.listening;
+  return server;
+}
+
+/** A TLS client that trusts the test certificate, connected. */
+async function connectTLS(options: tls.ConnectionOptions): Promise<tls.TLSSocket> {
+  const client = tls.connect({ host: '127.0.0.1', ca: cert, ...options });
+  onTestFinished(() => void client.destroy());
+  await once(client, 'secureConnect', { signal: AbortSignal.timeout(5000) });
+  return client;
+}
+
+async function echo(client: tls.TLSSocket, text: string): Promise<string> {
+  client.write(text);
+  const [data] = (await once(client, 'data', { signal: AbortSignal.timeout(5000) })) as [Buffer];
+  return data.toString();
+}
+
+describe('a TLS stream server', () => {
+  it('leaves the handler unchanged: it reads and writes the TLS socket', async () => {
+    const server = await startTLSServer();
+    const client = await connectTLS({ port: server.port });
+    expect(await echo(client, 'Hello\n')).toBe('Hello\n');
+    expect(client.getProtocol()).toMatch(/^TLSv1\.[23]$/);
+    expect(server.errors).toEqual([]);
+  });
+
+  it('speaks ALPN', async () => {
+    const server = await startTLSServer({ ALPNProtocols: ['echo', 'other'] });
+    const client = await connectTLS({ port: server.port, ALPNProtocols: ['echo'] });
+    expect(client.alpnProtocol).toBe('echo');
+  });
+
+  it('closes a plain-TCP client and reports ERR_TLS_HANDSHAKE in one line; TLS clients are served on', async () => {
+    const server = await startTLSServer();
+    const plain = net.connect(server.port, '127.0.0.1');
+    await once(plain, 'connect', { signal: AbortSignal.timeout(5000) });
+    const { localPort } = plain;
+    plain.end('Hello\n');
+    plain.resume();
+    await once(plain, 'close', { signal: AbortSignal.timeout(5000) });
+    const [reported] = await server.waitForErrors(1);
+    expect(reported?.error).toMatchObject({ code: 'ERR_TLS_HANDSHAKE' });
+    expect((reported?.error as Error).message).toMatch(/^TLS handshake failed: [^\n]+$/);
+    expect(reported?.clientAddress).toMatchObject({ host: '127.0.0.1', port: localPort });
+    const client = await connectTLS({ port: server.port });
+    expect(await echo(client, 'after\n')).toBe('after\n');
+  });
+
+  it('closes a client that never shakes hands, after handshakeTimeoutMs', async () => {
+    const server = await startTLSServer({ handshakeTimeoutMs: 100 });
+    const silent = net.connect(server.port, '127.0.0.1');
+    onTestFinished(() => void silent.destroy());
+    silent.resume();
+    await once(silent, 'close', { signal: AbortSignal.timeout(5000) });
+    const [reported] = await server.waitForErrors(1);
+    expect((reported?.error as Error).message).toBe('no TLS handshake within 100 ms');
+  });
+
+  it('with requestCert, refuses a client without a trusted certificate', async () => {
+    const server = await startTLSServer({ requestCert: true, ca: cert });
+    const client = tls.connect({ host: '127.0.0.1', port: server.port, ca: cert });
+    onTestFinished(() => void client.destroy());
+    // The server's refusal, as the client sees it: a TLS alert.
+    const refusal = await new Promise<NodeJS.ErrnoException>((resolve) => client.once('error', resolve));
+    expect(refusal.code).toMatch(/^ERR_SSL_/);
+    const [reported] = await server.waitForErrors(1);
+    expect(reported?.error).toMatchObject({ code: 'ERR_TLS_HANDSHAKE' });
+    // Its own certificate, trusted by the server's ca: served.
+    const trusted = await connectTLS({ port: server.port, key, cert });
+    expect(await echo(trusted, 'mutual\n')).toBe('mutual\n');
+  });
+
+  it('runs over a Unix stream socket too', async () => {
+    const path = join(directory, 'tls.sock');
+    const server = new UnixStreamServer(path, EchoHandler, {
+      strategy: eventLoopStrategy(),
+      tls: { key, cert },
+    });
+    onTestFinished(() => server.serverClose());
+    void server.serveForever().catch(() => {});
+    await server.listening;
+    const client = tls.connect({ path, ca: cert, servername: 'localhost' });
+    onTestFinished(() => void client.destroy());
+    await once(client, 'secureConnect', { signal: AbortSignal.timeout(5000) });
+    expect(await echo(client, 'unix\n')).toBe('unix\n');
+    client.end(); // a clean close_notify, then EOF: the handler ends as it would over TCP
+    await once(client, 'close', { signal: AbortSignal.timeout(5000) });
+  });
+});
+
+describe('resolveTLSOptions', () => {
+  it('takes PEM strings or Buffers, and keeps a structured-clonable form', () => {
+    const settings = resolveTLSOptions({ key: Buffer.from(key), cert, ca: [cert], ALPNProtocols: ['echo'] });
+    expect(settings).toEqual({
+      key,
+      cert,
+      ca: [cert],
+      requestCert: false,
+      rejectUnauthorized: true,
+      ALPNProtocols: ['echo'],
+      handshakeTimeoutMs: 10_000,
+    });
+    expect(structuredClone(settings)).toEqual(settings);
+  });
+
+  it.each([
+    ['an empty key', { key: '', cert: 'x' }],
+    ['a key that is not PEM', { key: 'not a key', cert: 'not a cert' }],
+    ['a bad handshake timeout', { handshakeTimeoutMs: -1 }],
+  ])('%s is ERR_INVALID_OPTION', (_name, options) => {
+    expect(() => resolveTLSOptions({ key, cert, ...options })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_OPTION' }),
+    );
+  });
+});
