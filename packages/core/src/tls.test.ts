@@ -15,9 +15,13 @@ import { UnixStreamServer } from './unix-stream-server.js';
 let directory: string;
 let key: string;
 let cert: string;
+/** A certificate nobody trusts, for a client. */
+let intruder: { key: string; cert: string };
 
-beforeAll(() => {
-  directory = mkdtempSync(join(tmpdir(), 'tls-'));
+/** A throw-away self-signed certificate (openssl from Debian's packages). */
+function makeCertificate(name: string): { key: string; cert: string } {
+  const keyPath = join(directory, `${name}-key.pem`);
+  const certPath = join(directory, `${name}-cert.pem`);
   const made = spawnSync(
     'openssl',
     [
@@ -29,19 +33,24 @@ beforeAll(() => {
       '-days',
       '1',
       '-keyout',
-      join(directory, 'key.pem'),
+      keyPath,
       '-out',
-      join(directory, 'cert.pem'),
+      certPath,
       '-subj',
-      '/CN=localhost',
+      `/CN=${name}`,
       '-addext',
       'subjectAltName=DNS:localhost,IP:127.0.0.1',
     ],
     { stdio: 'ignore', timeout: 30_000 },
   );
   if (made.status !== 0) throw new Error('openssl could not make a test certificate');
-  key = readFileSync(join(directory, 'key.pem'), 'utf8');
-  cert = readFileSync(join(directory, 'cert.pem'), 'utf8');
+  return { key: readFileSync(keyPath, 'utf8'), cert: readFileSync(certPath, 'utf8') };
+}
+
+beforeAll(() => {
+  directory = mkdtempSync(join(tmpdir(), 'tls-'));
+  ({ key, cert } = makeCertificate('localhost'));
+  intruder = makeCertificate('intruder');
 });
 
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
@@ -122,6 +131,12 @@ describe('a TLS stream server', () => {
     expect(refusal.code).toMatch(/^ERR_SSL_/);
     const [reported] = await server.waitForErrors(1);
     expect(reported?.error).toMatchObject({ code: 'ERR_TLS_HANDSHAKE' });
+    // An untrusted certificate: refused too (a standalone TLSSocket does not check it by itself).
+    const untrusted = tls.connect({ host: '127.0.0.1', port: server.port, ca: cert, ...intruder });
+    onTestFinished(() => void untrusted.destroy());
+    await new Promise((resolve) => untrusted.once('error', resolve).once('close', resolve));
+    const [, second] = await server.waitForErrors(2);
+    expect((second?.error as Error).message).toMatch(/^TLS handshake failed: client certificate refused: /);
     // Its own certificate, trusted by the server's ca: served.
     const trusted = await connectTLS({ port: server.port, key, cert });
     expect(await echo(trusted, 'mutual\n')).toBe('mutual\n');

@@ -97,6 +97,29 @@ export function tlsUpgrade(settings: TLSSettings): (socket: Socket) => Promise<T
       reject(error);
     };
     const onSecure = (): void => {
+      if (settings.requestCert) {
+        // tls.Server checks a client certificate in JS; a TLSSocket made on its own does not (Node's
+        // OpenSSL verify callback accepts every chain): check it here, as tls.Server does.
+        const verifyError = (
+          secure as TLSSocket & { ssl: { verifyError(): Error | null } }
+        ).ssl.verifyError();
+        if (verifyError === null && secure.getPeerX509Certificate() !== undefined) {
+          secure.authorized = true;
+        } else if (settings.rejectUnauthorized) {
+          const refusal = verifyError ?? new Error('no client certificate');
+          fail(
+            new TLSHandshakeError(
+              `TLS handshake failed: client certificate refused: ${describeTLSError(refusal)}`,
+              {
+                cause: refusal,
+              },
+            ),
+          );
+          return;
+        } else {
+          secure.authorizationError = verifyError ?? new Error('no client certificate');
+        }
+      }
       clearTimeout(timer);
       secure.off('error', onError).off('close', onClose);
       // A failure from now on is the handler's to see, on its next read or write.
