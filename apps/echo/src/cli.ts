@@ -31,6 +31,20 @@ export interface EchoOptions {
   /** SO_REUSEPORT: several servers (processes) share the port, the kernel spreading connections. */
   reusePort: boolean;
   quiet: boolean;
+  /** TLS on stream connections: the files to read for it; `undefined`: plain connections. */
+  tls: TLSFiles | undefined;
+}
+
+/** The files of `--tls-cert`, `--tls-key` and `--tls-ca`, not read yet, and `--tls-request-cert`. */
+export interface TLSFiles {
+  /** The server's certificate chain, PEM. */
+  cert: string;
+  /** The certificate's private key, PEM. */
+  key: string;
+  /** Certificates client certificates must chain to, PEM; only with `requestCert`. */
+  ca: string | undefined;
+  /** Ask every client for a certificate and refuse one without a trusted certificate. */
+  requestCert: boolean;
 }
 
 /** The outcome of parsing: settings to run with, or text to print and an exit code. */
@@ -138,11 +152,27 @@ export function parseEchoArguments(argv: readonly string[], version: string): Pa
         'serve metrics in Prometheus format at http://127.0.0.1:N/metrics (0 picks a free port; the address is printed)',
       ).argParser(parsePort),
     )
+    .addOption(new Option('--tls-cert <file>', "TLS: the server's certificate (chain), PEM; needs --tls-key"))
+    .addOption(new Option('--tls-key <file>', "TLS: the certificate's private key, PEM; needs --tls-cert"))
+    .addOption(
+      new Option(
+        '--tls-ca <file>',
+        'TLS: certificates (PEM) a client certificate must chain to; with --tls-request-cert',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--tls-request-cert',
+        'TLS: ask every client for a certificate and refuse one without a certificate --tls-ca trusts',
+      ).default(false),
+    )
     .addOption(new Option('--quiet', 'no per-connection lines').default(false));
   program.addHelpText(
     'after',
     '\nWith --unix, thread strategies (--strategy thread, or pool with --pool-kind thread) are not\n' +
-      'available for stream connections: Node moves only TCP sockets to worker threads.\n',
+      'available for stream connections: Node moves only TCP sockets to worker threads.\n' +
+      '\nWith --tls-cert and --tls-key, every stream connection (TCP, --unix, or a socket-activated\n' +
+      'one) is TLS; a client that fails the handshake is closed and reported in one line on stderr.\n',
   );
 
   try {
@@ -161,13 +191,28 @@ export function parseEchoArguments(argv: readonly string[], version: string): Pa
     };
   }
 
-  const { idleTimeout, drainTimeout, maxConnections, unix, unixMode, ...flags } = program.opts<
-    Omit<EchoOptions, 'idleTimeoutMs' | 'drainTimeoutMs' | 'maxConnections' | 'unix' | 'unixMode'> & {
+  const {
+    idleTimeout,
+    drainTimeout,
+    maxConnections,
+    unix,
+    unixMode,
+    tlsCert,
+    tlsKey,
+    tlsCa,
+    tlsRequestCert,
+    ...flags
+  } = program.opts<
+    Omit<EchoOptions, 'idleTimeoutMs' | 'drainTimeoutMs' | 'maxConnections' | 'unix' | 'unixMode' | 'tls'> & {
       idleTimeout?: number;
       drainTimeout: number;
       maxConnections?: number;
       unix?: string;
       unixMode?: number;
+      tlsCert?: string;
+      tlsKey?: string;
+      tlsCa?: string;
+      tlsRequestCert: boolean;
     }
   >();
   const options: EchoOptions = {
@@ -178,6 +223,10 @@ export function parseEchoArguments(argv: readonly string[], version: string): Pa
     maxConnections,
     idleTimeoutMs: idleTimeout,
     drainTimeoutMs: drainTimeout,
+    tls:
+      tlsCert === undefined || tlsKey === undefined
+        ? undefined
+        : { cert: tlsCert, key: tlsKey, ca: tlsCa, requestCert: tlsRequestCert },
   };
   const conflict = findConflict(options, program);
   if (conflict !== undefined) {
@@ -194,6 +243,8 @@ export function parseEchoArguments(argv: readonly string[], version: string): Pa
 /** Flags that parse alone but do not go together; what to say about the first such pair. */
 function findConflict(options: EchoOptions, program: Command): string | undefined {
   const given = (name: string): boolean => program.getOptionValueSource(name) === 'cli';
+  const tlsConflict = findTLSConflict(options, given);
+  if (tlsConflict !== undefined) return tlsConflict;
   if (options.protocol === 'udp') {
     if (given('maxConnections'))
       return 'option --max-connections applies to connections, not to --protocol udp';
@@ -217,6 +268,29 @@ function findConflict(options: EchoOptions, program: Command): string | undefine
     if (options.unixMode !== undefined && options.unix.startsWith('\0'))
       return 'option --unix-mode: an abstract socket (@name) has no file';
   }
+  return undefined;
+}
+
+/** The TLS flags: a certificate and its key together, the client-certificate pair together, stream only. */
+function findTLSConflict(options: EchoOptions, given: (name: string) => boolean): string | undefined {
+  const hasCert = given('tlsCert');
+  const hasKey = given('tlsKey');
+  if (hasCert !== hasKey)
+    return hasCert
+      ? 'option --tls-cert needs --tls-key (the private key of the certificate)'
+      : 'option --tls-key needs --tls-cert (the certificate of the key)';
+  const hasCa = given('tlsCa');
+  const requestsCert = given('tlsRequestCert');
+  if (!hasCert) {
+    if (hasCa) return 'option --tls-ca applies to TLS: give --tls-cert and --tls-key';
+    if (requestsCert) return 'option --tls-request-cert applies to TLS: give --tls-cert and --tls-key';
+    return undefined;
+  }
+  if (requestsCert && !hasCa)
+    return 'option --tls-request-cert needs --tls-ca (the certificates a client certificate must chain to)';
+  if (hasCa && !requestsCert)
+    return 'option --tls-ca applies with --tls-request-cert (it is the trust for client certificates)';
+  if (options.protocol === 'udp') return 'TLS applies to stream connections, not to --protocol udp';
   return undefined;
 }
 

@@ -2,6 +2,7 @@ import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { Socket } from 'node:net';
+import { getSystemErrorMessage } from 'node:util';
 import {
   SocketServerError,
   TCPServer,
@@ -16,9 +17,10 @@ import {
   type ConcurrencyStrategy,
   type DatagramRequest,
   type InheritedSocket,
+  type TLSOptions,
 } from '@socketserver/core';
 import { forking, pool, threading } from '@socketserver/concurrency';
-import { parseEchoArguments, usageExitCode, type EchoOptions } from './cli.js';
+import { parseEchoArguments, usageExitCode, type EchoOptions, type TLSFiles } from './cli.js';
 import { serveMetrics, type MetricsEndpoint } from './metrics.js';
 import {
   RawDatagramEchoHandler,
@@ -49,12 +51,13 @@ export async function main(argv: readonly string[]): Promise<number> {
   let server: EchoServer | undefined;
   let metrics: MetricsEndpoint | undefined;
   try {
+    const tls = options.tls === undefined ? undefined : readTLSFiles(options.tls);
     // Started by systemd with a socket (LISTEN_FDS): serve it instead of binding.
     const [inherited] = listenFds();
     server =
       inherited === undefined
-        ? createServer(options, options.unix === undefined ? await resolveHost(options.host) : '')
-        : createActivatedServer(options, inherited);
+        ? createServer(options, options.unix === undefined ? await resolveHost(options.host) : '', tls)
+        : createActivatedServer(options, inherited, tls);
     await server.listening;
     if (options.metricsPort !== undefined) metrics = await serveMetrics(server, options.metricsPort);
   } catch (error) {
@@ -111,7 +114,7 @@ async function waitForSignal(server: EchoServer, options: EchoOptions): Promise<
  * The server the flags ask for: TCP or UDP on `[host, port]`, or with `--unix` a Unix stream or
  * datagram server; the recipe's raw or stream handler in its stream or datagram form.
  */
-function createServer(options: EchoOptions, host: string): EchoServer {
+function createServer(options: EchoOptions, host: string, tls: TLSOptions | undefined): EchoServer {
   const common = {
     drainTimeoutMs: options.drainTimeoutMs,
     handlerOptions: { quiet: options.quiet, maxLineLength: options.maxLineLength },
@@ -138,6 +141,7 @@ function createServer(options: EchoOptions, host: string): EchoServer {
     strategy: createStrategy<Socket>(options),
     ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
     ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }),
+    ...(tls === undefined ? {} : { tls }),
   };
   return options.unix === undefined
     ? new TCPServer([host, options.port], Handler, { ...streamOptions, ...portOptions })
@@ -148,7 +152,11 @@ function createServer(options: EchoOptions, host: string): EchoServer {
  * The server for a socket systemd passed (socket activation): a TCP or Unix stream server on it,
  * whatever `--host`, `--port` and `--unix` say. A datagram socket is not served this way.
  */
-function createActivatedServer(options: EchoOptions, inherited: InheritedSocket): EchoServer {
+function createActivatedServer(
+  options: EchoOptions,
+  inherited: InheritedSocket,
+  tls: TLSOptions | undefined,
+): EchoServer {
   if (options.protocol === 'udp') {
     throw new SocketServerError(
       'ERR_UNSUPPORTED_OPTION',
@@ -163,11 +171,39 @@ function createActivatedServer(options: EchoOptions, inherited: InheritedSocket)
     fd: inherited.fd,
     ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
     ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }),
+    ...(tls === undefined ? {} : { tls }),
   };
   // The path names the socket in messages (Node cannot tell it; /proc can, on Linux).
   return inherited.family === 'unix'
     ? new UnixStreamServer(inherited.path ?? options.unix ?? 'inherited.sock', Handler, streamOptions)
     : new TCPServer(['', 0], Handler, streamOptions);
+}
+
+/**
+ * The `tls` option of the server from the files the flags name. A file that cannot be read is a
+ * bad value (ERR_INVALID_OPTION: exit 2), named with its flag; text that is not PEM, or a key that
+ * is not the certificate's, the server refuses (ERR_INVALID_OPTION too).
+ */
+function readTLSFiles(files: TLSFiles): TLSOptions {
+  const read = (flag: string, path: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      const { errno } = error as NodeJS.ErrnoException;
+      const reason = errno === undefined ? (error as Error).message : getSystemErrorMessage(errno);
+      throw new SocketServerError('ERR_INVALID_OPTION', `cannot read ${flag} file ${path}: ${reason}`, {
+        cause: error,
+      });
+    }
+  };
+  const cert = read('--tls-cert', files.cert);
+  const key = read('--tls-key', files.key);
+  return {
+    cert,
+    key,
+    ...(files.ca === undefined ? {} : { ca: read('--tls-ca', files.ca) }),
+    requestCert: files.requestCert,
+  };
 }
 
 /** sd_notify when systemd asks for it (NOTIFY_SOCKET); a failure is one line on stderr, not fatal. */

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -173,6 +174,19 @@ describe('resolveTLSOptions', () => {
       handshakeTimeoutMs: 10_000,
     });
     expect(structuredClone(settings)).toEqual(settings);
+  });
+
+  it("a key that is not the certificate's is ERR_INVALID_OPTION, of the same type or another", () => {
+    const ecKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({
+      type: 'pkcs8',
+      format: 'pem',
+    });
+    expect(() => resolveTLSOptions({ key: ecKey, cert })).toThrow(
+      "invalid tls.key: EC key (expected the private key of tls.cert's RSA certificate)",
+    );
+    expect(() => resolveTLSOptions({ key: intruder.key, cert })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_OPTION' }),
+    );
   });
 
   it.each([

@@ -1,3 +1,4 @@
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import type { Socket } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
 import { InvalidOptionError, SocketServerError } from './errors.js';
@@ -67,8 +68,32 @@ export function resolveTLSOptions(options: TLSOptions): TLSSettings {
     ALPNProtocols: options.ALPNProtocols === undefined ? undefined : [...options.ALPNProtocols],
     handshakeTimeoutMs: requireDelayMs('tls.handshakeTimeoutMs', options.handshakeTimeoutMs ?? 10_000),
   };
-  createSecureContext(settings); // a key that does not match its certificate fails here, not per connection
+  createSecureContext(settings); // text that is not PEM fails here, not per connection
+  checkKeyMatchesCertificate(settings);
   return settings;
+}
+
+/**
+ * OpenSSL refuses a key that does not match its certificate only when both are of one type (an EC
+ * key for an RSA certificate passes, then every handshake fails): check the pair itself.
+ */
+function checkKeyMatchesCertificate({ key, cert }: TLSSettings): void {
+  let certificate: X509Certificate;
+  let privateKey: KeyObject;
+  try {
+    certificate = new X509Certificate(cert);
+    privateKey = createPrivateKey(key);
+  } catch {
+    return; // createSecureContext took it, in a form these do not read: leave it to OpenSSL
+  }
+  if (!certificate.checkPrivateKey(privateKey)) {
+    const type = (keyObject: KeyObject): string => (keyObject.asymmetricKeyType ?? 'unknown').toUpperCase();
+    throw new InvalidOptionError(
+      'tls.key',
+      `${type(privateKey)} key`,
+      `the private key of tls.cert's ${type(certificate.publicKey)} certificate`,
+    );
+  }
 }
 
 /**
