@@ -31,8 +31,11 @@ export {
   validateUnixPath,
   isAbstractPath,
   maxUnixPathLength,
+  requireAddressFamily,
+  bindAddresses,
+  hasNoIPv6,
 } from './server-address.js';
-export type { ServerAddress } from './server-address.js';
+export type { ServerAddress, AddressFamily } from './server-address.js';
 export { probeUnixPath } from './unix-path.js';
 export { listenFds, listenFdsStart, notifySystemd } from './systemd.js';
 export { TLSHandshakeError, resolveTLSOptions, tlsUpgrade } from './tls.js';

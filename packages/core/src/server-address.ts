@@ -58,3 +58,39 @@ export function validateUnixPath(path: string): string {
 export function isAbstractPath(path: string): boolean {
   return path.startsWith('\0');
 }
+
+/** Python's `address_family` for host `''`: `'IPv4'`, `'IPv6'`, or `undefined` (the machine's choice). */
+export type AddressFamily = 'IPv4' | 'IPv6' | undefined;
+
+/** An `addressFamily` option checked. */
+export function requireAddressFamily(value: unknown): AddressFamily {
+  if (value === undefined || value === 'IPv4' || value === 'IPv6') return value;
+  throw new InvalidOptionError('addressFamily', value, "'IPv4', 'IPv6' or undefined");
+}
+
+/**
+ * Where a TCP or UDP server binds for `host`: an IP literal as given (`'localhost'` as 127.0.0.1);
+ * for `''` (every interface) `'::'`, dual stack unless `ipv6Only`, or `'0.0.0.0'` for `'IPv4'`.
+ * `fallback` is where to bind instead when `'::'` fails because the machine has no IPv6
+ * (see {@link hasNoIPv6}); `undefined` when IPv6 was asked for.
+ */
+export function bindAddresses(
+  host: string,
+  addressFamily: AddressFamily,
+  ipv6Only: boolean,
+): {
+  /** The address to bind first. */
+  first: string;
+  /** Where to bind when `first` fails for want of IPv6; `undefined`: nowhere else. */
+  fallback: string | undefined;
+} {
+  if (host !== '') return { first: host === 'localhost' ? '127.0.0.1' : host, fallback: undefined };
+  if (addressFamily === 'IPv4') return { first: '0.0.0.0', fallback: undefined };
+  return { first: '::', fallback: addressFamily === 'IPv6' || ipv6Only ? undefined : '0.0.0.0' };
+}
+
+/** Whether a bind to `'::'` failed because the machine has no IPv6: then IPv4 will do. */
+export function hasNoIPv6(error: unknown): boolean {
+  const { code } = error as NodeJS.ErrnoException;
+  return code === 'EAFNOSUPPORT' || code === 'EADDRNOTAVAIL';
+}

@@ -4,7 +4,14 @@ import { clientAddressOf, type InetAddress } from './client-address.js';
 import { BindError, InvalidOptionError, ServerStateError, UnsupportedOptionError } from './errors.js';
 import { requireDelayMs } from './option-validators.js';
 import type { RequestHandlerClass } from './request-handler.js';
-import { validateServerAddress, type ServerAddress } from './server-address.js';
+import {
+  bindAddresses,
+  hasNoIPv6,
+  requireAddressFamily,
+  validateServerAddress,
+  type AddressFamily,
+  type ServerAddress,
+} from './server-address.js';
 import { StreamServer, type StreamServerOptions } from './stream-server.js';
 
 /** Options of {@link TCPServer}. Unset ones take the class defaults (the static fields). */
@@ -79,10 +86,7 @@ export class TCPServer extends StreamServer<ServerAddress> {
     this.allowReuseAddress = options.allowReuseAddress ?? defaults.allowReuseAddress;
     this.allowReusePort = options.allowReusePort ?? defaults.allowReusePort;
     this.ipv6Only = options.ipv6Only ?? defaults.ipv6Only;
-    this.addressFamily = options.addressFamily ?? defaults.addressFamily;
-    if (this.addressFamily !== undefined && this.addressFamily !== 'IPv4' && this.addressFamily !== 'IPv6') {
-      throw new InvalidOptionError('addressFamily', this.addressFamily, "'IPv4', 'IPv6' or undefined");
-    }
+    this.addressFamily = requireAddressFamily(options.addressFamily ?? defaults.addressFamily);
     if (options.bindAndActivate ?? true) this.bindAndActivate();
   }
 
@@ -131,23 +135,19 @@ export class TCPServer extends StreamServer<ServerAddress> {
 function bindListeningSocket(
   host: string,
   port: number,
-  addressFamily: 'IPv4' | 'IPv6' | undefined,
+  addressFamily: AddressFamily,
   ipv6Only: boolean,
   reusePort: boolean,
 ): net.BoundSocket {
   const bindTo = (address: string): net.BoundSocket =>
     new net.BoundSocket({ host: address, port, ipv6Only, reusePort });
+  const { first, fallback } = bindAddresses(host, addressFamily, ipv6Only);
   try {
-    if (host !== '') return bindTo(host === 'localhost' ? '127.0.0.1' : host);
-    if (addressFamily === 'IPv4') return bindTo('0.0.0.0');
     try {
-      // '' means every interface: IPv6 and, unless ipv6Only, IPv4 on the same socket.
-      return bindTo('::');
+      return bindTo(first);
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (addressFamily === 'IPv6' || ipv6Only || (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL'))
-        throw error;
-      return bindTo('0.0.0.0');
+      if (fallback === undefined || !hasNoIPv6(error)) throw error;
+      return bindTo(fallback);
     }
   } catch (error) {
     throw new BindError([host, port], error as NodeJS.ErrnoException);

@@ -8,9 +8,15 @@ import {
   type DatagramServerOptions,
   type DatagramTransport,
 } from './datagram-server.js';
-import { BindError, InvalidOptionError, SocketServerError } from './errors.js';
+import { BindError, SocketServerError } from './errors.js';
 import type { RequestHandlerClass } from './request-handler.js';
-import { validateServerAddress, type ServerAddress } from './server-address.js';
+import {
+  bindAddresses,
+  hasNoIPv6,
+  requireAddressFamily,
+  validateServerAddress,
+  type ServerAddress,
+} from './server-address.js';
 
 /** Options of {@link UDPServer}. */
 export interface UDPServerOptions extends DatagramServerOptions {
@@ -66,10 +72,7 @@ export class UDPServer extends DatagramServer<ServerAddress> {
     this.allowReuseAddress = options.allowReuseAddress ?? defaults.allowReuseAddress;
     this.allowReusePort = options.allowReusePort ?? defaults.allowReusePort;
     this.ipv6Only = options.ipv6Only ?? defaults.ipv6Only;
-    this.addressFamily = options.addressFamily ?? defaults.addressFamily;
-    if (this.addressFamily !== undefined && this.addressFamily !== 'IPv4' && this.addressFamily !== 'IPv6') {
-      throw new InvalidOptionError('addressFamily', this.addressFamily, "'IPv4', 'IPv6' or undefined");
-    }
+    this.addressFamily = requireAddressFamily(options.addressFamily ?? defaults.addressFamily);
     if (options.bindAndActivate ?? true) this.bindAndActivate();
   }
 
@@ -80,23 +83,14 @@ export class UDPServer extends DatagramServer<ServerAddress> {
 
   protected override async bindTransport(receive: DatagramReceiver): Promise<DatagramTransport> {
     const [host, port] = this.serverAddress;
+    const { first, fallback } = bindAddresses(host, this.addressFamily, this.ipv6Only);
     let socket: dgram.Socket;
     try {
-      if (host !== '') socket = await this.#bind(host === 'localhost' ? '127.0.0.1' : host, port);
-      else if (this.addressFamily === 'IPv4') socket = await this.#bind('0.0.0.0', port);
-      else {
-        try {
-          socket = await this.#bind('::', port);
-        } catch (error) {
-          const code = (error as NodeJS.ErrnoException).code;
-          if (
-            this.addressFamily === 'IPv6' ||
-            this.ipv6Only ||
-            (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL')
-          )
-            throw error;
-          socket = await this.#bind('0.0.0.0', port);
-        }
+      try {
+        socket = await this.#bind(first, port);
+      } catch (error) {
+        if (fallback === undefined || !hasNoIPv6(error)) throw error;
+        socket = await this.#bind(fallback, port);
       }
     } catch (error) {
       throw new BindError([host, port], error as NodeJS.ErrnoException);
