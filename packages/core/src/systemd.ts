@@ -1,7 +1,6 @@
 import { readFileSync, readlinkSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import type { DgramSocket } from 'node-unix-socket';
 import { SocketServerError, UnsupportedOptionError } from './errors.js';
+import { loadDgramSocket, sendDatagram } from './unix-dgram.js';
 
 /** The first file descriptor systemd passes (`SD_LISTEN_FDS_START`): 0-2 are stdio. */
 export const listenFdsStart = 3;
@@ -88,28 +87,9 @@ export async function notifySystemd(state: string, env: NodeJS.ProcessEnv = proc
       'node-unix-socket pads abstract names, so the notification would not reach it',
     );
   }
-  const { DgramSocket: Socket } = createRequire(import.meta.url)('node-unix-socket') as {
-    DgramSocket: typeof DgramSocket;
-  };
-  const socket = new Socket();
+  const socket = new (loadDgramSocket())();
   try {
-    const message = Buffer.from(state);
-    await new Promise<void>((resolve, reject) => {
-      const fail = (error: Error): void =>
-        reject(
-          new SocketServerError('ERR_SEND_FAILED', `cannot notify ${path}: ${error.message}`, {
-            cause: error,
-          }),
-        );
-      try {
-        socket.sendTo(message, 0, message.length, path, (error) => {
-          if (error === undefined || error === null) resolve();
-          else fail(error);
-        });
-      } catch (error) {
-        fail(error as Error);
-      }
-    });
+    await sendDatagram(socket, Buffer.from(state), path, `notify ${path}`);
     return true;
   } finally {
     socket.close();

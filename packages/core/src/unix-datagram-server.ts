@@ -1,6 +1,4 @@
 import { unlinkSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import type { DgramSocket } from 'node-unix-socket';
 import type { DatagramAddress, DatagramRequest } from './datagram-socket.js';
 import {
   DatagramServer,
@@ -9,6 +7,7 @@ import {
   type DatagramTransport,
 } from './datagram-server.js';
 import { describeUnixPath, SocketServerError, UnsupportedOptionError } from './errors.js';
+import { loadDgramSocket, sendDatagram, systemError } from './unix-dgram.js';
 import { rejectWith, type RequestHandlerClass } from './request-handler.js';
 import { isAbstractPath, validateUnixPath } from './server-address.js';
 import { applyMode, bindUnixPath, validateMode } from './unix-path.js';
@@ -80,19 +79,7 @@ export class UnixDatagramServer extends DatagramServer<string> {
     return Promise.resolve({
       send: (data, destination) => {
         const to = destination as string;
-        const { promise, resolve, reject } = Promise.withResolvers<void>();
-        const buffer = Buffer.isBuffer(data)
-          ? data
-          : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-        try {
-          socket.sendTo(buffer, 0, buffer.length, to, (error) => {
-            if (error === undefined || error === null) resolve();
-            else reject(sendError(to, error));
-          });
-        } catch (error) {
-          reject(sendError(to, error as Error));
-        }
-        return promise;
+        return sendDatagram(socket, data, to, `send to ${describeUnixPath(to)}`);
       },
       close: () => {
         socket.close();
@@ -122,58 +109,6 @@ export class UnixDatagramServer extends DatagramServer<string> {
     }
     return path;
   }
-}
-
-let DgramSocketClass: typeof DgramSocket | undefined;
-
-/** node-unix-socket's DgramSocket, loaded on first use; ERR_UNSUPPORTED_OPTION where it has no binary. */
-function loadDgramSocket(): typeof DgramSocket {
-  if (DgramSocketClass !== undefined) return DgramSocketClass;
-  try {
-    const require = createRequire(import.meta.url);
-    DgramSocketClass = (require('node-unix-socket') as { DgramSocket: typeof DgramSocket }).DgramSocket;
-    return DgramSocketClass;
-  } catch (error) {
-    throw new UnsupportedOptionError(
-      'UnixDatagramServer',
-      `node-unix-socket cannot load on ${process.platform}-${process.arch}: ${(error as Error).message}`,
-    );
-  }
-}
-
-/** node-unix-socket's errors carry the system's message, not its code: give them the code back. */
-const codesByMessage: Readonly<Record<string, string>> = {
-  'Address already in use': 'EADDRINUSE',
-  'Permission denied': 'EACCES',
-  'Operation not permitted': 'EPERM',
-  'No such file or directory': 'ENOENT',
-  'Not a directory': 'ENOTDIR',
-  'Read-only file system': 'EROFS',
-  'Connection refused': 'ECONNREFUSED',
-  'Message too long': 'EMSGSIZE',
-  'Resource temporarily unavailable': 'EAGAIN',
-  'No buffer space available': 'ENOBUFS',
-  'Protocol wrong type for socket': 'EPROTOTYPE',
-};
-
-function systemError(error: unknown, syscall: string): NodeJS.ErrnoException {
-  const message = error instanceof Error ? error.message : String(error);
-  const known = Object.keys(codesByMessage).find((text) => message.startsWith(text));
-  const failure: NodeJS.ErrnoException = new Error(
-    `${syscall} ${known === undefined ? message : codesByMessage[known]}`,
-  );
-  failure.code = known === undefined ? 'EUNKNOWN' : codesByMessage[known];
-  failure.syscall = syscall;
-  return failure;
-}
-
-function sendError(path: string, error: Error): SocketServerError {
-  const failure = systemError(error, 'sendto');
-  return new SocketServerError(
-    'ERR_SEND_FAILED',
-    `cannot send to ${describeUnixPath(path)}: ${failure.code === 'EUNKNOWN' ? error.message : `${error.message} (${failure.code})`}`,
-    { cause: failure },
-  );
 }
 
 function removeSocketFile(path: string): void {
