@@ -17,6 +17,7 @@ import {
   type ConcurrencyStrategy,
   type DatagramRequest,
   type InheritedSocket,
+  type StreamServerOptions,
   type TLSOptions,
 } from '@socketserver/core';
 import { forking, pool, threading } from '@socketserver/concurrency';
@@ -115,10 +116,6 @@ async function waitForSignal(server: EchoServer, options: EchoOptions): Promise<
  * datagram server; the recipe's raw or stream handler in its stream or datagram form.
  */
 function createServer(options: EchoOptions, host: string, tls: TLSOptions | undefined): EchoServer {
-  const common = {
-    drainTimeoutMs: options.drainTimeoutMs,
-    handlerOptions: { quiet: options.quiet, maxLineLength: options.maxLineLength },
-  };
   const mode = options.unixMode === undefined ? {} : { mode: options.unixMode };
   const portOptions = {
     ...(options.reuseAddress === undefined ? {} : { allowReuseAddress: options.reuseAddress }),
@@ -127,7 +124,7 @@ function createServer(options: EchoOptions, host: string, tls: TLSOptions | unde
   if (options.protocol === 'udp') {
     const Handler = options.handler === 'raw' ? RawDatagramEchoHandler : StreamDatagramEchoHandler;
     const datagramOptions = {
-      ...common,
+      ...commonOptions(options),
       strategy: createStrategy<DatagramRequest>(options),
       maxPacketSize: options.maxPacketSize,
     };
@@ -136,16 +133,32 @@ function createServer(options: EchoOptions, host: string, tls: TLSOptions | unde
       : new UnixDatagramServer(options.unix, Handler, { ...datagramOptions, ...mode });
   }
   const Handler = options.handler === 'raw' ? RawEchoHandler : StreamEchoHandler;
-  const streamOptions = {
-    ...common,
+  const streamOptions = streamServerOptions(options, tls);
+  return options.unix === undefined
+    ? new TCPServer([host, options.port], Handler, { ...streamOptions, ...portOptions })
+    : new UnixStreamServer(options.unix, Handler, { ...streamOptions, ...mode });
+}
+
+/** What every server of the flags takes: the drain bound, and what the handlers read. */
+function commonOptions(options: EchoOptions): {
+  drainTimeoutMs: number;
+  handlerOptions: { quiet: boolean; maxLineLength: number };
+} {
+  return {
+    drainTimeoutMs: options.drainTimeoutMs,
+    handlerOptions: { quiet: options.quiet, maxLineLength: options.maxLineLength },
+  };
+}
+
+/** The options of a stream server (bound, or serving an inherited socket): limits, strategy, TLS. */
+function streamServerOptions(options: EchoOptions, tls: TLSOptions | undefined): StreamServerOptions {
+  return {
+    ...commonOptions(options),
     strategy: createStrategy<Socket>(options),
     ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
     ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }),
     ...(tls === undefined ? {} : { tls }),
   };
-  return options.unix === undefined
-    ? new TCPServer([host, options.port], Handler, { ...streamOptions, ...portOptions })
-    : new UnixStreamServer(options.unix, Handler, { ...streamOptions, ...mode });
 }
 
 /**
@@ -164,15 +177,7 @@ function createActivatedServer(
     );
   }
   const Handler = options.handler === 'raw' ? RawEchoHandler : StreamEchoHandler;
-  const streamOptions = {
-    drainTimeoutMs: options.drainTimeoutMs,
-    handlerOptions: { quiet: options.quiet, maxLineLength: options.maxLineLength },
-    strategy: createStrategy<Socket>(options),
-    fd: inherited.fd,
-    ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
-    ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }),
-    ...(tls === undefined ? {} : { tls }),
-  };
+  const streamOptions = { ...streamServerOptions(options, tls), fd: inherited.fd };
   // The path names the socket in messages (Node cannot tell it; /proc can, on Linux).
   return inherited.family === 'unix'
     ? new UnixStreamServer(inherited.path ?? options.unix ?? 'inherited.sock', Handler, streamOptions)
