@@ -1,4 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { resolveProxyProtocolOptions } from '@socketserver/core';
 
 /** Every strategy name of the contract; the off-thread ones arrive with @socketserver/concurrency. */
 export const strategyNames = ['serial', 'async', 'thread', 'fork', 'pool'] as const;
@@ -33,6 +34,10 @@ export interface EchoOptions {
   quiet: boolean;
   /** TLS on stream connections: the files to read for it; `undefined`: plain connections. */
   tls: TLSFiles | undefined;
+  /** Read a PROXY protocol header of this version from every connection; `undefined`: none. */
+  proxyProtocol: 'v1' | 'v2' | 'any' | undefined;
+  /** The peers that may send one (addresses and ranges); `undefined`: the server's default, loopback. */
+  proxyTrust: string[] | undefined;
 }
 
 /** The files of `--tls-cert`, `--tls-key` and `--tls-ca`, not read yet, and `--tls-request-cert`. */
@@ -166,13 +171,27 @@ export function parseEchoArguments(argv: readonly string[], version: string): Pa
         'TLS: ask every client for a certificate and refuse one without a certificate --tls-ca trusts',
       ).default(false),
     )
+    .addOption(
+      new Option(
+        '--proxy-protocol <version>',
+        "read a PROXY protocol header (HAProxy's send-proxy / send-proxy-v2) from every connection: the original client is printed and served",
+      ).choices(['v1', 'v2', 'any']),
+    )
+    .addOption(
+      new Option(
+        '--proxy-trust <address>',
+        'with --proxy-protocol: a proxy allowed to connect, an IP address or range (10.0.0.0/8); repeat for more (default: 127.0.0.0/8 and ::1)',
+      ).argParser(collectTrustedSource),
+    )
     .addOption(new Option('--quiet', 'no per-connection lines').default(false));
   program.addHelpText(
     'after',
     '\nWith --unix, thread strategies (--strategy thread, or pool with --pool-kind thread) are not\n' +
       'available for stream connections: Node moves only TCP sockets to worker threads.\n' +
       '\nWith --tls-cert and --tls-key, every stream connection (TCP, --unix, or a socket-activated\n' +
-      'one) is TLS; a client that fails the handshake is closed and reported in one line on stderr.\n',
+      'one) is TLS; a client that fails the handshake is closed and reported in one line on stderr.\n' +
+      '\nWith --proxy-protocol, every connection must come from a --proxy-trust address and start\n' +
+      'with a PROXY header (before TLS); any other is closed and reported in one line on stderr.\n',
   );
 
   try {
@@ -201,9 +220,23 @@ export function parseEchoArguments(argv: readonly string[], version: string): Pa
     tlsKey,
     tlsCa,
     tlsRequestCert,
+    proxyProtocol,
+    proxyTrust,
     ...flags
   } = program.opts<
-    Omit<EchoOptions, 'idleTimeoutMs' | 'drainTimeoutMs' | 'maxConnections' | 'unix' | 'unixMode' | 'tls'> & {
+    Omit<
+      EchoOptions,
+      | 'idleTimeoutMs'
+      | 'drainTimeoutMs'
+      | 'maxConnections'
+      | 'unix'
+      | 'unixMode'
+      | 'tls'
+      | 'proxyProtocol'
+      | 'proxyTrust'
+    > & {
+      proxyProtocol?: 'v1' | 'v2' | 'any';
+      proxyTrust?: string[];
       idleTimeout?: number;
       drainTimeout: number;
       maxConnections?: number;
@@ -227,6 +260,8 @@ export function parseEchoArguments(argv: readonly string[], version: string): Pa
       tlsCert === undefined || tlsKey === undefined
         ? undefined
         : { cert: tlsCert, key: tlsKey, ca: tlsCa, requestCert: tlsRequestCert },
+    proxyProtocol,
+    proxyTrust,
   };
   const conflict = findConflict(options, program);
   if (conflict !== undefined) {
@@ -245,6 +280,10 @@ function findConflict(options: EchoOptions, program: Command): string | undefine
   const given = (name: string): boolean => program.getOptionValueSource(name) === 'cli';
   const tlsConflict = findTLSConflict(options, given);
   if (tlsConflict !== undefined) return tlsConflict;
+  if (options.proxyTrust !== undefined && options.proxyProtocol === undefined)
+    return 'option --proxy-trust applies with --proxy-protocol';
+  if (options.proxyProtocol !== undefined && options.protocol === 'udp')
+    return 'option --proxy-protocol applies to stream connections, not to --protocol udp';
   if (options.protocol === 'udp') {
     if (given('maxConnections'))
       return 'option --max-connections applies to connections, not to --protocol udp';
@@ -292,6 +331,16 @@ function findTLSConflict(options: EchoOptions, given: (name: string) => boolean)
     return 'option --tls-ca applies with --tls-request-cert (it is the trust for client certificates)';
   if (options.protocol === 'udp') return 'TLS applies to stream connections, not to --protocol udp';
   return undefined;
+}
+
+/** One more `--proxy-trust`: an IP address or range, checked as the server will check it. */
+function collectTrustedSource(value: string, previous: string[] | undefined): string[] {
+  try {
+    resolveProxyProtocolOptions({ proxyProtocol: 'any', proxyTrustedSources: [value] });
+  } catch {
+    throw new InvalidArgumentError('expected an IP address or range, such as 10.0.0.0/8 or ::1.');
+  }
+  return [...(previous ?? []), value];
 }
 
 /** A Unix socket path; `@name` is the Linux abstract name `\0name`. */

@@ -150,7 +150,7 @@ function commonOptions(options: EchoOptions): {
   };
 }
 
-/** The options of a stream server (bound, or serving an inherited socket): limits, strategy, TLS. */
+/** The options of a stream server (bound, or serving an inherited socket): limits, strategy, TLS, PROXY protocol. */
 function streamServerOptions(options: EchoOptions, tls: TLSOptions | undefined): StreamServerOptions {
   return {
     ...commonOptions(options),
@@ -158,6 +158,8 @@ function streamServerOptions(options: EchoOptions, tls: TLSOptions | undefined):
     ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }),
     ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }),
     ...(tls === undefined ? {} : { tls }),
+    ...(options.proxyProtocol === undefined ? {} : { proxyProtocol: options.proxyProtocol }),
+    ...(options.proxyTrust === undefined ? {} : { proxyTrustedSources: options.proxyTrust }),
   };
 }
 

@@ -54,7 +54,7 @@ export async function serveMetrics(source: { stats(): ServerStats }, port: numbe
   );
   new Counter({
     name: 'socketserver_requests_refused_total',
-    help: 'Requests refused, by reason: verifyRequest, maxConnections, requestQueueSize.',
+    help: 'Requests refused, by reason: verifyRequest, maxConnections, requestQueueSize, proxyProtocol.',
     labelNames: ['reason'],
     registers: [registry],
     collect(this: Counter<'reason'>) {

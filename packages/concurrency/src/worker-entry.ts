@@ -18,11 +18,12 @@ import {
   endRequest,
   loadRequestHandler,
   runRequestHandler,
-  tlsUpgrade,
+  connectionSetup,
   serveRequestHandler,
   ServerStateError,
   SocketServerError,
   type ClientAddress,
+  type ConnectionSetup,
   type DatagramAddress,
   type DatagramRequest,
   type DatagramSocket,
@@ -53,8 +54,8 @@ interface Handler {
   readonly HandlerClass: RequestHandlerClass<Socket | DatagramRequest>;
   readonly settings: RequestSettings;
   readonly server: HandlerServer;
-  /** The TLS handshake of a connection, when the server is TLS: it runs here, in the worker. */
-  readonly secure: ((socket: Socket) => Promise<Socket>) | undefined;
+  /** What runs on a connection before its handler (PROXY header, TLS handshake): here, in the worker. */
+  readonly setUp: ConnectionSetup | undefined;
 }
 
 /** How bytes cross to the main side from here. */
@@ -85,8 +86,12 @@ async function init(location: HandlerLocation, settings: RequestSettings): Promi
   try {
     const HandlerClass = await loadRequestHandler<Socket | DatagramRequest>(location);
     const { serverAddress, handlerOptions } = settings;
-    const secure = settings.tls === undefined ? undefined : tlsUpgrade(settings.tls);
-    handler = { HandlerClass, settings, server: { serverAddress, handlerOptions }, secure };
+    handler = {
+      HandlerClass,
+      settings,
+      server: { serverAddress, handlerOptions },
+      setUp: connectionSetup(settings),
+    };
     channel.send({ type: 'ready' });
   } catch (error) {
     channel.send({ type: 'init-failed', error: serializeError(error) });
@@ -106,16 +111,16 @@ function serve(id: number, clientAddress: ClientAddress, socket: Socket | undefi
     channel.send({ type: 'done', id, bytesIn: 0, bytesOut: 0 });
     return;
   }
-  const { HandlerClass, settings, server, secure } = handler;
+  const { HandlerClass, settings, server, setUp } = handler;
   // A failure while nobody reads is seen by the handler's next read or write; unheard, it would
   // be an uncaught exception.
   socket.on('error', () => {});
   socket.allowHalfOpen = true;
   sockets.set(id, socket);
-  const serving = (connection: Socket): Promise<void> =>
+  const serving = (connection: Socket, client: ClientAddress): Promise<void> =>
     serveRequestHandler(
       connection,
-      clientAddress,
+      client,
       {
         shutdownRequest: async (request) => {
           await endRequest(request, settings.drainTimeoutMs);
@@ -128,7 +133,9 @@ function serve(id: number, clientAddress: ClientAddress, socket: Socket | undefi
       server,
     );
   const request = (
-    secure === undefined ? serving(socket) : secure(socket).then(serving, reportError)
+    setUp === undefined
+      ? serving(socket, clientAddress)
+      : setUp(socket, clientAddress).then((ready) => serving(ready.socket, ready.clientAddress), reportError)
   ).finally(() => {
     sockets.delete(id);
     requests.delete(request);

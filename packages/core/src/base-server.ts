@@ -42,6 +42,8 @@ export interface ServerStats {
     readonly maxConnections: number;
     /** Beyond `requestQueueSize`. */
     readonly requestQueueSize: number;
+    /** A PROXY header refused: an untrusted peer, or a malformed, truncated, oversized or late header (stream servers). */
+    readonly proxyProtocol: number;
   };
   /** Bytes received from clients (whole datagrams, before any cut to `maxPacketSize`). */
   readonly bytesIn: number;
@@ -65,6 +67,8 @@ export interface ServerCounters {
   refusedByMaxConnections: number;
   /** Beyond `requestQueueSize`. */
   refusedByRequestQueueSize: number;
+  /** A PROXY header refused. */
+  refusedByProxyProtocol: number;
   /** See {@link ServerStats.bytesIn}. */
   bytesIn: number;
   /** See {@link ServerStats.bytesOut}. */
@@ -126,6 +130,7 @@ export abstract class BaseServer<
     refusedByVerifyRequest: 0,
     refusedByMaxConnections: 0,
     refusedByRequestQueueSize: 0,
+    refusedByProxyProtocol: 0,
     bytesIn: 0,
     bytesOut: 0,
     handlerErrors: 0,
@@ -174,6 +179,7 @@ export abstract class BaseServer<
         verifyRequest: counters.refusedByVerifyRequest,
         maxConnections: counters.refusedByMaxConnections,
         requestQueueSize: counters.refusedByRequestQueueSize,
+        proxyProtocol: counters.refusedByProxyProtocol,
       },
       bytesIn: counters.bytesIn,
       bytesOut: counters.bytesOut,

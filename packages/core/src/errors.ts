@@ -28,6 +28,8 @@ export type SocketServerErrorCode =
   | 'ERR_SEND_FAILED'
   /** A connection's TLS handshake failed: a plain-TCP client, a refused certificate, a timeout. */
   | 'ERR_TLS_HANDSHAKE'
+  /** A connection's PROXY protocol header was refused: untrusted peer, malformed, truncated, oversized, late. */
+  | 'ERR_PROXY_PROTOCOL'
   /** A line exceeded the reader's `maxLineLength`. */
   | 'ERR_LINE_TOO_LONG'
   /** A connection sent nothing for longer than the idle timeout. */

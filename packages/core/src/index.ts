@@ -40,6 +40,8 @@ export { probeUnixPath } from './unix-path.js';
 export { listenFds, listenFdsStart, notifySystemd } from './systemd.js';
 export { TLSHandshakeError, resolveTLSOptions, tlsUpgrade } from './tls.js';
 export type { TLSOptions, TLSSettings } from './tls.js';
+export { connectionSetup } from './connection-setup.js';
+export type { ConnectionSetup, ReadyConnection } from './connection-setup.js';
 export type { InheritedSocket } from './systemd.js';
 export type { PathOwner } from './unix-path.js';
 export type { ConcurrencyStrategy, StrategyContext, RequestSettings } from './strategy.js';
@@ -86,3 +88,21 @@ export {
   requireTimeoutMs,
   maxDelayMs,
 } from './option-validators.js';
+export {
+  ProxyProtocolError,
+  parseProxyHeader,
+  proxyHeaderReader,
+  resolveProxyProtocolOptions,
+  crc32c,
+  defaultProxyTrustedSources,
+  defaultMaxProxyHeaderSize,
+  maxV1HeaderLength,
+} from './proxy-protocol.js';
+export type {
+  ProxyProtocolVersion,
+  ProxyProtocolFailure,
+  ProxyHeader,
+  ProxyHeaderTLV,
+  ProxyProtocolOptions,
+  ProxyProtocolSettings,
+} from './proxy-protocol.js';

@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { ClientAddress } from './client-address.js';
 import type { RequestHandlerClass } from './request-handler.js';
 import type { TLSSettings } from './tls.js';
+import type { ProxyProtocolSettings } from './proxy-protocol.js';
 
 /**
  * What a request needs besides its socket, all structured-clonable: what a strategy sends to
@@ -19,6 +20,8 @@ export interface RequestSettings {
   readonly requestKind: 'stream' | 'datagram';
   /** The server's TLS settings: a stream request is secured where it is served. `undefined`: plain. */
   readonly tls?: TLSSettings | undefined;
+  /** The server's PROXY protocol settings: a stream request's header is read where it is served. `undefined`: none. */
+  readonly proxyProtocol?: ProxyProtocolSettings | undefined;
   /** Close a connection silent for this long, in ms; `undefined`: never. */
   readonly idleTimeoutMs: number | undefined;
   /** How long ending a request may wait for its output to flush, in ms. */

@@ -9,9 +9,14 @@ import { InThreadStrategy } from './in-thread-strategy.js';
 import { BindError, ServerStateError, SocketServerError } from './errors.js';
 import { rejectWith, type RequestHandlerClass } from './request-handler.js';
 import type { RequestSettings } from './strategy.js';
-import { resolveTLSOptions, tlsUpgrade, type TLSOptions, type TLSSettings } from './tls.js';
-import type { TLSSocket } from 'node:tls';
+import { resolveTLSOptions, type TLSOptions, type TLSSettings } from './tls.js';
+import { connectionSetup, type ConnectionSetup } from './connection-setup.js';
 import type { ServerAddress } from './server-address.js';
+import {
+  resolveProxyProtocolOptions,
+  type ProxyProtocolSettings,
+  type ProxyProtocolVersion,
+} from './proxy-protocol.js';
 
 /** Options of every stream server ({@link TCPServer}, {@link UnixStreamServer}). Unset ones take the class defaults (the static fields). */
 export interface StreamServerOptions extends BaseServerOptions<Socket> {
@@ -42,6 +47,27 @@ export interface StreamServerOptions extends BaseServerOptions<Socket> {
    * (ERR_TLS_HANDSHAKE). Default: plain TCP.
    */
   tls?: TLSOptions;
+  /**
+   * Read a PROXY protocol header (HAProxy's; `'v1'`, `'v2'`, or `'any'` of the two) at the start of
+   * every connection, where the request runs (in the worker for thread and process strategies),
+   * before TLS and the handler: the handler's `clientAddress` is then the original client the load
+   * balancer names (its own peer for a `LOCAL` header: a health check), and no header byte reaches
+   * it. `verifyRequest` runs before, at accept, and sees the connection's peer: the proxy. A
+   * connection from a peer not in `proxyTrustedSources`, or with a malformed, truncated, oversized
+   * or late header, is closed and reported to `handleError` (ERR_PROXY_PROTOCOL). Default: none.
+   */
+  proxyProtocol?: ProxyProtocolVersion;
+  /**
+   * The peers allowed to send a PROXY header: IP addresses and ranges (`'10.0.0.0/8'`, `'fd00::/8'`).
+   * Every connection of a `proxyProtocol` server must come from one of them. A Unix stream peer is
+   * always trusted (the socket file's mode says who may connect). Default: loopback
+   * (`127.0.0.0/8`, `::1`).
+   */
+  proxyTrustedSources?: readonly string[];
+  /** How long a trusted peer may take to send its whole PROXY header, in ms. Default 10 000. */
+  proxyHeaderTimeoutMs?: number;
+  /** The longest PROXY v2 header taken (addresses and TLVs), in bytes. Default 4096. */
+  maxProxyHeaderSize?: number;
 }
 
 /** Options of accepted sockets that a subclass passes to {@link StreamServer}'s constructor. */
@@ -122,8 +148,10 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
   readonly inheritedFd: number | undefined;
   /** The TLS settings, checked; `undefined` for plain connections. See {@link StreamServerOptions.tls}. */
   readonly tls: TLSSettings | undefined;
-  /** The TLS handshake of a connection served on this thread. */
-  readonly #secure: ((socket: Socket) => Promise<TLSSocket>) | undefined;
+  /** The PROXY protocol settings, checked; `undefined` when off. See {@link StreamServerOptions.proxyProtocol}. */
+  readonly proxyProtocol: ProxyProtocolSettings | undefined;
+  /** What runs on a connection served on this thread before its handler: PROXY header, TLS. */
+  readonly #setUp: ConnectionSetup | undefined;
 
   readonly #listener: net.Server;
   readonly #registry = new ConnectionRegistry();
@@ -172,7 +200,10 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
     this.idleTimeoutMs = requireTimeoutMs('idleTimeoutMs', options.idleTimeoutMs);
     this.inheritedFd = options.fd === undefined ? undefined : requireInteger('fd', options.fd, 0);
     this.tls = options.tls === undefined ? undefined : resolveTLSOptions(options.tls);
-    this.#secure = this.tls === undefined ? undefined : tlsUpgrade(this.tls);
+    const { proxyProtocol } = options;
+    this.proxyProtocol =
+      proxyProtocol === undefined ? undefined : resolveProxyProtocolOptions({ ...options, proxyProtocol });
+    this.#setUp = connectionSetup(this);
 
     this.#listener = net.createServer({
       // Handlers may answer after the peer's EOF (a half-close); shutdownRequest() ends the write side.
@@ -318,6 +349,7 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
       drainTimeoutMs: this.drainTimeoutMs,
       requestKind: 'stream',
       tls: this.tls,
+      proxyProtocol: this.proxyProtocol,
     };
   }
 
@@ -413,7 +445,7 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
    */
   #canServeInPlace(): boolean {
     return (
-      this.tls === undefined &&
+      this.#setUp === undefined &&
       this.processRequest === BaseServer.prototype.processRequest &&
       this.finishRequest === BaseServer.prototype.finishRequest &&
       this.strategy instanceof InThreadStrategy &&
@@ -456,11 +488,11 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
 
   /** Python's `process_request_thread`, for strategies that run requests on this thread. */
   protected override serveRequestInThread(request: Socket, clientAddress: ClientAddress): Promise<void> {
-    const secure = this.#secure;
-    if (secure === undefined)
+    const setUp = this.#setUp;
+    if (setUp === undefined)
       return serveRequest(request, clientAddress, this.#requestSteps, this.idleTimeoutMs);
-    return secure(request).then(
-      (tlsSocket) => serveRequest(tlsSocket, clientAddress, this.#requestSteps, this.idleTimeoutMs),
+    return setUp(request, clientAddress).then(
+      (ready) => serveRequest(ready.socket, ready.clientAddress, this.#requestSteps, this.idleTimeoutMs),
       (error: unknown) => this.reportError(request, clientAddress, error),
     );
   }
@@ -473,6 +505,10 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
     // A connection the server itself closes after the drain makes its handler fail with
     // ERR_CONNECTION_CLOSED: the expected end of that connection, not a failure to report.
     if (this.#isClosingConnections && isConnectionClosed(error)) return;
+    // A refused PROXY header is also a refused connection; from a worker it comes as a code.
+    if ((error as { code?: unknown } | null)?.code === 'ERR_PROXY_PROTOCOL') {
+      this.counters.refusedByProxyProtocol += 1;
+    }
     super.reportError(request, clientAddress, error);
   }
 

@@ -218,7 +218,12 @@ export class StreamClient {
 
   /** Connect to a Unix socket path (or a Linux abstract name); destroyed when the test finishes. */
   static async connect(path: string): Promise<StreamClient> {
-    const socket = net.connect(path);
+    return StreamClient.connectTo({ path });
+  }
+
+  /** Connect to a TCP port or a Unix path; destroyed when the test finishes. */
+  static async connectTo(options: net.NetConnectOpts): Promise<StreamClient> {
+    const socket = net.connect(options);
     onTestFinished(() => void socket.destroy());
     await once(socket, 'connect', { signal: AbortSignal.timeout(5000) });
     return new StreamClient(socket);

@@ -1,0 +1,175 @@
+import { spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { duplexPair } from 'node:stream';
+import net from 'node:net';
+import tls from 'node:tls';
+import * as proxyProtocol from 'proxy-protocol-js';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { forking, pool, threading, type WorkerPool } from '@socketserver/concurrency';
+import { startServer, waitMs } from './test-support/recording-server.js';
+import { openClient, pidOf, whoami } from './test-support/test-clients.js';
+import { TLSEchoHandler } from './test-support/tls-echo-handler.js';
+import { threadId } from 'node:worker_threads';
+
+/** A v1 header naming `host:port` (TCP4), built by proxy-protocol-js. */
+function v1(host: string, port: number): Buffer {
+  const header = new proxyProtocol.V1ProxyProtocol(
+    proxyProtocol.INETProtocol.TCP4,
+    new proxyProtocol.Peer(host, port),
+    new proxyProtocol.Peer('127.0.0.1', 20000),
+  ).build();
+  return Buffer.from(header, 'latin1');
+}
+
+/** A v2 header naming an IPv6 client (`2001:db8::` + `last`), built by proxy-protocol-js. */
+function v2(last: number, port: number): Buffer {
+  const source = [0x20, 0x01, 0x0d, 0xb8, ...Array<number>(11).fill(0), last];
+  return Buffer.from(
+    new proxyProtocol.V2ProxyProtocol(
+      proxyProtocol.Command.PROXY,
+      proxyProtocol.TransportProtocol.STREAM,
+      new proxyProtocol.IPv6ProxyAddress(
+        proxyProtocol.IPv6Address.createFrom(source),
+        port,
+        proxyProtocol.IPv6Address.createFrom([...Array<number>(15).fill(0), 1]),
+        20000,
+      ),
+    ).build(),
+  );
+}
+
+const strategies: [string, () => WorkerPool][] = [
+  ['threading()', () => threading()],
+  ['forking()', () => forking({ spareChildren: 0 })],
+  ['pool({ kind: "thread" })', () => pool({ workers: 2, kind: 'thread' })],
+  ['pool({ kind: "process" })', () => pool({ workers: 2, kind: 'process' })],
+];
+
+describe.each(strategies)('PROXY protocol with %s: the header is read in the worker', (_name, strategy) => {
+  it('gives the handler the original client, with the bytes sent after the header intact', async () => {
+    const { server } = startServer(strategy(), { proxyProtocol: 'any' });
+    await server.listening;
+    const one = await openClient(server.port);
+    // The header and the first request in one write: the worker reads both, and keeps the request.
+    await one.sendAll(Buffer.concat([v1('203.0.113.7', 51234), Buffer.from('!address\n')]));
+    expect(JSON.parse((await one.readline()).toString())).toEqual({
+      host: '203.0.113.7',
+      port: 51234,
+      family: 'IPv4',
+    });
+    const worker = await whoami(one);
+    expect(worker).not.toBe(`${process.pid} ${threadId}`);
+    const two = await openClient(server.port);
+    await two.sendAll(Buffer.concat([v2(7, 4242), Buffer.from('!address\nHello\n')]));
+    expect(JSON.parse((await two.readline()).toString())).toEqual({
+      host: '2001:db8::7',
+      port: 4242,
+      family: 'IPv6',
+    });
+    expect((await two.readline()).toString()).toBe('Hello\n');
+    expect(server.errors).toEqual([]);
+    expect(pidOf(worker)).toBeGreaterThan(0);
+  });
+
+  it('closes a connection with a bad header and reports it to handleError on the main side', async () => {
+    const { server } = startServer(strategy(), { proxyProtocol: 'v2' });
+    await server.listening;
+    const client = await openClient(server.port);
+    await client.sendAll(Buffer.concat([v1('203.0.113.7', 1), Buffer.from('!address\n')]));
+    expect((await client.recvUntilClosed()).toString()).toBe('');
+    const [reported] = await server.waitForErrors(1);
+    expect(reported?.error).toMatchObject({ code: 'ERR_PROXY_PROTOCOL' });
+    expect((reported?.error as Error).message).toMatch(
+      /^PROXY protocol: expected a v2 header, got "PROXY TCP4/,
+    );
+    // Reported with the connection's peer: the header named nobody the server believes.
+    expect(reported?.clientAddress).toMatchObject({ host: '127.0.0.1', port: client.localPort });
+    expect(server.stats().refused.proxyProtocol).toBe(1);
+    // The worker lives on.
+    const next = await openClient(server.port);
+    await next.sendAll(Buffer.concat([v2(9, 9), Buffer.from('Hello\n')]));
+    expect((await next.readline()).toString()).toBe('Hello\n');
+  });
+
+  it('closes a connection from an untrusted peer', async () => {
+    const { server } = startServer(strategy(), {
+      proxyProtocol: 'any',
+      proxyTrustedSources: ['192.0.2.0/24'],
+    });
+    await server.listening;
+    const client = await openClient(server.port);
+    await client.sendAll(Buffer.concat([v1('203.0.113.7', 1), Buffer.from('Hello\n')]));
+    // Closed unread: the kernel resets a connection closed with bytes left unread.
+    expect(await client.recvUntilClosed().then(String, (error: { code?: string }) => error.code)).toMatch(
+      /^(|ERR_CONNECTION_RESET)$/,
+    );
+    const [reported] = await server.waitForErrors(1);
+    expect((reported?.error as Error).message).toBe(
+      'PROXY protocol: 127.0.0.1 is not a trusted proxy (proxyTrustedSources)',
+    );
+  });
+});
+
+describe('PROXY protocol and TLS in a worker', () => {
+  let directory: string;
+  let key: string;
+  let cert: string;
+
+  beforeAll(() => {
+    directory = mkdtempSync(join(tmpdir(), 'ssc-proxy-tls-'));
+    const made = spawnSync(
+      '/usr/bin/openssl',
+      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost'].concat([
+        '-keyout',
+        join(directory, 'key.pem'),
+        '-out',
+        join(directory, 'cert.pem'),
+      ]),
+      { encoding: 'utf8', timeout: waitMs },
+    );
+    if (made.status !== 0) throw new Error(`openssl could not make a test certificate: ${made.stderr}`);
+    key = readFileSync(join(directory, 'key.pem'), 'utf8');
+    cert = readFileSync(join(directory, 'cert.pem'), 'utf8');
+  });
+
+  afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+  it.each([
+    ['thread', () => pool({ workers: 1, kind: 'thread' })],
+    ['process', () => pool({ workers: 1, kind: 'process' })],
+  ] as const)(
+    'in a %s worker: the header first, then the handshake, the ClientHello in the same read',
+    async (_kind, strategy) => {
+      const { server } = startServer(strategy(), { proxyProtocol: 'v1', tls: { key, cert } }, TLSEchoHandler);
+      await server.listening;
+      // A TLS client over an in-memory pair: its ClientHello goes out in one write with the header.
+      const [clientSide, wireSide] = duplexPair();
+      const secure = tls.connect({ socket: clientSide, ca: cert, servername: 'localhost' });
+      onTestFinished(() => void secure.destroy());
+      let received = '';
+      secure.on('data', (chunk: Buffer) => (received += chunk.toString()));
+      const [clientHello] = (await once(wireSide, 'data', { signal: AbortSignal.timeout(waitMs) })) as [
+        Buffer,
+      ];
+      const raw = net.connect(server.port, '127.0.0.1');
+      onTestFinished(() => void raw.destroy());
+      await once(raw, 'connect', { signal: AbortSignal.timeout(waitMs) });
+      raw.write(Buffer.concat([v1('198.51.100.20', 6000), clientHello]));
+      raw.pipe(wireSide).pipe(raw);
+      await once(secure, 'secureConnect', { signal: AbortSignal.timeout(waitMs) });
+      secure.write('!address\n!tls\n');
+      for (let count = 0; count < 100 && received.split('\n').length < 3; count += 1) {
+        await once(secure, 'data', { signal: AbortSignal.timeout(waitMs) });
+      }
+      const [address, socket] = received
+        .split('\n')
+        .map((line) => (line === '' ? undefined : JSON.parse(line)));
+      expect(address).toEqual({ host: '198.51.100.20', port: 6000, family: 'IPv4' });
+      expect(socket).toMatchObject({ isTLSSocket: true, encrypted: true });
+      expect(server.errors).toEqual([]);
+    },
+  );
+});

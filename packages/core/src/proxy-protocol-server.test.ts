@@ -1,0 +1,296 @@
+import { spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { duplexPair } from 'node:stream';
+import tls from 'node:tls';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import type { ClientAddress } from './client-address.js';
+import { serialStrategy } from './serial-strategy.js';
+import type { TCPServerOptions } from './tcp-server.js';
+import { v1Header, v2Header, v2Inet, v2Inet6, v2Unix } from './test-support/proxy-headers.js';
+import { RecordingServer } from './test-support/recording-server.js';
+import { StreamClient, tempDir } from './test-support/socket-helpers.js';
+import { SocketHandler } from './test-support/test-handlers.js';
+import { eventLoopStrategy } from './event-loop-strategy.js';
+import { UnixStreamServer } from './unix-stream-server.js';
+
+/** The client addresses handlers were built with, in this test. */
+const handled: ClientAddress[] = [];
+beforeEach(() => {
+  handled.length = 0;
+});
+
+/** Writes the client address it was given as a JSON line, then echoes until EOF. */
+class AddressEchoHandler extends SocketHandler {
+  override async handle(): Promise<void> {
+    handled.push(this.clientAddress);
+    this.request.write(`${JSON.stringify(this.clientAddress)}\n`);
+    for await (const chunk of this.request as AsyncIterable<Buffer>) {
+      if (!this.request.write(chunk)) await once(this.request, 'drain');
+    }
+  }
+}
+
+/** A RecordingServer that also records what verifyRequest saw, and counts handlers run. */
+class ProxiedServer extends RecordingServer {
+  readonly verified: ClientAddress[] = [];
+
+  override verifyRequest(request: Socket, clientAddress: ClientAddress): boolean {
+    this.verified.push(clientAddress);
+    return super.verifyRequest(request, clientAddress) as boolean;
+  }
+}
+
+async function startProxied(options: TCPServerOptions = {}): Promise<ProxiedServer> {
+  const server = new ProxiedServer(['127.0.0.1', 0], AddressEchoHandler, {
+    strategy: eventLoopStrategy(),
+    proxyProtocol: 'any',
+    ...options,
+  });
+  onTestFinished(() => server.serverClose());
+  void server.serveForever().catch(() => {});
+  await server.listening;
+  return server;
+}
+
+async function connect(server: RecordingServer): Promise<StreamClient> {
+  return StreamClient.connectTo({ port: server.port, host: '127.0.0.1' });
+}
+
+/** The first line the handler wrote: the client address it got. */
+async function addressLine(client: StreamClient): Promise<unknown> {
+  let line = '';
+  for (let count = 0; count < 512 && !line.endsWith('\n'); count += 1) {
+    const byte = await client.read(1);
+    if (byte.length === 0) throw new Error(`the server closed the connection after ${JSON.stringify(line)}`);
+    line += byte.toString();
+  }
+  return JSON.parse(line);
+}
+
+/** Send `bytes`, then expect the server to close the connection with nothing written, and report one error. */
+async function expectRefused(
+  server: RecordingServer,
+  bytes: Buffer | undefined,
+  end = false,
+): Promise<Error> {
+  const client = await connect(server);
+  if (bytes !== undefined) client.write(bytes);
+  if (end) client.end();
+  expect((await client.readToEnd()).toString()).toBe('');
+  const [reported] = await server.waitForErrors(1);
+  expect(reported?.error).toMatchObject({ code: 'ERR_PROXY_PROTOCOL' });
+  expect((reported?.error as Error).message).toMatch(/^PROXY protocol: [^\n]+$/);
+  return reported?.error as Error;
+}
+
+describe('a stream server with proxyProtocol', () => {
+  it('gives the handler the original client of a v1 header, and the data after it intact', async () => {
+    const server = await startProxied({ proxyProtocol: 'v1' });
+    const client = await connect(server);
+    // Header and data in one write: the bytes read past the header go to the handler first.
+    client.write(Buffer.concat([v1Header(['203.0.113.7', 51234]), Buffer.from('Hello\n')]));
+    const original = { host: '203.0.113.7', port: 51234, family: 'IPv4' };
+    expect(await addressLine(client)).toEqual(original);
+    expect((await client.read(6)).toString()).toBe('Hello\n');
+    client.write('again\n');
+    expect((await client.read(6)).toString()).toBe('again\n');
+    expect(handled).toEqual([original]);
+    // verifyRequest runs at accept, before the header is read (in a worker, for those strategies).
+    expect(server.verified).toEqual([{ host: '127.0.0.1', port: client.socket.localPort, family: 'IPv4' }]);
+    expect(server.errors).toEqual([]);
+  });
+
+  it('reads a v2 header that arrives a few bytes at a time', async () => {
+    const server = await startProxied({ proxyProtocol: 'v2' });
+    const client = await connect(server);
+    const header = v2Header({ addresses: v2Inet6(['2001:db8::7', 4242]) });
+    for (const [start, end] of [
+      [0, 5],
+      [5, 15],
+      [15, header.length],
+    ] as const) {
+      client.write(header.subarray(start, end));
+      await new Promise((resolve) => client.socket.write('', resolve)); // flushed before the next piece
+    }
+    expect(await addressLine(client)).toEqual({ host: '2001:db8::7', port: 4242, family: 'IPv6' });
+    client.write('Hello\n');
+    expect((await client.read(6)).toString()).toBe('Hello\n');
+  });
+
+  it('takes a Unix-socket client of a v2 header, and a LOCAL one (a health check) as the proxy itself', async () => {
+    const server = await startProxied();
+    const unixClient = await connect(server);
+    unixClient.write(v2Header({ addresses: v2Unix('/run/haproxy/client.sock') }));
+    expect(await addressLine(unixClient)).toEqual({ path: '/run/haproxy/client.sock', family: 'Unix' });
+    const healthCheck = await connect(server);
+    healthCheck.write(v2Header({ command: 0 }));
+    expect(await addressLine(healthCheck)).toEqual({
+      host: '127.0.0.1',
+      port: healthCheck.socket.localPort,
+      family: 'IPv4',
+    });
+  });
+
+  it('serves v1 and v2 clients side by side with proxyProtocol "any"', async () => {
+    const server = await startProxied({ proxyProtocol: 'any' });
+    const one = await connect(server);
+    const two = await connect(server);
+    one.write(v1Header(['198.51.100.1', 1111]));
+    two.write(v2Header({ addresses: v2Inet(['198.51.100.2', 2222]) }));
+    expect(await addressLine(one)).toMatchObject({ host: '198.51.100.1', port: 1111 });
+    expect(await addressLine(two)).toMatchObject({ host: '198.51.100.2', port: 2222 });
+  });
+
+  it('closes a connection from an untrusted peer without reading it, and reports it once', async () => {
+    const server = await startProxied({ proxyTrustedSources: ['10.0.0.0/8', 'fd00::/8'] });
+    const error = await expectRefused(server, v1Header(['203.0.113.7', 1]));
+    expect(error).toMatchObject({ reason: 'untrusted' });
+    expect(error.message).toBe('PROXY protocol: 127.0.0.1 is not a trusted proxy (proxyTrustedSources)');
+    expect(handled).toEqual([]);
+    expect(server.stats().refused.proxyProtocol).toBe(1);
+  });
+
+  it.each([
+    ['a plain client with no header', 'any', Buffer.from('Hello\n'), 'malformed'],
+    [
+      'a TLS ClientHello where the header should be',
+      'any',
+      Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00]),
+      'malformed',
+    ],
+    ['a v2 header where v1 is expected', 'v1', v2Header({ addresses: v2Inet(['1.2.3.4', 5]) }), 'malformed'],
+    ['a v1 header where v2 is expected', 'v2', v1Header(['1.2.3.4', 5]), 'malformed'],
+    ['a bad v1 port', 'any', Buffer.from('PROXY TCP4 1.2.3.4 5.6.7.8 99999 1\r\nHello\n'), 'malformed'],
+    ['a v1 line with no CRLF in 107 bytes', 'any', Buffer.from(`PROXY TCP4 ${'1'.repeat(120)}`), 'oversized'],
+    ['a bad v2 command', 'any', v2Header({ command: 7 }), 'malformed'],
+    [
+      'a v2 header with a bad CRC32c',
+      'any',
+      v2Header({ addresses: v2Inet(['1.2.3.4', 5]), crc: 'wrong' }),
+      'malformed',
+    ],
+  ] as const)('closes %s: nothing reaches the handler', async (_name, version, bytes, reason) => {
+    const server = await startProxied({ proxyProtocol: version });
+    expect(await expectRefused(server, bytes)).toMatchObject({ reason });
+    expect(handled).toEqual([]);
+  });
+
+  it('closes a v2 header longer than maxProxyHeaderSize from its length field alone', async () => {
+    const server = await startProxied({ maxProxyHeaderSize: 300 });
+    const header = v2Header({ tlvs: [{ type: 0x05, value: Buffer.alloc(400) }] });
+    // Only the fixed part is sent: the refusal does not wait for the 400 bytes it announces.
+    expect(await expectRefused(server, header.subarray(0, 16))).toMatchObject({ reason: 'oversized' });
+  });
+
+  it('closes a client that ends halfway through its header (truncated)', async () => {
+    const server = await startProxied();
+    const header = v2Header({ addresses: v2Inet(['1.2.3.4', 5]) });
+    const error = await expectRefused(server, header.subarray(0, 20), true);
+    expect(error).toMatchObject({ reason: 'truncated' });
+    expect(error.message).toMatch(/after 20 bytes/);
+  });
+
+  it('closes a client that sends no header within proxyHeaderTimeoutMs, and serves the next', async () => {
+    const server = await startProxied({ proxyHeaderTimeoutMs: 100 });
+    expect(await expectRefused(server, Buffer.from('PROXY TCP4'))).toMatchObject({ reason: 'timeout' });
+    const next = await connect(server);
+    next.write(v1Header(['192.0.2.9', 9]));
+    expect(await addressLine(next)).toMatchObject({ host: '192.0.2.9' });
+  });
+
+  it('refuses bad options at construction', () => {
+    const make = (options: TCPServerOptions) => () =>
+      new RecordingServer(['127.0.0.1', 0], AddressEchoHandler, { bindAndActivate: false, ...options });
+    expect(make({ proxyProtocol: 'v3' as 'v1' })).toThrow(/invalid proxyProtocol: v3/);
+    expect(make({ proxyProtocol: 'v1', proxyTrustedSources: ['10.0.0.0/33'] })).toThrow(
+      /proxyTrustedSources/,
+    );
+    expect(make({ proxyProtocol: 'v1', proxyTrustedSources: ['localhost'] })).toThrow(/proxyTrustedSources/);
+    expect(make({ proxyProtocol: 'v1', maxProxyHeaderSize: 100 })).toThrow(/maxProxyHeaderSize/);
+    expect(make({ proxyProtocol: 'v1', proxyHeaderTimeoutMs: -1 })).toThrow(/proxyHeaderTimeoutMs/);
+  });
+
+  it('serves the serial strategy one proxied connection at a time', async () => {
+    const server = await startProxied({ strategy: serialStrategy() });
+    for (const port of [1001, 1002, 1003]) {
+      const client = await connect(server);
+      client.write(Buffer.concat([v1Header(['192.0.2.1', port]), Buffer.from('x')]));
+      expect(await addressLine(client)).toMatchObject({ port });
+      client.end();
+      expect((await client.readToEnd()).toString()).toBe('x');
+    }
+  });
+});
+
+describe('a Unix stream server with proxyProtocol', () => {
+  it('trusts its Unix peers and takes the original client from the header', async () => {
+    const path = join(tempDir(), 'proxied.sock');
+    const server = new UnixStreamServer(path, AddressEchoHandler, {
+      proxyProtocol: 'v2',
+      strategy: eventLoopStrategy(),
+    });
+    onTestFinished(() => server.serverClose());
+    void server.serveForever().catch(() => {});
+    await server.listening;
+    const client = await StreamClient.connect(path);
+    client.write(Buffer.concat([v2Header({ addresses: v2Inet(['203.0.113.50', 6000]) }), Buffer.from('Hi')]));
+    expect(await addressLine(client)).toEqual({ host: '203.0.113.50', port: 6000, family: 'IPv4' });
+    expect((await client.read(2)).toString()).toBe('Hi');
+    client.end();
+    expect((await client.readToEnd()).toString()).toBe('');
+  });
+});
+
+describe('a TLS stream server with proxyProtocol', () => {
+  let directory: string;
+  let key: string;
+  let cert: string;
+
+  beforeAll(() => {
+    directory = mkdtempSync(join(tmpdir(), 'proxy-tls-'));
+    const made = spawnSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost'].concat([
+        '-keyout',
+        join(directory, 'key.pem'),
+        '-out',
+        join(directory, 'cert.pem'),
+      ]),
+      { stdio: 'ignore', timeout: 30_000 },
+    );
+    if (made.status !== 0) throw new Error('openssl could not make a test certificate');
+    key = readFileSync(join(directory, 'key.pem'), 'utf8');
+    cert = readFileSync(join(directory, 'cert.pem'), 'utf8');
+  });
+
+  afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+  it('reads the header before the handshake, even when the ClientHello comes in the same read', async () => {
+    const server = await startProxied({ tls: { key, cert } });
+    // A TLS client over an in-memory pair, so its ClientHello can be written together with the header.
+    const [clientSide, wireSide] = duplexPair();
+    const secure = tls.connect({ socket: clientSide, rejectUnauthorized: false, servername: 'localhost' });
+    onTestFinished(() => void secure.destroy());
+    let line = '';
+    secure.on('data', (chunk: Buffer) => (line += chunk.toString()));
+    const [clientHello] = (await once(wireSide, 'data', { signal: AbortSignal.timeout(5000) })) as [Buffer];
+    const raw = await connect(server);
+    raw.socket.removeAllListeners('data');
+    raw.socket.write(Buffer.concat([v1Header(['203.0.113.8', 8443]), clientHello]));
+    raw.socket.pipe(wireSide).pipe(raw.socket);
+    await once(secure, 'secureConnect', { signal: AbortSignal.timeout(5000) });
+    for (let count = 0; count < 100 && !line.includes('\n'); count += 1) {
+      await once(secure, 'data', { signal: AbortSignal.timeout(5000) });
+    }
+    expect(JSON.parse(line.split('\n')[0] ?? '')).toEqual({
+      host: '203.0.113.8',
+      port: 8443,
+      family: 'IPv4',
+    });
+    expect(server.errors).toEqual([]);
+  });
+});
