@@ -428,6 +428,10 @@ function readProxyHeader(
   peer: ClientAddress,
   { version, headerTimeoutMs, maxHeaderSize }: ProxyProtocolSettings,
 ): Promise<ClientAddress> {
+  if (socket.destroyed) {
+    // Gone while it waited for a free slot: no 'close' is coming to end the wait.
+    return Promise.reject(new ProxyProtocolError('truncated', 'the connection closed before its header'));
+  }
   const { promise, resolve, reject } = Promise.withResolvers<ClientAddress>();
   let received: Buffer | undefined;
   const stop = (): void => {
