@@ -166,7 +166,7 @@ describe('PROXY protocol and TLS in a worker', () => {
       }
       const [address, socket] = received
         .split('\n')
-        .map((line) => (line === '' ? undefined : JSON.parse(line)));
+        .map((line): unknown => (line === '' ? undefined : JSON.parse(line)));
       expect(address).toEqual({ host: '198.51.100.20', port: 6000, family: 'IPv4' });
       expect(socket).toMatchObject({ isTLSSocket: true, encrypted: true });
       expect(server.errors).toEqual([]);
