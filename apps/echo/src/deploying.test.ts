@@ -13,6 +13,7 @@ import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { ensureHaproxy, haproxyInstallTimeoutMs, type HaproxyAvailability } from './test-support/haproxy.js';
 import { freePort, startHaproxyOnFreePort } from './test-support/haproxy-on-free-port.js';
+import { waitUntilRefused } from './test-support/wait-until-refused.js';
 
 const bin = fileURLToPath(new URL('../bin/echo-server.js', import.meta.url));
 const deployDirectory = fileURLToPath(new URL('../../../docs/deploy/', import.meta.url));
@@ -446,22 +447,6 @@ function flagValue(args: readonly string[], flag: string): string {
     throw new Error(`expected ${flag} with a value once in ${args.join(' ')}`);
   }
   return value;
-}
-
-/** Connect until the port refuses (the listener closed after SIGTERM); bounded. */
-async function waitUntilRefused(port: number): Promise<void> {
-  for (let attempt = 0; attempt < 100; attempt += 1) {
-    try {
-      const probe = await connect('127.0.0.1', port, { timeoutMs: 1000 });
-      await probe.close();
-    } catch (error) {
-      const { code } = error as { code?: string };
-      if (code === 'ERR_CONNECTION_REFUSED') return;
-      // Caught in the backlog as the listener closed: try again, the next one is refused.
-      if (code !== 'ERR_CONNECTION_RESET') throw error;
-    }
-  }
-  throw new Error(`port ${port} still accepts connections`);
 }
 
 // ---- processes and files ----

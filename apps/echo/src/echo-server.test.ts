@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { connect } from '@socketserver/client';
 import { ServerProcess } from '@socketserver/client/server-process';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { waitUntilRefused } from './test-support/wait-until-refused.js';
 
 const bin = fileURLToPath(new URL('../bin/echo-server.js', import.meta.url));
 const runningLine = /^(?:Echo|Multithreaded) server running on port (\d+)$/;
@@ -301,22 +302,6 @@ describe('echo-server: bad input', () => {
     expect(stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
   });
 });
-
-/** After SIGTERM the listener closes: wait until a new connection is refused (bounded). */
-async function waitUntilRefused(port: number): Promise<void> {
-  for (let attempt = 0; attempt < 100; attempt += 1) {
-    try {
-      const probe = await connect('127.0.0.1', port, { timeoutMs: 1000 });
-      await probe.close();
-    } catch (error) {
-      const { code } = error as { code?: string };
-      if (code === 'ERR_CONNECTION_REFUSED') return;
-      // Caught in the backlog as the listener closed: try again, the next one is refused.
-      if (code !== 'ERR_CONNECTION_RESET') throw error;
-    }
-  }
-  throw new Error(`port ${port} still accepts connections`);
-}
 
 /** The pids of a process's children, from /proc. */
 function childrenOf(pid: number): number[] {
