@@ -41,6 +41,14 @@ function v2(last: number, port: number): Buffer {
   );
 }
 
+/** A v2 header for 198.51.100.7:7000 -> 192.0.2.80:20000 with a unique-id TLV (0x05), by hand (proxy-protocol-js builds no TLVs). */
+function v2WithUniqueId(id: string): Buffer {
+  const addresses = Buffer.from([198, 51, 100, 7, 192, 0, 2, 80, 0x1b, 0x58, 0x4e, 0x20]);
+  const tlv = Buffer.concat([Buffer.from([0x05, 0, id.length]), Buffer.from(id)]);
+  const fixed = Buffer.from([0x21, 0x11, 0, addresses.length + tlv.length]);
+  return Buffer.concat([Buffer.from('\r\n\r\n\0\r\nQUIT\n', 'latin1'), fixed, addresses, tlv]);
+}
+
 const strategies: [string, () => WorkerPool][] = [
   ['threading()', () => threading()],
   ['forking()', () => forking({ spareChildren: 0 })],
@@ -110,6 +118,23 @@ describe.each(strategies)('PROXY protocol with %s: the header is read in the wor
     expect((reported?.error as Error).message).toBe(
       'PROXY protocol: 127.0.0.1 is not a trusted proxy (proxyTrustedSources)',
     );
+  });
+});
+
+describe('proxyHeaderOf in a worker', () => {
+  it.each([
+    ['thread', () => pool({ workers: 1, kind: 'thread' })],
+    ['process', () => pool({ workers: 1, kind: 'process' })],
+  ] as const)('in a %s worker, the handler reads the destination and the TLVs', async (_kind, strategy) => {
+    const { server } = startServer(strategy(), { proxyProtocol: 'v2' }, TLSEchoHandler);
+    await server.listening;
+    const client = await openClient(server.port);
+    await client.sendAll(Buffer.concat([v2WithUniqueId('req-42'), Buffer.from('!proxy\n')]));
+    expect(JSON.parse((await client.readline()).toString())).toEqual({
+      version: 2,
+      destination: { host: '192.0.2.80', port: 20000, family: 'IPv4' },
+      tlvs: [[5, 'req-42']],
+    });
   });
 });
 

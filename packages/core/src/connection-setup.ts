@@ -1,6 +1,11 @@
 import type { Socket } from 'node:net';
 import type { ClientAddress } from './client-address.js';
-import { proxyHeaderReader, type ProxyProtocolSettings } from './proxy-protocol.js';
+import {
+  proxyHeaderOf,
+  proxyHeaderReader,
+  recordProxyHeader,
+  type ProxyProtocolSettings,
+} from './proxy-protocol.js';
 import { tlsUpgrade, type TLSSettings } from './tls.js';
 
 /** A connection once set up: the socket its handler gets (TLS or raw), and its client. */
@@ -31,6 +36,10 @@ export function connectionSetup(settings: {
   if (readHeader === undefined && secure === undefined) return undefined;
   return async (socket, peer) => {
     const clientAddress = readHeader === undefined ? peer : await readHeader(socket, peer);
-    return { socket: secure === undefined ? socket : await secure(socket), clientAddress };
+    if (secure === undefined) return { socket, clientAddress };
+    const secureSocket = await secure(socket);
+    const header = proxyHeaderOf(socket);
+    if (header !== undefined) recordProxyHeader(secureSocket, header);
+    return { socket: secureSocket, clientAddress };
   };
 }

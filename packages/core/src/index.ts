@@ -92,6 +92,7 @@ export {
   ProxyProtocolError,
   parseProxyHeader,
   proxyHeaderReader,
+  proxyHeaderOf,
   resolveProxyProtocolOptions,
   crc32c,
   defaultProxyTrustedSources,

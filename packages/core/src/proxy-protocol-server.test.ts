@@ -16,6 +16,7 @@ import { StreamClient, tempDir } from './test-support/socket-helpers.js';
 import { SocketHandler } from './test-support/test-handlers.js';
 import { eventLoopStrategy } from './event-loop-strategy.js';
 import { UnixStreamServer } from './unix-stream-server.js';
+import { proxyHeaderOf } from './proxy-protocol.js';
 
 /** The client addresses handlers were built with, in this test. */
 const handled: ClientAddress[] = [];
@@ -31,6 +32,20 @@ class AddressEchoHandler extends SocketHandler {
     for await (const chunk of this.request as AsyncIterable<Buffer>) {
       if (!this.request.write(chunk)) await once(this.request, 'drain');
     }
+  }
+}
+
+/** Writes what `proxyHeaderOf` says of its request: destination and TLVs, as a JSON line. */
+class HeaderHandler extends SocketHandler {
+  override handle(): void {
+    const header = proxyHeaderOf(this.request);
+    this.request.write(
+      `${JSON.stringify({
+        version: header?.version,
+        destination: header?.destination,
+        tlvs: header?.tlvs.map(({ type, value }) => [type, value.toString()]),
+      })}\n`,
+    );
   }
 }
 
@@ -202,6 +217,30 @@ describe('a stream server with proxyProtocol', () => {
     expect(await addressLine(next)).toMatchObject({ host: '192.0.2.9' });
   });
 
+  it('gives the handler the whole header with proxyHeaderOf: the destination and the v2 TLVs', async () => {
+    const server = new ProxiedServer(['127.0.0.1', 0], HeaderHandler, { proxyProtocol: 'v2' });
+    onTestFinished(() => server.serverClose());
+    void server.serveForever().catch(() => {});
+    await server.listening;
+    const client = await connect(server);
+    const tlvs = [
+      { type: 0x02, value: Buffer.from('echo.example') },
+      { type: 0x05, value: Buffer.from('request-42') },
+    ];
+    client.write(
+      v2Header({ addresses: v2Inet(['203.0.113.7', 1], ['192.0.2.80', 20000]), tlvs, crc: 'right' }),
+    );
+    expect(await addressLine(client)).toEqual({
+      version: 2,
+      destination: { host: '192.0.2.80', port: 20000, family: 'IPv4' },
+      tlvs: [
+        [2, 'echo.example'],
+        [5, 'request-42'],
+        [3, expect.any(String)],
+      ],
+    });
+  });
+
   it('refuses bad options at construction', () => {
     const make = (options: TCPServerOptions) => () =>
       new RecordingServer(['127.0.0.1', 0], AddressEchoHandler, { bindAndActivate: false, ...options });
@@ -268,6 +307,27 @@ describe('a TLS stream server with proxyProtocol', () => {
   });
 
   afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+  it('gives proxyHeaderOf the TLS socket the handler gets', async () => {
+    const server = new ProxiedServer(['127.0.0.1', 0], HeaderHandler, {
+      proxyProtocol: 'v1',
+      tls: { key, cert },
+    });
+    onTestFinished(() => server.serverClose());
+    void server.serveForever().catch(() => {});
+    await server.listening;
+    const raw = await connect(server);
+    raw.socket.removeAllListeners('data');
+    raw.socket.write(v1Header(['203.0.113.9', 9], ['192.0.2.81', 443]));
+    const secure = tls.connect({ socket: raw.socket, rejectUnauthorized: false, servername: 'localhost' });
+    onTestFinished(() => void secure.destroy());
+    const [line] = (await once(secure, 'data', { signal: AbortSignal.timeout(5000) })) as [Buffer];
+    expect(JSON.parse(line.toString())).toEqual({
+      version: 1,
+      destination: { host: '192.0.2.81', port: 443, family: 'IPv4' },
+      tlvs: [],
+    });
+  });
 
   it('reads the header before the handshake, even when the ClientHello comes in the same read', async () => {
     const server = await startProxied({ tls: { key, cert } });

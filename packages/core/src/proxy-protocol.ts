@@ -403,7 +403,8 @@ function proxyTrustList(sources: readonly string[]): net.BlockList {
 /**
  * What reads a connection's PROXY header, where its request runs: resolves with the original
  * client (the connection's own peer for `LOCAL`), the header's bytes consumed and any bytes read
- * past it put back (`unshift`) for the handler, and the socket paused again. Rejects with a
+ * past it put back (`unshift`) for the handler, and the socket paused again; the whole header is
+ * then {@link proxyHeaderOf} the socket. Rejects with a
  * {@link ProxyProtocolError}, the socket destroyed, when the peer is not trusted (nothing is read
  * from it) or the header is malformed, truncated, oversized or late. A Unix stream peer is always
  * trusted: the socket file's permissions say who may connect.
@@ -457,6 +458,7 @@ function readProxyHeader(
     stop();
     // Bytes the client sent after the header, read with it: the handler's, first.
     if (received.length > header.length) socket.unshift(received.subarray(header.length));
+    recordProxyHeader(socket, header);
     resolve(header.command === 'PROXY' && header.source !== undefined ? header.source : peer);
   };
   const onEnd = (): void =>
@@ -481,4 +483,22 @@ function readProxyHeader(
   socket.on('data', onData).on('end', onEnd).on('close', onEnd).on('error', onError);
   socket.resume();
   return promise;
+}
+
+/** Where a socket keeps its PROXY header: a registered symbol, the same for every copy of this module. */
+const proxyHeaderKey = Symbol.for('@socketserver/core.proxyHeader');
+
+/** Remember `header` as the PROXY header of `socket` (and of a TLS socket made over it). */
+export function recordProxyHeader(socket: Socket, header: ProxyHeader): void {
+  (socket as Socket & { [proxyHeaderKey]?: ProxyHeader })[proxyHeaderKey] = header;
+}
+
+/**
+ * The PROXY header a connection started with, for a handler that wants more than `clientAddress`:
+ * the address the client connected to (`destination`), the v2 TLVs (ALPN, authority, unique id,
+ * SSL details...). Takes the handler's `request` (a TLS socket too); `undefined` for a server
+ * without `proxyProtocol`.
+ */
+export function proxyHeaderOf(socket: Socket): ProxyHeader | undefined {
+  return (socket as Socket & { [proxyHeaderKey]?: ProxyHeader })[proxyHeaderKey];
 }

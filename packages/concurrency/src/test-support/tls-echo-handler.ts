@@ -1,5 +1,6 @@
 import { TLSSocket } from 'node:tls';
 import { threadId } from 'node:worker_threads';
+import { proxyHeaderOf } from '@socketserver/core';
 import { StreamRequestHandler } from '@socketserver/handlers';
 
 /**
@@ -8,7 +9,9 @@ import { StreamRequestHandler } from '@socketserver/handlers';
  * - `!whoami`: answers `<pid> <threadId>`, which worker serves this connection;
  * - `!tls`: answers, as JSON, what the handler's socket is: `{ isTLSSocket, encrypted, protocol,
  *   alpnProtocol, servername }`, so a test sees the TLS session live in the worker;
- * - `!address`: answers the handler's `clientAddress` as JSON.
+ * - `!address`: answers the handler's `clientAddress` as JSON;
+ * - `!proxy`: answers the connection's PROXY header (`proxyHeaderOf`): its version, destination and
+ *   TLVs (`[type, value as text]`), as JSON.
  */
 export class TLSEchoHandler extends StreamRequestHandler {
   static moduleUrl: string = import.meta.url;
@@ -20,7 +23,13 @@ export class TLSEchoHandler extends StreamRequestHandler {
       else if (command === '!tls')
         await this.wfile.write(`${JSON.stringify(describe(this.request.socket))}\n`);
       else if (command === '!address') await this.wfile.write(`${JSON.stringify(this.clientAddress)}\n`);
-      else await this.wfile.write(line);
+      else if (command === '!proxy') {
+        const header = proxyHeaderOf(this.request.socket);
+        const tlvs = header?.tlvs.map(({ type, value }) => [type, value.toString()]);
+        await this.wfile.write(
+          `${JSON.stringify({ version: header?.version, destination: header?.destination, tlvs })}\n`,
+        );
+      } else await this.wfile.write(line);
     }
   }
 }
