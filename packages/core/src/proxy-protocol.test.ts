@@ -263,10 +263,8 @@ describe('parseProxyHeader against proxy-protocol-js (a well-kept parser and bui
                     destinationPort,
                   )
                 : new reference.UnixProxyAddress(
-                    reference.UnixAddress.createFrom([...Buffer.from(source as string).subarray(0, 108)]),
-                    reference.UnixAddress.createFrom([
-                      ...Buffer.from(destination as string).subarray(0, 108),
-                    ]),
+                    reference.UnixAddress.createFrom([...Buffer.from(source).subarray(0, 108)]),
+                    reference.UnixAddress.createFrom([...Buffer.from(destination).subarray(0, 108)]),
                   );
           const built = new reference.V2ProxyProtocol(
             isLocal ? reference.Command.LOCAL : reference.Command.PROXY,
