@@ -1,7 +1,7 @@
 // The orchestrator's handle on the load generator process (load/generator.ts).
 import { fileURLToPath } from 'node:url';
 import { ManagedProcess } from './managed-process.ts';
-import type { GeneratorCommand, GeneratorReply, LoadRequest, LoadTally } from './load/protocol.ts';
+import type { Endpoint, GeneratorCommand, GeneratorReply, LoadRequest, LoadTally } from './load/protocol.ts';
 
 const generatorScript = fileURLToPath(new URL('load/generator.ts', import.meta.url));
 
@@ -55,8 +55,8 @@ export class LoadGeneratorClient {
   }
 
   /** Resolves once the server echoes one line (undefined), or with why it did not. */
-  async ready(port: number, timeoutMs: number): Promise<string | undefined> {
-    this.#send({ command: 'ready', port, timeoutMs });
+  async ready(endpoint: Endpoint, timeoutMs: number): Promise<string | undefined> {
+    this.#send({ command: 'ready', ...endpoint, timeoutMs });
     const reply = await this.#reply(timeoutMs + 5_000);
     return reply.reply === 'ready' ? reply.failure : `unexpected reply ${reply.reply}`;
   }

@@ -1,6 +1,6 @@
 // What the results record about the machine and the tools: the numbers mean little without it.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,6 +55,49 @@ export function buildCEcho(): { path: string; compiler: string } | { unavailable
   } catch (error) {
     return {
       unavailable: `gcc could not build baselines/c-echo.c (${(error as Error).message.split('\n')[0] ?? ''})`,
+    };
+  }
+}
+
+/**
+ * A throwaway certificate for the TLS rows: ECDSA P-256, self-signed for 127.0.0.1 and localhost,
+ * valid one day, made with openssl in a temporary directory (removed by the caller); why not,
+ * when it cannot be made.
+ */
+export function makeTlsCertificate():
+  { certPath: string; keyPath: string; certPem: string; openssl: string } | { unavailable: string } {
+  try {
+    const openssl = execFileSync('openssl', ['version'], { encoding: 'utf8', timeout: 10_000 }).trim();
+    const directory = mkdtempSync(path.join(os.tmpdir(), 'bench-tls-'));
+    const certPath = path.join(directory, 'cert.pem');
+    const keyPath = path.join(directory, 'key.pem');
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1,DNS:localhost',
+        '-keyout',
+        keyPath,
+        '-out',
+        certPath,
+      ],
+      { encoding: 'utf8', timeout: 30_000, stdio: 'pipe' },
+    );
+    return { certPath, keyPath, certPem: readFileSync(certPath, 'utf8'), openssl };
+  } catch (error) {
+    return {
+      unavailable: `openssl could not make a certificate (${(error as Error).message.split('\n')[0] ?? ''})`,
     };
   }
 }

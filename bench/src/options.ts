@@ -1,5 +1,6 @@
 // The command line of run.ts.
 import { parseArgs } from 'node:util';
+import { groupIds, type GroupId } from './servers.ts';
 
 export interface RunOptions {
   readonly quick: boolean;
@@ -15,6 +16,8 @@ export interface RunOptions {
   readonly idleConnections: number;
   /** Only the servers whose id contains one of these (for trying things out); empty: all. */
   readonly only: readonly string[];
+  /** The groups to run (in the order `groups()` lists them); every group unless `--group` names some. */
+  readonly groups: readonly GroupId[];
 }
 
 export const usageText = `usage: node bench/src/run.ts [options]
@@ -28,6 +31,8 @@ export const usageText = `usage: node bench/src/run.ts [options]
   --load-workers N       load generator worker threads (default 2)
   --idle-connections N   connections of the idle scenario (default 10000; quick 2000)
   --only ID[,ID…]        only servers whose id contains one of these (a partial run, for trying things)
+  --group G[,G…]         only these groups: ${groupIds.join(', ')} (default: all); the results and
+                         document of a run of some groups are named after them (see bench/README.md)
   --help`;
 
 export function parseRunOptions(argv: readonly string[]): RunOptions {
@@ -44,6 +49,7 @@ export function parseRunOptions(argv: readonly string[]): RunOptions {
       'load-workers': { type: 'string' },
       'idle-connections': { type: 'string' },
       only: { type: 'string' },
+      group: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -70,5 +76,20 @@ export function parseRunOptions(argv: readonly string[]): RunOptions {
     loadWorkers: Math.floor(number('load-workers', 2, 1, 64)),
     idleConnections: Math.floor(number('idle-connections', quick ? 2000 : 10_000, 1, 100_000)),
     only: values.only === undefined ? [] : values.only.split(',').filter((id) => id !== ''),
+    groups: parseGroups(values.group),
   };
+}
+
+/** `--group`'s list: known ids, each once; every group when absent. */
+function parseGroups(text: string | undefined): GroupId[] {
+  if (text === undefined) return [...groupIds];
+  const names = text.split(',').filter((name) => name !== '');
+  const unknown = names.filter((name) => !(groupIds as readonly string[]).includes(name));
+  if (names.length === 0 || unknown.length > 0) {
+    process.stderr.write(
+      `run: --group takes ${groupIds.join(', ')} (comma-separated), not ${unknown.join(', ') || 'nothing'}\n${usageText}\n`,
+    );
+    process.exit(2);
+  }
+  return [...new Set(names as GroupId[])];
 }

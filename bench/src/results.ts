@@ -4,8 +4,8 @@ import { decodeFromCompressedBase64 } from 'hdr-histogram-js';
 import type { LoadTally } from './load/protocol.ts';
 import type { MachineInfo } from './machine.ts';
 import type { RunOptions } from './options.ts';
-import type { ScenarioId } from './scenarios.ts';
-import type { GroupId, ServerKind } from './servers.ts';
+import { scenarioById, type ScenarioId } from './scenarios.ts';
+import { groupIds, type GroupId, type ServerKind } from './servers.ts';
 import { summarize, type Summary } from './stats.ts';
 
 export const resultsSchemaVersion = 1;
@@ -40,6 +40,8 @@ export interface ServerRecord {
   readonly handler?: string;
   readonly strategy?: string;
   readonly commandLine: string;
+  /** Processes started with this command line, sharing one port (SO_REUSEPORT); absent: one. */
+  readonly instances?: number;
   readonly baselineId?: string;
   readonly asyncId?: string;
   readonly pythonId?: string;
@@ -63,9 +65,19 @@ export interface BenchResults {
   finishedAt: string;
   wallSeconds: number;
   readonly machine: MachineInfo;
-  readonly runtime: { readonly node: string; readonly python: string; readonly cCompiler: string };
-  /** The run's options (as run.ts took them), the idle connections it could open, and the fd limit. */
-  readonly settings: Omit<RunOptions, 'write' | 'only'> & {
+  readonly runtime: {
+    readonly node: string;
+    readonly python: string;
+    readonly cCompiler: string;
+    /** Node.js's own OpenSSL, and how the TLS rows' certificate was made; absent without TLS rows. */
+    readonly tls?: string;
+  };
+  /**
+   * The run's options (as run.ts took them), the idle connections it could open, and the fd limit.
+   * `groups`: the groups run; absent from results written before groups could be chosen (all of them).
+   */
+  readonly settings: Omit<RunOptions, 'write' | 'only' | 'groups'> & {
+    readonly groups?: readonly GroupId[];
     readonly idleConnectionsWanted: number;
     readonly fdLimit: number;
   };
@@ -108,20 +120,18 @@ export function metricsOf(
     histogram.destroy();
     return values;
   };
-  switch (scenario) {
-    case 'throughput':
-    case 'cpu':
+  switch (scenarioById(scenario).measures) {
+    case 'lines':
       return { linesPerSecond: perSecond, megabytesPerSecond };
-    case 'pingpong-1':
-    case 'pingpong-50': {
+    case 'roundTrips': {
       const { p50, p99, p999, max } = latency();
       return { roundTripsPerSecond: perSecond, p50Us: p50, p99Us: p99, p999Us: p999, maxUs: max };
     }
-    case 'connect': {
+    case 'connections': {
       const { p50, p99 } = latency();
       return { connectionsPerSecond: perSecond, p50Ms: round3(p50 / 1000), p99Ms: round3(p99 / 1000) };
     }
-    case 'large': {
+    case 'transfers': {
       const { p50, p99 } = latency();
       return {
         megabytesPerSecond,
@@ -149,6 +159,9 @@ export function summarizeRuns(runs: readonly RunRecord[]): Record<string, Summar
   }
   return summary;
 }
+
+/** The groups a results file holds runs of (every group, for results from before groups could be chosen). */
+export const groupsOf = (results: BenchResults): readonly GroupId[] => results.settings.groups ?? groupIds;
 
 export const cellOf = (results: BenchResults, scenario: ScenarioId, server: string): CellRecord | undefined =>
   results.cells.find((cell) => cell.scenario === scenario && cell.server === server);

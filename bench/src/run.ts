@@ -1,20 +1,29 @@
 // The benchmark orchestrator. For each group of servers and each round (rounds interleaved:
-// A B C A B C), start each server on port 0, start a load generator process against it, run
-// the server's scenarios one after the other, stop both. Then write the results JSON and
-// generate docs/benchmarks.md (see report/). Exits non-zero if any run failed verification or
-// crashed; aims that FAIL do not change the exit code (speed is never asserted).
-//   node bench/src/run.ts [--quick] [--write] [--help]
+// A B C A B C), start each server on port 0 (a server of several processes: the others on the
+// first one's port), start a load generator process against it, run the server's scenarios one
+// after the other, stop both. Then write the results JSON and generate docs/benchmarks.md (see
+// report/). Exits non-zero if any run failed verification or crashed; aims that FAIL do not
+// change the exit code (speed is never asserted).
+//   node bench/src/run.ts [--quick] [--write] [--group G] [--help]
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { evaluateAims } from './aims.ts';
 import { LoadGeneratorClient } from './load-generator-client.ts';
-import { buildCEcho, fdLimitFor, findPython, loadAverageNow, machineInfo } from './machine.ts';
-import { describeExit, killAllGroups, ManagedProcess } from './managed-process.ts';
+import {
+  buildCEcho,
+  fdLimitFor,
+  findPython,
+  loadAverageNow,
+  machineInfo,
+  makeTlsCertificate,
+} from './machine.ts';
+import { describeExit, killAllGroups } from './managed-process.ts';
 import { parseRunOptions } from './options.ts';
+import { cpuMetrics, sampleServerCpu, type CpuSample } from './process-cpu.ts';
 import { processTreeRssBytes } from './process-tree-rss.ts';
 import { formatMetric } from './report/format.ts';
-import { renderAimsTable, renderCeiling } from './report/markdown.ts';
+import { renderSummary } from './report/markdown.ts';
 import { writeReport } from './report/write-report.ts';
 import {
   metricsOf,
@@ -25,7 +34,9 @@ import {
   type RunRecord,
 } from './results.ts';
 import { scenarioById, scenarios, type ScenarioId, type Timing } from './scenarios.ts';
-import { groups, serverSpecs, skipReason, type ServerSpec } from './servers.ts';
+import { ServerInstances } from './server-instances.ts';
+import { groupIds, groups, serverSpecs, skipReason, type GroupId, type ServerSpec } from './servers.ts';
+import { startDelayMs, type Endpoint } from './load/protocol.ts';
 
 const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
 const wantedFdLimit = 20_000;
@@ -48,6 +59,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 const machine = machineInfo();
 const python = findPython();
 const cEcho = buildCEcho();
+const tls = options.groups.includes('scale-out') ? makeTlsCertificate() : { unavailable: 'not needed' };
 const fdLimit = fdLimitFor(wantedFdLimit);
 const idleConnections = Math.max(1, Math.min(options.idleConnections, fdLimit - fdSlack));
 const notes: string[] = [];
@@ -59,16 +71,21 @@ if (idleConnections < options.idleConnections) {
 for (const [what, tool] of [
   ['C ceiling', cEcho],
   ['Python rows', python],
+  ...(options.groups.includes('scale-out') ? ([['TLS rows', tls]] as const) : []),
 ] as const) {
   if ('unavailable' in tool) notes.push(`${what} skipped: ${tool.unavailable}`);
 }
 
-const specs = serverSpecs({ cEcho, python }).filter(
+const specs = serverSpecs({ cEcho, python, tls }).filter(
   (spec) => options.only.length === 0 || options.only.some((id) => spec.id.includes(id)),
 );
-const runGroups = groups(specs).filter((group) => group.servers.length > 0);
+const runGroups = groups(specs).filter(
+  (group) => options.groups.includes(group.id) && group.servers.length > 0,
+);
 const isPartial = options.only.length > 0;
 const writesCommitted = options.write || (!options.quick && !isPartial);
+/** Some groups, not all: the results and the document are named after them (`-scale-out`). */
+const groupsSuffix = options.groups.length === groupIds.length ? '' : `-${options.groups.join('-')}`;
 const command = [
   'node bench/src/run.ts',
   ...process.argv.slice(2),
@@ -77,6 +94,14 @@ const command = [
 
 // The options as the results record them: all but where to write and which servers.
 const { write: _write, only: _only, ...runSettings } = options;
+/** Each server once, in its first group (the idle and the scale-out groups share servers with echo). */
+const listedServers: { spec: ServerSpec; group: GroupId }[] = [];
+for (const group of runGroups) {
+  for (const spec of group.servers) {
+    if (!listedServers.some((listed) => listed.spec.id === spec.id))
+      listedServers.push({ spec, group: group.id });
+  }
+}
 const results: BenchResults = {
   schemaVersion: resultsSchemaVersion,
   command,
@@ -88,6 +113,11 @@ const results: BenchResults = {
     node: process.version,
     python: 'version' in python ? python.version : 'not available',
     cCompiler: 'compiler' in cEcho ? cEcho.compiler : 'not available',
+    ...('openssl' in tls
+      ? {
+          tls: `OpenSSL ${process.versions.openssl} (Node.js's); a self-signed ECDSA P-256 certificate made with ${tls.openssl}`,
+        }
+      : {}),
   },
   settings: {
     ...runSettings,
@@ -96,26 +126,22 @@ const results: BenchResults = {
     fdLimit,
   },
   scenarios: scenarios.map(({ id, title, description }) => ({ id, title, description })),
-  // The idle group's servers are also in the echo group: listed once.
-  servers: runGroups
-    .filter((group) => group.id !== 'idle')
-    .flatMap((group) =>
-      group.servers.map((spec) => ({
-        id: spec.id,
-        name: spec.name,
-        kind: spec.kind,
-        group: group.id,
-        ...(spec.handler === undefined ? {} : { handler: spec.handler }),
-        ...(spec.strategy === undefined ? {} : { strategy: spec.strategy }),
-        commandLine: [spec.command, ...spec.args]
-          .map((part) => path.relative(repositoryRoot, part) || part)
-          .join(' '),
-        ...(spec.baselineId === undefined ? {} : { baselineId: spec.baselineId }),
-        ...(spec.asyncId === undefined ? {} : { asyncId: spec.asyncId }),
-        ...(spec.pythonId === undefined ? {} : { pythonId: spec.pythonId }),
-        ...(spec.unavailable === undefined ? {} : { unavailable: spec.unavailable }),
-      })),
-    ),
+  servers: listedServers.map(({ spec, group }) => ({
+    id: spec.id,
+    name: spec.name,
+    kind: spec.kind,
+    group,
+    ...(spec.handler === undefined ? {} : { handler: spec.handler }),
+    ...(spec.strategy === undefined ? {} : { strategy: spec.strategy }),
+    commandLine: [spec.command, ...spec.args]
+      .map((part) => path.relative(repositoryRoot, part) || part)
+      .join(' '),
+    ...(spec.instances === undefined ? {} : { instances: spec.instances }),
+    ...(spec.baselineId === undefined ? {} : { baselineId: spec.baselineId }),
+    ...(spec.asyncId === undefined ? {} : { asyncId: spec.asyncId }),
+    ...(spec.pythonId === undefined ? {} : { pythonId: spec.pythonId }),
+    ...(spec.unavailable === undefined ? {} : { unavailable: spec.unavailable }),
+  })),
   cells: [],
   aims: [],
   failures: [],
@@ -195,10 +221,46 @@ const failedRun = (round: number, failure: string): RunRecord => ({
   raw: {},
 });
 
+/** Where the load goes for `spec`: its port, and for a TLS server the certificate to check. */
+function endpointOf(spec: ServerSpec, port: number): Endpoint {
+  return spec.isTls === true && 'certPem' in tls ? { port, tlsCa: tls.certPem } : { port };
+}
+
+/** RSS of every process of `server`, with their descendants. */
+function serverRss(server: ServerInstances): { bytes: number; processes: number } {
+  return server.pids
+    .map((pid) => processTreeRssBytes(pid))
+    .reduce((sum, part) => ({ bytes: sum.bytes + part.bytes, processes: sum.processes + part.processes }));
+}
+
+/**
+ * The server's CPU at the start and at the end of the measured window, sampled on timers counted
+ * from now (when the run command is sent: the generator starts `startDelayMs` after it gets it),
+ * so within a few milliseconds of the generator's window. `finish()`, once the run is over, clears
+ * the timers; if the end's has not fired yet (a loaded machine delays timers, and a run can end a
+ * few milliseconds after its window), it samples the end then.
+ */
+function sampleCpuOverWindow(
+  server: ServerInstances,
+  timing: Timing,
+): { samples: { start?: CpuSample; end?: CpuSample }; finish: () => void } {
+  const samples: { start?: CpuSample; end?: CpuSample } = {};
+  const startMs = startDelayMs + timing.warmupMs;
+  const timers = [
+    setTimeout(() => (samples.start = sampleServerCpu(server.pids)), startMs),
+    setTimeout(() => (samples.end = sampleServerCpu(server.pids)), startMs + timing.durationMs),
+  ];
+  const finish = (): void => {
+    for (const timer of timers) clearTimeout(timer);
+    if (samples.start !== undefined && samples.end === undefined) samples.end = sampleServerCpu(server.pids);
+  };
+  return { samples, finish };
+}
+
 /** One scenario against a running server; a failure becomes a failed run, never an exception. */
 async function runScenario(
   spec: ServerSpec,
-  server: ManagedProcess,
+  server: ServerInstances,
   generator: LoadGeneratorClient,
   port: number,
   scenarioId: ScenarioId,
@@ -206,24 +268,36 @@ async function runScenario(
   round: number,
 ): Promise<RunRecord> {
   const scenario = scenarioById(scenarioId);
-  const request = scenario.request(port, timing, idleConnections);
+  const request = { ...scenario.request(port, timing, idleConnections), ...endpointOf(spec, port) };
   const timeoutMs =
     timing.warmupMs + timing.durationMs + timing.drainMs + (scenarioId === 'idle' ? 120_000 : 30_000);
   const rss: Record<string, number> = {};
-  const outcome = await generator.run(request, timeoutMs, {
-    beforeOpen: () => {
-      const before = processTreeRssBytes(server.pid);
-      rss['rssBeforeBytes'] = before.bytes;
-    },
-    afterOpen: (connections, elapsedMs) => {
-      const after = processTreeRssBytes(server.pid);
-      rss['rssAfterBytes'] = after.bytes;
-      rss['serverProcesses'] = after.processes;
-      rss['connectionsOpen'] = connections;
-      rss['openMs'] = Math.round(elapsedMs);
-    },
-  });
+  const cpu = scenario.isServerCpuSampled ? sampleCpuOverWindow(server, timing) : undefined;
+  const outcome = await generator
+    .run(request, timeoutMs, {
+      beforeOpen: () => {
+        const before = serverRss(server);
+        rss['rssBeforeBytes'] = before.bytes;
+      },
+      afterOpen: (connections, elapsedMs) => {
+        const after = serverRss(server);
+        rss['rssAfterBytes'] = after.bytes;
+        rss['serverProcesses'] = after.processes;
+        rss['connectionsOpen'] = connections;
+        rss['openMs'] = Math.round(elapsedMs);
+      },
+    })
+    .finally(() => cpu?.finish());
   const { tally, elapsedMs } = outcome;
+  const { start: cpuStart, end: cpuEnd } = cpu?.samples ?? {};
+  const cpuRaw =
+    cpuStart === undefined || cpuEnd === undefined
+      ? {}
+      : {
+          cpuSecondsAtStart: cpuStart.processSeconds.join(' '),
+          cpuSecondsAtEnd: cpuEnd.processSeconds.join(' '),
+          mainThreadCpuSeconds: `${cpuStart.mainThreadSeconds} ${cpuEnd.mainThreadSeconds}`,
+        };
   const raw = {
     operations: tally.operations,
     windowBytes: tally.windowBytes,
@@ -235,6 +309,7 @@ async function runScenario(
     histogram: tally.histogram,
     failureCount: tally.failureCount,
     ...rss,
+    ...cpuRaw,
   };
   if (tally.failureCount > 0) {
     return {
@@ -246,6 +321,9 @@ async function runScenario(
     };
   }
   let metrics = metricsOf(scenarioId, tally, timing.durationMs);
+  if (cpuStart !== undefined && cpuEnd !== undefined) {
+    metrics = { ...metrics, ...cpuMetrics(cpuStart, cpuEnd, tally.operations, timing.durationMs) };
+  }
   if (scenarioId === 'idle') {
     const { rssBeforeBytes = 0, rssAfterBytes = 0, connectionsOpen = 0 } = rss;
     metrics = {
@@ -279,7 +357,7 @@ async function measureServer(
   scenarioIds: readonly ScenarioId[],
   round: number,
 ): Promise<void> {
-  const server = new ManagedProcess(spec.command, spec.args, fdLimit);
+  const server = new ServerInstances(spec.command, spec.args, spec.instances ?? 1, fdLimit);
   // Started alongside the server: both start-ups overlap.
   let generator: LoadGeneratorClient | undefined = new LoadGeneratorClient(options.loadWorkers, fdLimit);
   let isGeneratorReady = false;
@@ -293,8 +371,7 @@ async function measureServer(
   try {
     let port: number;
     try {
-      const line = await server.nextLine(/running on port \d+$/, 20_000);
-      port = Number(line.slice(line.lastIndexOf(' ') + 1));
+      port = await server.listening(20_000);
     } catch (error) {
       await server.waitForExit(1_000);
       const stderr = server.stderr.trim().split('\n')[0] ?? '';
@@ -315,7 +392,7 @@ async function measureServer(
       if (!isGeneratorReady) {
         isGeneratorReady = true;
         const notReady = await generator
-          .ready(port, 20_000)
+          .ready(endpointOf(spec, port), 20_000)
           .catch((error: unknown) => (error as Error).message);
         if (notReady !== undefined) return fail(index, `the server did not echo: ${notReady}`);
       }
@@ -374,6 +451,7 @@ try {
 } finally {
   killAllGroups();
   if ('path' in cEcho) rmSync(path.dirname(cEcho.path), { recursive: true, force: true });
+  if ('certPath' in tls) rmSync(path.dirname(tls.certPath), { recursive: true, force: true });
 }
 
 for (const entry of results.cells) {
@@ -392,19 +470,24 @@ results.finishedAt = new Date().toISOString();
 results.wallSeconds = Math.round((performance.now() - startedAtMs) / 100) / 10;
 
 const date = startedAt.toISOString().slice(0, 10);
-const fileName = `${date}-${machine.hostname}.json`;
+const baseName = `${date}-${machine.hostname}${groupsSuffix}`;
+// All groups: docs/benchmarks.md. Some groups: a document of their own next to the results.
 const outputs = writesCommitted
   ? {
-      results: path.join(repositoryRoot, 'bench/results', fileName),
-      markdown: path.join(repositoryRoot, 'docs/benchmarks.md'),
+      results: path.join(repositoryRoot, 'bench/results', `${baseName}.json`),
+      markdown:
+        groupsSuffix === ''
+          ? path.join(repositoryRoot, 'docs/benchmarks.md')
+          : path.join(repositoryRoot, 'bench/results', `${baseName}.md`),
     }
   : {
-      results: path.join(repositoryRoot, 'bench/results/quick', fileName),
-      markdown: path.join(repositoryRoot, 'bench/results/quick/benchmarks.md'),
+      results: path.join(repositoryRoot, 'bench/results/quick', `${baseName}.json`),
+      markdown: path.join(repositoryRoot, 'bench/results/quick', `benchmarks${groupsSuffix}.md`),
     };
 writeReport(results, outputs.results, outputs.markdown);
 
-console.log(`\n${renderCeiling(results)}\n\n${renderAimsTable(results)}\n`);
+const summary = renderSummary(results);
+if (summary !== '') console.log(`\n${summary}\n`);
 for (const note of results.notes) console.log(`note: ${note}`);
 console.log(
   `\nbench: ${results.wallSeconds} s, load average ${results.machine.loadAverageStart[0] ?? '?'} → ${results.machine.loadAverageEnd[0] ?? '?'}; ` +

@@ -1,9 +1,10 @@
 // The servers, which scenarios each one runs (the matrix), and why the other cells are skipped.
 import { fileURLToPath } from 'node:url';
-import type { ScenarioId } from './scenarios.ts';
+import { scaleOutInstances, scenarioById, type ScenarioId } from './scenarios.ts';
 
-export type ServerKind = 'ceiling' | 'baseline' | 'echo' | 'python' | 'cpu';
-export type GroupId = 'echo' | 'idle' | 'cpu';
+export type ServerKind = 'ceiling' | 'baseline' | 'echo' | 'python' | 'cpu' | 'scale-out';
+export const groupIds = ['echo', 'idle', 'cpu', 'scale-out'] as const;
+export type GroupId = (typeof groupIds)[number];
 
 export interface ServerSpec {
   readonly id: string;
@@ -12,7 +13,17 @@ export interface ServerSpec {
   readonly handler?: 'raw' | 'stream';
   readonly strategy?: string;
   readonly command: string;
+  /** With `instances` above 1, it holds `--port 0`: the first process's port goes to the others. */
   readonly args: readonly string[];
+  /**
+   * Processes to start with this command, sharing one port with SO_REUSEPORT: the first on port 0,
+   * the others on the port it prints. Absent: one.
+   */
+  readonly instances?: number;
+  /** Connections it serves at once (a pool: one per worker); absent: no limit. */
+  readonly servesAtOnce?: number;
+  /** Its connections are TLS (the load generator checks its certificate). */
+  readonly isTls?: boolean;
   /** The row the "vs baseline" column divides by. */
   readonly baselineId?: string;
   /** The row the "vs async" column divides by (strategy comparisons). */
@@ -44,9 +55,11 @@ const echoServerBin = fileURLToPath(
 export interface Toolchain {
   readonly cEcho: { readonly path: string } | { readonly unavailable: string };
   readonly python: { readonly executable: string } | { readonly unavailable: string };
+  /** The TLS rows' certificate and key files. */
+  readonly tls: { readonly certPath: string; readonly keyPath: string } | { readonly unavailable: string };
 }
 
-export function serverSpecs({ cEcho, python }: Toolchain): ServerSpec[] {
+export function serverSpecs({ cEcho, python, tls }: Toolchain): ServerSpec[] {
   const node = process.execPath;
   const pythonServer = (id: string, name: string, args: string[]): ServerSpec => ({
     id,
@@ -87,6 +100,80 @@ export function serverSpecs({ cEcho, python }: Toolchain): ServerSpec[] {
     pythonId: pythonThreadingCpuId,
     startsWorkers: id !== 'serial' && id !== 'async',
   });
+  // Scale-out on one host: N processes sharing the port against the pools of N workers, raw handler,
+  // on 127.0.0.1 only; the same four again over TLS. "vs async" divides by the one-process row.
+  const workers = String(scaleOutInstances);
+  const tlsFiles = 'unavailable' in tls ? { certPath: 'cert.pem', keyPath: 'key.pem' } : tls;
+  const scaleOutSet = (isTls: boolean): ServerSpec[] => {
+    const prefix = isTls ? 'scale-tls' : 'scale';
+    const scaleOut = (
+      id: string,
+      name: string,
+      args: readonly string[],
+      extra: Partial<ServerSpec>,
+    ): ServerSpec => ({
+      id: `${prefix}-${id}`,
+      name: isTls ? `${name}, TLS` : name,
+      kind: 'scale-out',
+      handler: 'raw',
+      command: node,
+      args: [
+        echoServerBin,
+        '--host',
+        '127.0.0.1',
+        '--port',
+        '0',
+        '--quiet',
+        '--handler',
+        'raw',
+        ...args,
+        ...(isTls ? ['--tls-cert', tlsFiles.certPath, '--tls-key', tlsFiles.keyPath] : []),
+      ],
+      baselineId: isTls ? 'raw-tls' : 'raw-net',
+      asyncId: `${prefix}-async`,
+      startsWorkers: false,
+      ...(isTls ? { isTls } : {}),
+      ...(isTls && 'unavailable' in tls ? { unavailable: tls.unavailable } : {}),
+      ...extra,
+    });
+    return [
+      scaleOut('async', 'echo raw async, 1 process', ['--strategy', 'async'], { strategy: 'async' }),
+      scaleOut(
+        'reuse-port',
+        `echo raw async × ${workers}, --reuse-port`,
+        ['--strategy', 'async', '--reuse-port'],
+        { strategy: 'async', instances: scaleOutInstances },
+      ),
+      scaleOut(
+        'pool-process',
+        `echo raw pool, ${workers} processes`,
+        ['--strategy', 'pool', '--pool-kind', 'process', '--workers', workers],
+        { strategy: 'pool', servesAtOnce: scaleOutInstances, startsWorkers: true },
+      ),
+      scaleOut(
+        'pool-thread',
+        `echo raw pool, ${workers} threads`,
+        ['--strategy', 'pool', '--pool-kind', 'thread', '--workers', workers],
+        { strategy: 'pool', servesAtOnce: scaleOutInstances, startsWorkers: true },
+      ),
+    ];
+  };
+  const scaleOutServers: ServerSpec[] = [
+    ...scaleOutSet(false),
+    {
+      id: 'raw-tls',
+      name: 'node:tls raw (pipe)',
+      kind: 'baseline',
+      handler: 'raw',
+      command: node,
+      args: [local('../baselines/raw-tls-echo.ts'), '--cert', tlsFiles.certPath, '--key', tlsFiles.keyPath],
+      baselineId: 'raw-tls',
+      startsWorkers: false,
+      isTls: true,
+      ...('unavailable' in tls ? { unavailable: tls.unavailable } : {}),
+    },
+    ...scaleOutSet(true),
+  ];
   return [
     {
       id: 'c-echo',
@@ -137,6 +224,7 @@ export function serverSpecs({ cEcho, python }: Toolchain): ServerSpec[] {
       pythonId: pythonThreadingCpuId,
       asyncId: 'cpu-async',
     },
+    ...scaleOutServers,
   ];
 }
 
@@ -144,9 +232,11 @@ const echoScenarios: readonly ScenarioId[] = ['throughput', 'pingpong-1', 'pingp
 
 /**
  * Why `server` does not run `scenario` (skipped, with this reason in the tables), or undefined
- * when it does. Chosen so the full run stays under 10 minutes, and where a cell makes no sense.
+ * when it does. Chosen so the full run stays near 10 minutes, and where a cell makes no sense.
  */
 export function skipReason(scenario: ScenarioId, server: ServerSpec): string | undefined {
+  if (scenario.startsWith('scale-') || server.kind === 'scale-out')
+    return scaleOutSkipReason(scenario, server);
   const isCpuServer = server.kind === 'cpu' || server.id === pythonThreadingCpuId;
   if (scenario === 'cpu') return isCpuServer ? undefined : 'not a CPU-bound server';
   if (isCpuServer) return 'CPU-bound servers run the CPU-bound scenario only';
@@ -186,16 +276,43 @@ export function skipReason(scenario: ScenarioId, server: ServerSpec): string | u
   return undefined;
 }
 
+/** The scale-out group's cells: a pool cannot hold more long-lived connections than it has workers. */
+function scaleOutSkipReason(scenario: ScenarioId, server: ServerSpec): string | undefined {
+  if (!scenario.startsWith('scale-')) return 'the scale-out servers run the scale-out scenarios only';
+  if (server.isTls === true && scenario !== 'scale-connect' && scenario !== 'scale-bulk-n') {
+    return 'the TLS rows run the connection rate and bulk scenarios only';
+  }
+  const request = scenarioById(scenario).request(0, { warmupMs: 0, durationMs: 0, drainMs: 0 }, 0);
+  const connections = request.kind === 'stream' ? request.connections : 0;
+  const capacity = server.servesAtOnce;
+  if (capacity !== undefined && connections > capacity) {
+    return (
+      `serves ${capacity} connections at a time (--workers ${capacity}, one connection per worker): ` +
+      `${connections - capacity} of the ${connections} would wait for the window to end`
+    );
+  }
+  return undefined;
+}
+
 export function groups(servers: readonly ServerSpec[]): Group[] {
   const isCpuServer = (server: ServerSpec): boolean =>
     server.kind === 'cpu' || server.id === pythonThreadingCpuId;
+  const isEchoGroupServer = (server: ServerSpec): boolean =>
+    !isCpuServer(server) && server.kind !== 'scale-out' && server.isTls !== true;
   return [
-    { id: 'echo', servers: servers.filter((server) => !isCpuServer(server)), scenarios: echoScenarios },
+    { id: 'echo', servers: servers.filter(isEchoGroupServer), scenarios: echoScenarios },
     {
       id: 'idle',
-      servers: servers.filter((server) => !isCpuServer(server) && server.kind !== 'ceiling'),
+      servers: servers.filter((server) => isEchoGroupServer(server) && server.kind !== 'ceiling'),
       scenarios: ['idle'],
     },
     { id: 'cpu', servers: servers.filter(isCpuServer), scenarios: ['cpu'] },
+    {
+      id: 'scale-out',
+      servers: servers.filter(
+        (server) => server.kind === 'scale-out' || server.id === 'raw-net' || server.id === 'raw-tls',
+      ),
+      scenarios: ['scale-connect', 'scale-pingpong-n', 'scale-pingpong-32', 'scale-bulk-n'],
+    },
   ];
 }

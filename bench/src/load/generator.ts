@@ -12,6 +12,7 @@ import { LineContent } from './line-content.ts';
 import {
   now,
   maxDescribedFailures,
+  startDelayMs,
   type GeneratorCommand,
   type GeneratorReply,
   type LoadRequest,
@@ -99,11 +100,11 @@ async function collectTallies(): Promise<LoadTally[]> {
 
 async function run(request: LoadRequest): Promise<GeneratorReply> {
   const startedAt = now();
-  const startAt = startedAt + 20; // every worker starts its connections at this instant
+  const startAt = startedAt + startDelayMs; // every worker starts its connections at this instant
   if (request.kind === 'idle') {
     // Measured after a warm-up connection (connect, echo, close): the server's steady state.
     const warmup = await echoOnce(
-      request.port,
+      request,
       new LineContent(0, 64).lines(0, 1),
       now() + request.timeoutMs,
       undefined,
@@ -143,7 +144,7 @@ for (let commands = 0; commands < 1_000_000; commands += 1) {
     // The first echo: pools start their workers after printing the port, and warm-up should not
     // be spent waiting for them. One connection, waiting in the accept queue if it must.
     const payload = new LineContent(999_999, 64).lines(0, 1);
-    const failure = await echoOnce(command.port, payload, now() + command.timeoutMs, undefined, 'first echo');
+    const failure = await echoOnce(command, payload, now() + command.timeoutMs, undefined, 'first echo');
     send(failure === undefined ? { reply: 'ready' } : { reply: 'ready', failure });
   } else if (command.command === 'run') {
     send(await run(command.request));

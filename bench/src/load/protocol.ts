@@ -5,8 +5,14 @@
 /** A measured scenario, as the load generator runs it. Times are in milliseconds. */
 export type LoadRequest = StreamRequest | ConnectRequest | LargeRequest | IdleRequest;
 
-interface TimedRequest {
+/** Where the load goes: a port on 127.0.0.1, over TCP or TLS. */
+export interface Endpoint {
   readonly port: number;
+  /** TLS: the certificate (PEM) the server's must be, as a CA; absent: plain TCP. */
+  readonly tlsCa?: string;
+}
+
+interface TimedRequest extends Endpoint {
   /** Not measured, before the window. */
   readonly warmupMs: number;
   /** The measured window. */
@@ -76,7 +82,7 @@ export interface LoadTally {
 
 /** Orchestrator → generator. */
 export type GeneratorCommand =
-  | { readonly command: 'ready'; readonly port: number; readonly timeoutMs: number }
+  | { readonly command: 'ready'; readonly port: number; readonly tlsCa?: string; readonly timeoutMs: number }
   | { readonly command: 'run'; readonly request: LoadRequest }
   | { readonly command: 'open' }
   | { readonly command: 'close' };
@@ -105,6 +111,12 @@ export type WorkerCommand =
 export type WorkerReply =
   | { readonly reply: 'opened'; readonly connections: number }
   | { readonly reply: 'tally'; readonly tally: LoadTally };
+
+/**
+ * A run starts this long after the generator gets its command, so every worker starts at once;
+ * the orchestrator counts from its own sending to sample the server at the window's edges.
+ */
+export const startDelayMs = 20;
 
 /** Epoch milliseconds with sub-millisecond resolution, comparable between threads. */
 export const now = (): number => performance.timeOrigin + performance.now();

@@ -2,9 +2,16 @@
 // connection is closed; a wrong, missing or extra byte, an error or a deadline is recorded as a
 // failure (and the connection destroyed), never thrown. Loopback only; every loop is bounded.
 import net from 'node:net';
+import tls from 'node:tls';
 import { EchoChecker } from './echo-checker.ts';
 import { LineContent, minLineBytes } from './line-content.ts';
-import { now, type ConnectRequest, type LargeRequest, type StreamRequest } from './protocol.ts';
+import {
+  now,
+  type ConnectRequest,
+  type Endpoint,
+  type LargeRequest,
+  type StreamRequest,
+} from './protocol.ts';
 import type { TallyRecorder } from './tally-recorder.ts';
 
 export const host = '127.0.0.1';
@@ -14,6 +21,19 @@ const maxIterations = 10_000_000;
 /** A timer at epoch time `at` (fires at once if that has passed). */
 const timerAt = (at: number, callback: () => void): NodeJS.Timeout =>
   setTimeout(callback, Math.max(0, at - now()));
+
+/**
+ * A connection to `endpoint`, and the event that says it is ready for the load: `connect`, or over
+ * TLS `secureConnect` (the server's certificate checked against `tlsCa`, for 127.0.0.1).
+ */
+function connectTo(endpoint: Endpoint): { socket: net.Socket; readyEvent: 'connect' | 'secureConnect' } {
+  if (endpoint.tlsCa === undefined) {
+    return { socket: net.connect({ host, port: endpoint.port, noDelay: true }), readyEvent: 'connect' };
+  }
+  const socket = tls.connect({ host, port: endpoint.port, ca: endpoint.tlsCa });
+  socket.setNoDelay(true); // applied once it connects
+  return { socket, readyEvent: 'secureConnect' };
+}
 
 const describe = (error: unknown): string => {
   const { code, message } = error as { code?: unknown; message?: unknown };
@@ -33,7 +53,7 @@ export function streamSession(
   const { lineBytes, window } = request;
   const content = new LineContent(connectionId, lineBytes);
   const checker = new EchoChecker();
-  const socket = net.connect({ host, port: request.port, noDelay: true });
+  const { socket, readyEvent } = connectTo(request);
   let sequence = 0;
   let isSending = true;
   let hasFailed = false;
@@ -62,7 +82,7 @@ export function streamSession(
   const drainTimer = timerAt(recorder.phases.drainEnd, () =>
     fail(`${checker.outstandingBytes} byte(s) never echoed (or the server did not close)`),
   );
-  socket.once('connect', () => {
+  socket.once(readyEvent, () => {
     recorder.connectionsOpened += 1;
     if (isSending) fill();
     else stopSending();
@@ -100,7 +120,7 @@ export function streamSession(
  * went well; a failure is recorded under `label`.
  */
 export function echoOnce(
-  port: number,
+  endpoint: Endpoint,
   payload: Buffer,
   deadline: number,
   recorder: TallyRecorder | undefined,
@@ -108,7 +128,7 @@ export function echoOnce(
 ): Promise<string | undefined> {
   const { promise, resolve } = Promise.withResolvers<string | undefined>();
   const checker = new EchoChecker();
-  const socket = net.connect({ host, port, noDelay: true });
+  const { socket, readyEvent } = connectTo(endpoint);
   let failure: string | undefined;
   const fail = (description: string): void => {
     if (failure !== undefined) return;
@@ -119,7 +139,7 @@ export function echoOnce(
   const timer = timerAt(deadline, () =>
     fail(`timed out with ${checker.outstandingBytes} of ${payload.length} byte(s) not echoed`),
   );
-  socket.once('connect', () => {
+  socket.once(readyEvent, () => {
     if (recorder !== undefined) recorder.connectionsOpened += 1;
   });
   checker.expect(payload);
@@ -153,7 +173,7 @@ export async function connectLoop(
     const startedAt = now();
     const label = `loop ${loopId}, connection ${sequence}`;
     const failure = await echoOnce(
-      request.port,
+      request,
       content.lines(sequence, 1),
       recorder.phases.drainEnd,
       recorder,
@@ -176,7 +196,7 @@ export async function largeLoop(
     const startedAt = now();
     const payload = content.lines(transfer * linesPerTransfer, linesPerTransfer);
     const label = `loop ${loopId}, transfer ${transfer}`;
-    const failure = await echoOnce(request.port, payload, recorder.phases.drainEnd, recorder, label);
+    const failure = await echoOnce(request, payload, recorder.phases.drainEnd, recorder, label);
     if (failure !== undefined) return;
     recorder.completed(startedAt, now(), true);
   }

@@ -1,10 +1,17 @@
 // docs/benchmarks.md from a results file: the run, the load generator's ceiling, the aims, one
 // table and chart per scenario, what was skipped and why, and bench/findings.md verbatim.
 // The output is already in Prettier's format (`prettier --check` passes on it).
-import { cellOf, medianOf, type BenchResults, type CellRecord, type ServerRecord } from '../results.ts';
+import {
+  cellOf,
+  groupsOf,
+  medianOf,
+  type BenchResults,
+  type CellRecord,
+  type ServerRecord,
+} from '../results.ts';
 import { scenarioById, type ScenarioId } from '../scenarios.ts';
 import type { Summary } from '../stats.ts';
-import { fixed, integer, ratio } from './format.ts';
+import { fixed, integer, percent, ratio } from './format.ts';
 
 /** The row a server's "vs baseline" ratio (and its bar in the chart) divides by, in `scenario`. */
 export function referenceOf(scenario: ScenarioId, server: ServerRecord): string | undefined {
@@ -21,7 +28,18 @@ export const referenceText: Readonly<Record<ScenarioId, string>> = {
   large: 'raw rows ÷ node:net raw (pipe), stream rows ÷ node:net line echo',
   idle: 'every row ÷ node:net raw (pipe)',
   cpu: 'every row ÷ cpu-echo async',
+  'scale-connect': 'plain rows ÷ node:net raw (pipe), TLS rows ÷ node:tls raw (pipe)',
+  'scale-pingpong-n': 'every row ÷ node:net raw (pipe)',
+  'scale-pingpong-32': 'every row ÷ node:net raw (pipe)',
+  'scale-bulk-n': 'plain rows ÷ node:net raw (pipe), TLS rows ÷ node:tls raw (pipe)',
 };
+
+/** What the server CPU columns of the scale-out scenarios are. */
+const serverCpuText =
+  "- Server CPU (scale-out tables): user + system time of the server's processes (with their children) in the measured window, from /proc/PID/stat (10 ms ticks); " +
+  '"cores": CPU seconds ÷ window seconds; "CPU µs per …": that CPU ÷ what was counted in the window; ' +
+  '"main thread µs": the part spent on the main thread of a one-process server, which accepts every connection (a pool\'s also hands it to a worker); ' +
+  '"busiest process": with N processes on one port, the busiest one\'s share of that CPU (100% ÷ N is even; 100%: one process did all the work).';
 
 /** A table in Prettier's Markdown layout: cells padded to the widest in each column. */
 export function markdownTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -91,6 +109,13 @@ function columnsOf(results: BenchResults, scenario: ScenarioId): Column[] {
   const python = (name: string, title = 'vs Python'): Column =>
     versus(title, name, (server) => server.pythonId);
   const mebibytes = (value: number): string => fixed(value / 2 ** 20, 1);
+  const microseconds = (value: number): string => (value < 100 ? fixed(value, 1) : integer(value));
+  const serverCpu = (operation: string): Column[] => [
+    metric('server CPU, cores', 'serverCores', (value) => fixed(value, 2)),
+    metric(`CPU µs per ${operation}`, 'cpuUsPerOperation', microseconds),
+    metric('main thread µs', 'mainThreadUsPerOperation', microseconds),
+    metric('busiest process (min–max)', 'busiestProcessShare', percent, true),
+  ];
   switch (scenario) {
     case 'throughput':
       return [
@@ -147,6 +172,33 @@ function columnsOf(results: BenchResults, scenario: ScenarioId): Column[] {
         strategy('linesPerSecond'),
         python('linesPerSecond'),
       ];
+    case 'scale-connect':
+      return [
+        metric('connections/s (min–max)', 'connectionsPerSecond', integer, true),
+        metric('p50 ms', 'p50Ms', (value) => fixed(value, 2)),
+        metric('p99 ms', 'p99Ms', (value) => fixed(value, 2)),
+        baseline('connectionsPerSecond'),
+        strategy('connectionsPerSecond'),
+        ...serverCpu('connection'),
+      ];
+    case 'scale-pingpong-n':
+    case 'scale-pingpong-32':
+      return [
+        metric('round trips/s (min–max)', 'roundTripsPerSecond', integer, true),
+        metric('p50 µs', 'p50Us', integer),
+        metric('p99 µs', 'p99Us', integer),
+        metric('p99.9 µs', 'p999Us', integer),
+        baseline('roundTripsPerSecond'),
+        strategy('roundTripsPerSecond'),
+        ...serverCpu('round trip'),
+      ];
+    case 'scale-bulk-n':
+      return [
+        metric('MB/s (min–max)', 'megabytesPerSecond', (value) => fixed(value, 1), true),
+        baseline('megabytesPerSecond'),
+        strategy('megabytesPerSecond'),
+        ...serverCpu('1 KiB line'),
+      ];
   }
 }
 
@@ -188,9 +240,11 @@ export function renderScenario(
     description,
     '',
     `Ratios: ${referenceText[scenario]}` +
-      (columns.some((column) => column.title === 'vs async')
-        ? `; "vs async" divides by the same handler's async row.`
-        : '.'),
+      (!columns.some((column) => column.title === 'vs async')
+        ? '.'
+        : scenario.startsWith('scale-')
+          ? `; "vs async" divides by the one-process async row${referenceText[scenario].includes('TLS') ? ' (a TLS row by the TLS one)' : ''}.`
+          : `; "vs async" divides by the same handler's async row.`),
     ...(chartPath === undefined ? [] : ['', `![${title}: ratios against the baseline](${chartPath})`]),
     '',
     markdownTable(['server', ...columns.map((column) => column.title)], rows),
@@ -240,6 +294,19 @@ export function renderCeiling(results: BenchResults): string {
   ].join('\n');
 }
 
+/** Whether the results hold runs of the echo group (the ceiling, the findings) or of a group with aims. */
+const hasEchoGroup = (results: BenchResults): boolean => groupsOf(results).includes('echo');
+const hasAims = (results: BenchResults): boolean =>
+  groupsOf(results).some((group) => group === 'echo' || group === 'idle' || group === 'cpu');
+
+/** The ceiling and the aims, for the end of a run; '' for a run of groups that have neither. */
+export function renderSummary(results: BenchResults): string {
+  return [
+    ...(hasEchoGroup(results) ? [renderCeiling(results)] : []),
+    ...(hasAims(results) ? [renderAimsTable(results)] : []),
+  ].join('\n\n');
+}
+
 const gibibytes = (bytes: number): string => fixed(bytes / 2 ** 30, 1);
 
 function renderRun(results: BenchResults, resultsLink: string): string {
@@ -256,20 +323,29 @@ function renderRun(results: BenchResults, resultsLink: string): string {
     `- Command: \`${results.command}\`, ${results.startedAt} to ${results.finishedAt} (${results.wallSeconds} s). Results: [${resultsLink.replace(/^(\.\.\/)+/, '')}](${resultsLink}).`,
     `- Machine: ${machine.hostname}, ${machine.cpuCount} × ${machine.cpuModel}, ${gibibytes(machine.totalMemoryBytes)} GiB, ${machine.platform}. ` +
       `Load average (1, 5, 15 min): ${machine.loadAverageStart.join(', ')} at the start, ${machine.loadAverageEnd.join(', ')} at the end.`,
-    `- Node.js ${runtime.node}, ${runtime.python}, ${runtime.cCompiler}.`,
+    `- Node.js ${runtime.node}, ${runtime.python}, ${runtime.cCompiler}${runtime.tls === undefined ? '' : `; TLS: ${runtime.tls}`}.`,
     `- ${settings.rounds} round(s), interleaved: every server once per round, the order rotated each round. ` +
       `Warm-up ${settings.warmupSeconds} s${firstWarmup}, then a ${settings.durationSeconds} s measured window; ` +
       `echoes still outstanding ${settings.drainSeconds} s after it count as missing. Tables show medians, with min–max over the rounds.`,
     `- Load generator: its own process, ${settings.loadWorkers} worker thread(s), over 127.0.0.1. Every echoed byte is compared ` +
       `with what was sent: ${fixed(results.verifiedBytes / 1e6, 0)} MB verified; failed runs: ${failures}.`,
     `- fd limit ${settings.fdLimit} for the servers and the load generator (started through \`sh -c 'ulimit -n 20000 || ulimit -n "$(ulimit -Hn)"; exec "$@"' sh command args\`); ` +
-      `idle connections: ${integer(settings.idleConnections)}` +
-      (settings.idleConnections < settings.idleConnectionsWanted
-        ? ` (fewer than ${integer(settings.idleConnectionsWanted)}: the fd limit)`
-        : '') +
+      (groupsOf(results).includes('idle')
+        ? `idle connections: ${integer(settings.idleConnections)}` +
+          (settings.idleConnections < settings.idleConnectionsWanted
+            ? ` (fewer than ${integer(settings.idleConnectionsWanted)}: the fd limit)`
+            : '')
+        : 'no idle group in this run') +
       '.',
   ].join('\n');
 }
+
+/** How to read the tables; the server CPU columns explained when the results have them. */
+const renderHowToRead = (results: BenchResults): string =>
+  [
+    ...howToRead,
+    ...(results.scenarios.some(({ id }) => scenarioById(id).isServerCpuSampled) ? [serverCpuText] : []),
+  ].join('\n');
 
 const howToRead = [
   '## How to read it',
@@ -280,7 +356,7 @@ const howToRead = [
     'idle divides by node:net raw, CPU-bound by cpu-echo async. "vs async": the same handler on the async strategy. ' +
     '"vs Python": the recipe\'s ThreadingTCPServer. For latencies and memory, lower is better, so a ratio above 1 is worse.',
   '- The charts show the "vs baseline" ratio, one bar per server, with the baseline at 1.',
-].join('\n');
+];
 
 export interface DocumentInput {
   readonly results: BenchResults;
@@ -288,10 +364,12 @@ export interface DocumentInput {
   readonly resultsLink: string;
   /** Chart of each scenario, relative to the document. */
   readonly charts: ReadonlyMap<ScenarioId, string>;
-  /** bench/findings.md, included verbatim. */
+  /** bench/findings.md, included verbatim (after a run of the echo group). */
   readonly findings: string;
   /** Where the document says it came from. */
   readonly regenerateCommand: string;
+  /** bench/README.md and docs/scale-out.md, relative to the document. */
+  readonly links: { readonly readme: string; readonly scaleOut: string };
 }
 
 export function renderDocument({
@@ -300,6 +378,7 @@ export function renderDocument({
   charts,
   findings,
   regenerateCommand,
+  links,
 }: DocumentInput): string {
   const scenarioSections = results.scenarios
     .map(({ id }) => renderScenario(results, id, charts.get(id)))
@@ -308,25 +387,27 @@ export function renderDocument({
     ...results.failures.map((failure) => `- FAILED: ${failure}`),
     ...results.notes.map((note) => `- ${note}`),
   ];
+  const groups = groupsOf(results);
+  const isScaleOutOnly = groups.length === 1 && groups[0] === 'scale-out';
   return [
-    '# Benchmarks',
+    isScaleOutOnly ? '# Benchmarks: scale-out on one host' : '# Benchmarks',
     '',
     `<!-- Generated by \`${regenerateCommand}\`: edit bench/findings.md or bench/src/report/, not this file. -->`,
     '',
-    "socketserver for TypeScript against raw node:net, a plain node:net line echo and the recipe's Python servers, " +
-      'all measured in the same run; how to run it and what each scenario does: [bench/README.md](../bench/README.md).',
+    (isScaleOutOnly
+      ? 'N echo processes sharing one port (SO_REUSEPORT) against a pool of N processes, a pool of N threads, one async process and raw node:net, all measured in the same run'
+      : "socketserver for TypeScript against raw node:net, a plain node:net line echo and the recipe's Python servers, all measured in the same run") +
+      `; how to run it and what each scenario does: [bench/README.md](${links.readme}). ` +
+      `Using several cores on one host (N processes on one port with \`--reuse-port\`, or a pool), and when each wins: [docs/scale-out.md](${links.scaleOut}).`,
     '',
     renderRun(results, resultsLink),
     '',
-    renderCeiling(results),
-    '',
-    renderAimsTable(results),
-    '',
-    howToRead,
+    ...(hasEchoGroup(results) ? [renderCeiling(results), ''] : []),
+    ...(hasAims(results) ? [renderAimsTable(results), ''] : []),
+    renderHowToRead(results),
     '',
     ...scenarioSections.flatMap((section) => [section, '']),
     ...(problems.length === 0 ? [] : ['## Failures and notes', '', ...problems, '']),
-    findings.trim(),
-    '',
+    ...(hasEchoGroup(results) ? [findings.trim(), ''] : []),
   ].join('\n');
 }

@@ -15,10 +15,12 @@ const colors: Readonly<Record<ServerKind, string>> = {
   echo: '#2f6db3',
   python: '#d9822b',
   cpu: '#2e8b57',
+  'scale-out': '#1f9e9e',
 };
 const legend: readonly [ServerKind, string][] = [
   ['echo', 'socketserver'],
   ['cpu', 'socketserver (CPU-bound)'],
+  ['scale-out', 'socketserver (scale-out)'],
   ['baseline', 'node:net baseline'],
   ['python', 'Python recipe'],
   ['ceiling', 'C ceiling'],

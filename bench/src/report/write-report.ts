@@ -25,6 +25,7 @@ function chartOf(results: BenchResults, scenario: ScenarioId): string | undefine
   const metricText: Record<string, string> = {
     linesPerSecond: 'lines/s',
     p99Us: 'p99 latency',
+    roundTripsPerSecond: 'round trips/s',
     connectionsPerSecond: 'connections/s',
     megabytesPerSecond: 'MB/s',
     rssPerConnectionBytes: 'RSS per connection',
@@ -58,13 +59,19 @@ export function writeReport(
     writeFileSync(path.join(chartDirectory, `${id}.svg`), svg);
     charts.set(id, `${path.basename(chartDirectory)}/${id}.svg`);
   }
-  const relativeResults = path.relative(path.dirname(markdownPath), resultsPath).split(path.sep).join('/');
+  const relative = (target: string): string =>
+    path.relative(path.dirname(markdownPath), target).split(path.sep).join('/');
+  const relativeResults = relative(resultsPath);
   const document = renderDocument({
     results,
     resultsLink: relativeResults,
     charts,
     findings: readFileSync(findingsFile, 'utf8'),
     regenerateCommand: `node bench/src/report.ts ${path.relative(repositoryRoot, resultsPath).split(path.sep).join('/')}`,
+    links: {
+      readme: relative(path.join(repositoryRoot, 'bench/README.md')),
+      scaleOut: relative(path.join(repositoryRoot, 'docs/scale-out.md')),
+    },
   });
   writeFileSync(markdownPath, document);
 }

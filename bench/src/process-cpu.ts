@@ -1,0 +1,85 @@
+// CPU time a server used, from /proc: for each of its processes (a server started N times on one
+// port has N) the user and system time of that process and its descendants (a process pool has
+// children), and the time of the first process's main thread (the one that accepts). Linux only.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { processTree } from './process-tree-rss.ts';
+
+/** Seconds of CPU, each a running total since the process started. */
+export interface CpuSample {
+  /** Per process started (`pids`), with its descendants. */
+  readonly processSeconds: readonly number[];
+  /** The main thread of the first process. */
+  readonly mainThreadSeconds: number;
+}
+
+/** Clock ticks per second of /proc's times (USER_HZ). */
+const clockTicksPerSecond = ((): number => {
+  try {
+    const ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8', timeout: 5_000 }).trim());
+    return Number.isInteger(ticks) && ticks > 0 ? ticks : 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/**
+ * Ticks of `/proc/<path>/stat`: utime + stime, and with `isWithReapedChildren` cutime + cstime
+ * (children that exited and were waited for, so a worker replaced during the window still counts).
+ * 0 when the process or thread is gone.
+ */
+function statTicks(path: string, isWithReapedChildren: boolean): number {
+  try {
+    const stat = readFileSync(`/proc/${path}/stat`, 'utf8');
+    // Fields after the parenthesised name, from field 3 (state): utime is field 14.
+    const fields = stat
+      .slice(stat.lastIndexOf(')') + 2)
+      .split(' ')
+      .map(Number);
+    const [utime = 0, stime = 0, cutime = 0, cstime = 0] = fields.slice(11, 15);
+    return utime + stime + (isWithReapedChildren ? cutime + cstime : 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** The CPU time of the processes `pids`, each with its descendants, now. */
+export function sampleServerCpu(pids: readonly number[]): CpuSample {
+  const seconds = (ticks: number): number => ticks / clockTicksPerSecond;
+  const [first] = pids;
+  return {
+    processSeconds: pids.map((pid) =>
+      seconds(processTree(pid).reduce((sum, member) => sum + statTicks(String(member), true), 0)),
+    ),
+    mainThreadSeconds: first === undefined ? 0 : seconds(statTicks(`${first}/task/${first}`, false)),
+  };
+}
+
+/**
+ * The metrics of the CPU used between two samples, over `operations` operations in `windowMs`:
+ * the cores it kept busy, microseconds per operation (in all, and on the first process's main
+ * thread when there is one process), and with several processes the busiest one's share.
+ */
+export function cpuMetrics(
+  start: CpuSample,
+  end: CpuSample,
+  operations: number,
+  windowMs: number,
+): Record<string, number> {
+  const perProcess = end.processSeconds.map((value, index) => value - (start.processSeconds[index] ?? 0));
+  const total = perProcess.reduce((sum, value) => sum + value, 0);
+  const round = (value: number, digits: number): number => Math.round(value * 10 ** digits) / 10 ** digits;
+  const perOperation = (value: number): number =>
+    operations > 0 ? round((value * 1e6) / operations, 2) : Number.NaN;
+  const metrics: Record<string, number> = {
+    serverCpuSeconds: round(total, 3),
+    serverCores: round(total / (windowMs / 1000), 3),
+    cpuUsPerOperation: perOperation(total),
+  };
+  if (perProcess.length === 1) {
+    metrics['mainThreadUsPerOperation'] = perOperation(end.mainThreadSeconds - start.mainThreadSeconds);
+  } else if (total > 0) {
+    metrics['busiestProcessShare'] = round(Math.max(...perProcess) / total, 3);
+  }
+  return metrics;
+}
