@@ -192,46 +192,8 @@ export const scenarios: readonly Scenario[] = [
     isHigherBetter: true,
     request: (port, timing) => ({ kind: 'connect', port, ...timing, loops: 16, lineBytes: 64 }),
   },
-  {
-    id: 'scale-pingpong-n',
-    measures: 'roundTrips',
-    isServerCpuSampled: true,
-    title: `Scale-out: request/response, ${scaleOutInstances} long-lived connections`,
-    description:
-      `${scaleOutInstances} connections (one per process or worker), opened once, each: send one 64-byte line, wait for its echo, repeat. ` +
-      'Round trips per second (all connections), their latency, and the server CPU each round trip cost.',
-    primaryMetric: 'roundTripsPerSecond',
-    isHigherBetter: true,
-    request: (port, timing) => ({
-      kind: 'stream',
-      port,
-      ...timing,
-      connections: scaleOutInstances,
-      window: 1,
-      lineBytes: 64,
-      recordLatency: true,
-    }),
-  },
-  {
-    id: 'scale-pingpong-32',
-    measures: 'roundTrips',
-    isServerCpuSampled: true,
-    title: 'Scale-out: request/response, 32 long-lived connections',
-    description:
-      '32 connections, opened once, each: send one 64-byte line, wait for its echo, repeat. ' +
-      'Round trips per second (all connections), their latency, and the server CPU each round trip cost.',
-    primaryMetric: 'roundTripsPerSecond',
-    isHigherBetter: true,
-    request: (port, timing) => ({
-      kind: 'stream',
-      port,
-      ...timing,
-      connections: 32,
-      window: 1,
-      lineBytes: 64,
-      recordLatency: true,
-    }),
-  },
+  scaleOutPingpong('scale-pingpong-n', scaleOutInstances, ' (one per process or worker)'),
+  scaleOutPingpong('scale-pingpong-32', 32, ''),
   {
     id: 'scale-bulk-n',
     measures: 'lines',
@@ -258,4 +220,28 @@ export function scenarioById(id: ScenarioId): Scenario {
   const scenario = scenarios.find((candidate) => candidate.id === id);
   if (scenario === undefined) throw new Error(`no scenario ${id}`);
   return scenario;
+}
+
+/** A scale-out request/response scenario: `connections` opened once, one 64-byte line at a time on each. */
+function scaleOutPingpong(id: ScenarioId, connections: number, which: string): Scenario {
+  return {
+    id,
+    measures: 'roundTrips',
+    isServerCpuSampled: true,
+    title: `Scale-out: request/response, ${connections} long-lived connections`,
+    description:
+      `${connections} connections${which}, opened once, each: send one 64-byte line, wait for its echo, repeat. ` +
+      'Round trips per second (all connections), their latency, and the server CPU each round trip cost.',
+    primaryMetric: 'roundTripsPerSecond',
+    isHigherBetter: true,
+    request: (port, timing) => ({
+      kind: 'stream',
+      port,
+      ...timing,
+      connections,
+      window: 1,
+      lineBytes: 64,
+      recordLatency: true,
+    }),
+  };
 }
