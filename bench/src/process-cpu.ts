@@ -2,8 +2,7 @@
 // port has N) the user and system time of that process and its descendants (a process pool has
 // children), and the time of the first process's main thread (the one that accepts). Linux only.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { processTree } from './process-tree-rss.ts';
+import { processTrees, statFields } from './process-tree-rss.ts';
 
 /** Seconds of CPU, each a running total since the process started. */
 export interface CpuSample {
@@ -29,18 +28,9 @@ const clockTicksPerSecond = ((): number => {
  * 0 when the process or thread is gone.
  */
 function statTicks(path: string, isWithReapedChildren: boolean): number {
-  try {
-    const stat = readFileSync(`/proc/${path}/stat`, 'utf8');
-    // Fields after the parenthesised name, from field 3 (state): utime is field 14.
-    const fields = stat
-      .slice(stat.lastIndexOf(')') + 2)
-      .split(' ')
-      .map(Number);
-    const [utime = 0, stime = 0, cutime = 0, cstime = 0] = fields.slice(11, 15);
-    return utime + stime + (isWithReapedChildren ? cutime + cstime : 0);
-  } catch {
-    return 0;
-  }
+  // utime is field 14, the 12th after the name.
+  const [utime = 0, stime = 0, cutime = 0, cstime = 0] = (statFields(path) ?? []).slice(11, 15).map(Number);
+  return utime + stime + (isWithReapedChildren ? cutime + cstime : 0);
 }
 
 /** The CPU time of the processes `pids`, each with its descendants, now. */
@@ -48,8 +38,8 @@ export function sampleServerCpu(pids: readonly number[]): CpuSample {
   const seconds = (ticks: number): number => ticks / clockTicksPerSecond;
   const [first] = pids;
   return {
-    processSeconds: pids.map((pid) =>
-      seconds(processTree(pid).reduce((sum, member) => sum + statTicks(String(member), true), 0)),
+    processSeconds: processTrees(pids).map((tree) =>
+      seconds(tree.reduce((sum, member) => sum + statTicks(String(member), true), 0)),
     ),
     mainThreadSeconds: first === undefined ? 0 : seconds(statTicks(`${first}/task/${first}`, false)),
   };

@@ -11,26 +11,28 @@ function vmRssBytes(pid: number): number {
   }
 }
 
-/** The parent of every process, from /proc/<pid>/stat (field 4, after the parenthesised name). */
-function parents(): Map<number, number> {
-  const parentOf = new Map<number, number>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      parentOf.set(Number(entry), Number(fields[1]));
-    } catch {
-      // gone since the listing
-    }
+/** The fields of `/proc/<path>/stat` after the parenthesised name, from field 3 (state); undefined once gone. */
+export function statFields(path: string): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${path}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined; // gone since the listing
   }
-  return parentOf;
 }
 
-/** `pid` and its descendants. */
-export function processTree(pid: number): number[] {
+/** The children of every process, from each one's parent (field 4 of /proc/<pid>/stat). */
+function childrenByParent(): Map<number, number[]> {
   const children = new Map<number, number[]>();
-  for (const [child, parent] of parents()) children.set(parent, [...(children.get(parent) ?? []), child]);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const parent = Number(statFields(entry)?.[1]);
+    if (Number.isInteger(parent)) children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
+  }
+  return children;
+}
+
+function descendants(pid: number, children: Map<number, number[]>): number[] {
   const tree: number[] = [];
   const pending = [pid];
   for (let next = pending.pop(); next !== undefined && tree.length < 100_000; next = pending.pop()) {
@@ -38,6 +40,17 @@ export function processTree(pid: number): number[] {
     pending.push(...(children.get(next) ?? []));
   }
   return tree;
+}
+
+/** `pid` and its descendants. */
+export function processTree(pid: number): number[] {
+  return descendants(pid, childrenByParent());
+}
+
+/** Each of `pids` with its descendants, from one listing of /proc. */
+export function processTrees(pids: readonly number[]): number[][] {
+  const children = childrenByParent();
+  return pids.map((pid) => descendants(pid, children));
 }
 
 /** VmRSS of `pid` and its descendants, summed, in bytes. */
