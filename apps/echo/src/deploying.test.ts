@@ -14,8 +14,8 @@ import { parseAllDocuments } from 'yaml';
 import { ensureHaproxy, haproxyInstallTimeoutMs, type HaproxyAvailability } from './test-support/haproxy.js';
 import { freePort, startHaproxyOnFreePort } from './test-support/haproxy-on-free-port.js';
 import { waitUntilRefused } from './test-support/wait-until-refused.js';
+import { echoServerBin as bin, startEchoServer } from './test-support/echo-process.js';
 
-const bin = fileURLToPath(new URL('../bin/echo-server.js', import.meta.url));
 const deployDirectory = fileURLToPath(new URL('../../../docs/deploy/', import.meta.url));
 const runningLine = /^Echo server running on port (\d+)$/;
 
@@ -421,14 +421,6 @@ function replaceEach(text: string, replacements: Record<string, string>): string
 }
 
 // ---- echo-server and the network ----
-
-/** echo-server with these flags; its port once it says it runs. Killed when the test ends. */
-async function startEchoServer(args: readonly string[]): Promise<{ server: ServerProcess; port: number }> {
-  const server = ServerProcess.start(process.execPath, [bin, ...args]);
-  onTestFinished(() => server[Symbol.asyncDispose]());
-  const port = Number(runningLine.exec(await server.waitForLine(runningLine))?.[1]);
-  return { server, port };
-}
 
 /** A deployment's echo-server flags for a test: on 127.0.0.1 (not every interface), port 0. */
 function loopbackEphemeral(args: readonly string[]): string[] {

@@ -5,7 +5,6 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import * as proxyProtocol from 'proxy-protocol-js';
 import { connect, connectUnix, type TestClient } from '@socketserver/client';
@@ -13,28 +12,15 @@ import { ServerProcess } from '@socketserver/client/server-process';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished, type TestContext } from 'vitest';
 import { ensureHaproxy, haproxyInstallTimeoutMs } from './test-support/haproxy.js';
 import { startHaproxyOnFreePort } from './test-support/haproxy-on-free-port.js';
+import { runToExit, startEchoServer } from './test-support/echo-process.js';
 
-const bin = fileURLToPath(new URL('../bin/echo-server.js', import.meta.url));
-const runningLine = /^(?:Echo|Multithreaded) server running on port (\d+)$/;
 /** One line on stderr for a refused header, naming the peer it came from; never a stack. */
 const refusedLine =
   /^Error handling request from \('127\.0\.0\.1', \d+\): ERR_PROXY_PROTOCOL: PROXY protocol: .+$/;
 
 /** echo-server with these flags on 127.0.0.1, port 0; killed when the test ends. */
-async function startEcho(args: readonly string[]): Promise<{ server: ServerProcess; port: number }> {
-  const server = ServerProcess.start(process.execPath, [bin, '--host', '127.0.0.1', '--port', '0', ...args]);
-  onTestFinished(() => server[Symbol.asyncDispose]());
-  const port = Number(runningLine.exec(await server.waitForLine(runningLine))?.[1]);
-  return { server, port };
-}
-
-/** Run echo-server with bad flags to its end. */
-async function runToExit(
-  args: readonly string[],
-): Promise<{ code: number | null; stderr: string; stdout: string }> {
-  await using server = ServerProcess.start(process.execPath, [bin, ...args]);
-  const { code } = await server.waitForExit();
-  return { code, stderr: server.stderr, stdout: server.stdout };
+function startEcho(args: readonly string[]): Promise<{ server: ServerProcess; port: number }> {
+  return startEchoServer(['--host', '127.0.0.1', '--port', '0', ...args]);
 }
 
 async function openClient(port: number, host = '127.0.0.1'): Promise<TestClient> {

@@ -1,15 +1,11 @@
-import { fileURLToPath } from 'node:url';
 import { connect, DatagramClient } from '@socketserver/client';
 import { ServerProcess } from '@socketserver/client/server-process';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { echoServerBin as bin, startEchoServer } from './test-support/echo-process.js';
 
-const bin = fileURLToPath(new URL('../bin/echo-server.js', import.meta.url));
-const runningLine = /^Echo server running on port (\d+)$/;
-
-async function start(args: readonly string[]): Promise<{ server: ServerProcess; port: number }> {
-  const server = ServerProcess.start(process.execPath, [bin, '--host', '127.0.0.1', ...args]);
-  onTestFinished(() => server[Symbol.asyncDispose]());
-  return { server, port: Number(runningLine.exec(await server.waitForLine(runningLine))?.[1]) };
+/** echo-server with these flags on 127.0.0.1; killed when the test ends. */
+function start(args: readonly string[]): Promise<{ server: ServerProcess; port: number }> {
+  return startEchoServer(['--host', '127.0.0.1', ...args]);
 }
 
 /** Whether both servers announced a connection from some client (the kernel spreads them). */

@@ -2,31 +2,10 @@ import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { connect } from '@socketserver/client';
-import { ServerProcess } from '@socketserver/client/server-process';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { waitUntilRefused } from './test-support/wait-until-refused.js';
-
-const bin = fileURLToPath(new URL('../bin/echo-server.js', import.meta.url));
-const runningLine = /^(?:Echo|Multithreaded) server running on port (\d+)$/;
-
-/** Start echo-server with these flags; killed when the test ends. */
-async function startEchoServer(args: readonly string[]): Promise<{ server: ServerProcess; port: number }> {
-  const server = ServerProcess.start(process.execPath, [bin, ...args]);
-  onTestFinished(() => server[Symbol.asyncDispose]());
-  const line = await server.waitForLine(runningLine);
-  return { server, port: Number(runningLine.exec(line)?.[1]) };
-}
-
-/** Run echo-server to its end (a bad flag, a port in use): its output and exit code. */
-async function runToExit(
-  args: readonly string[],
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  await using server = ServerProcess.start(process.execPath, [bin, ...args]);
-  const { code } = await server.waitForExit();
-  return { code, stdout: server.stdout, stderr: server.stderr };
-}
+import { runToExit, startEchoServer } from './test-support/echo-process.js';
 
 function expectNoStackTrace(text: string): void {
   expect(text).not.toMatch(/^\s+at /m);
