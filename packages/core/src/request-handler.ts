@@ -28,6 +28,12 @@ export interface RequestHandler {
   handle(): void | Promise<void>;
   /** Runs after `handle()`, even when `setup()` or `handle()` threw. */
   finish(): void | Promise<void>;
+  /**
+   * Runs last, after `finish()`, whatever happened, before the server ends the request: where a
+   * handler hands over what it still holds (the handlers package's writers send the bytes they
+   * gathered). Optional.
+   */
+  [Symbol.dispose]?(): void;
 }
 
 /**
@@ -78,7 +84,7 @@ export function runRequestHandler<Request>(
     return rejectWith(error);
   }
   return startRequestHandler(handler).then(
-    () => handler.finish(),
+    () => finishRequestHandler(handler, undefined, false),
     (error: unknown) => finishRequestHandler(handler, error, true),
   );
 }
@@ -99,20 +105,27 @@ export function startRequestHandler(handler: RequestHandler): Promise<void> {
 /**
  * `finish()`, after `setup()` and `handle()` succeeded or (`hasFailed`) failed with `failure`:
  * then it rejects with that failure, or, if `finish()` fails too, with a `SuppressedError`
- * holding both.
+ * holding both. Then, whatever happened, the handler's `[Symbol.dispose]()`, if it has one.
  */
 export async function finishRequestHandler(
   handler: RequestHandler,
   failure: unknown,
   hasFailed: boolean,
 ): Promise<void> {
-  if (!hasFailed) return handler.finish();
   try {
-    await handler.finish();
-  } catch (error) {
-    throw new SuppressedError(error, failure, 'finish() failed after handle() failed');
+    if (!hasFailed) {
+      await handler.finish();
+      return;
+    }
+    try {
+      await handler.finish();
+    } catch (error) {
+      throw new SuppressedError(error, failure, 'finish() failed after handle() failed');
+    }
+    throw failure;
+  } finally {
+    handler[Symbol.dispose]?.();
   }
-  throw failure;
 }
 
 /** A rejected promise for something thrown, whatever it is. */

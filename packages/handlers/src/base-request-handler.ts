@@ -43,4 +43,12 @@ export class BaseRequestHandler implements RequestHandler {
 
   /** Runs after `handle()`, even when `setup()` or `handle()` threw. Default: nothing. */
   finish(): void | Promise<void> {}
+
+  /**
+   * Called by the server last, after `finish()`, before it ends the connection: sends what `send` and
+   * `wfile` gathered, so no reply is lost whatever `handle()` and `finish()` did.
+   */
+  [Symbol.dispose](): void {
+    this.request.flush();
+  }
 }

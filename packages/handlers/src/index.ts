@@ -1,6 +1,8 @@
 export { BaseRequestHandler } from './base-request-handler.js';
 export { StreamRequestHandler } from './stream-request-handler.js';
 export type { StreamRequestHandlerOptions } from './stream-request-handler.js';
+export { LineRequestHandler } from './line-request-handler.js';
+export type { LineReply } from './line-request-handler.js';
 export { BaseDatagramRequestHandler } from './base-datagram-request-handler.js';
 export { DatagramRequestHandler } from './datagram-request-handler.js';
 export type { DatagramRequestHandlerOptions } from './datagram-request-handler.js';

@@ -30,15 +30,20 @@ describe('LineReader', () => {
     expect(await readAllLines(reader)).toEqual([bytes('b\n'), bytes('c\n'), bytes('d')]);
   });
 
-  it('is its own iterator, as a Python file: next() and readline() take turns on one stream', async () => {
-    const reader = new LineReader(new ChunkSource('a\nb\nc\ntoo-long-line\nd', [1]), { maxLineLength: 4 });
-    expect(reader[Symbol.asyncIterator]()).toBe(reader);
+  it('reads one stream, as a Python file: next(), readline() and its iterator take turns', async () => {
+    const reader = new LineReader(new ChunkSource('a\nb\nc\ntoo-long-line\nd\ne\n', [1]), {
+      maxLineLength: 4,
+    });
     expect(await reader.next()).toEqual({ done: false, value: bytes('a\n') });
     expect(await reader.readline()).toEqual(bytes('b\n'));
     expect(reader.bufferedLine()).toBeUndefined(); // nothing buffered: fed one byte at a time
     expect(await reader.next()).toEqual({ done: false, value: bytes('c\n') });
     await expect(reader.next()).rejects.toMatchObject({ code: 'ERR_LINE_TOO_LONG' });
-    expect(await reader.next()).toEqual({ done: false, value: bytes('d') });
+    const iterator = reader[Symbol.asyncIterator]();
+    expect(iterator[Symbol.asyncIterator]()).toBe(iterator);
+    expect(await iterator.next()).toEqual({ done: false, value: bytes('d\n') });
+    expect(await reader.next()).toEqual({ done: false, value: bytes('e\n') });
+    expect(await iterator.next()).toEqual({ done: true, value: undefined });
     expect(await reader.next()).toEqual({ done: true, value: undefined });
     expect(await reader.return()).toEqual({ done: true, value: undefined });
   });

@@ -110,11 +110,35 @@ export class LineReader implements AsyncIterableIterator<Buffer, undefined>, Buf
   }
 
   /**
-   * The lines up to EOF, as `for line in rfile` in Python; like a Python file, the reader is its
-   * own iterator. Leaving the loop early keeps the reader usable.
+   * The lines up to EOF, as `for line in rfile` in Python. The iterator reads the same stream as
+   * `next()` and `readline()` (they take turns, as on a Python file), and leaving the loop early
+   * keeps the reader usable.
+   *
+   * Made for `for await`, it is the cheapest one V8 allows: a buffered line comes in one result
+   * object and one settled promise that the iterator reuses, so a line costs no allocation but its
+   * Buffer view. Like `for await`, read a result's `value` before asking for the next one; call
+   * the reader's own `next()` to keep results.
    */
-  [Symbol.asyncIterator](): this {
-    return this;
+  [Symbol.asyncIterator](): AsyncIterableIterator<Buffer, undefined> {
+    const result: { done: false; value: Buffer } = { done: false, value: emptyLine };
+    const settled = Promise.resolve(result);
+    const iterator: AsyncIterableIterator<Buffer, undefined> = {
+      next: (): Promise<IteratorResult<Buffer, undefined>> => {
+        let line: Buffer | undefined;
+        try {
+          line = this.#splitter.shift();
+        } catch (error) {
+          const failure = error as Error; // ERR_LINE_TOO_LONG
+          return Promise.reject(failure);
+        }
+        if (line === undefined) return this.#nextFromSource();
+        result.value = line;
+        return settled;
+      },
+      return: (): Promise<IteratorResult<Buffer, undefined>> => this.return(),
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
   }
 
   /**
@@ -168,6 +192,7 @@ export class LineReader implements AsyncIterableIterator<Buffer, undefined>, Buf
 }
 
 const iterationDone: IteratorReturnResult<undefined> = { done: true, value: undefined };
+const emptyLine = Buffer.alloc(0);
 
 function toIteratorResult(line: Buffer): IteratorResult<Buffer, undefined> {
   return line.length > 0 ? { done: false, value: line } : iterationDone;

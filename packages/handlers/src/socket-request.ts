@@ -10,15 +10,25 @@ import { SocketWriter, type BufferedInput } from './socket-writer.js';
  * `finish()`.
  */
 export class SocketRequest implements BufferedInput {
-  /** The underlying socket. Read through `recv` (or `rfile`), not from the socket, or bytes are lost. */
-  readonly socket: Socket;
+  readonly #socket: Socket;
   readonly #reader: SocketReader;
   /** Made by the first `send`: a handler writing through `wfile` never needs it. */
   #writer: SocketWriter | undefined;
 
   constructor(socket: Socket, options: SocketReaderOptions = {}) {
-    this.socket = socket;
+    this.#socket = socket;
     this.#reader = new SocketReader(socket, options);
+  }
+
+  /**
+   * The underlying socket, for what `recv` and `send` don't do (options, addresses, a direct write).
+   * Getting it sends what `send` and `wfile` gathered first, so a direct write lands after them.
+   * Read through `recv` (or `rfile`), not from the socket, or bytes are lost; to write to the socket
+   * after more writes through `send` or `wfile`, get it again (or call `flush()`).
+   */
+  get socket(): Socket {
+    this.#writer?.flush();
+    return this.#socket;
   }
 
   /** Bytes received and not read by `recv` yet. */
@@ -69,12 +79,20 @@ export class SocketRequest implements BufferedInput {
    * `rfile` as its input).
    */
   get writer(): SocketWriter {
-    this.#writer ??= new SocketWriter(this.socket, { input: this.#reader });
+    this.#writer ??= new SocketWriter(this.#socket, { input: this.#reader });
     return this.#writer;
+  }
+
+  /**
+   * Hand what `send` and `wfile` gathered to the socket now (see {@link SocketWriter}); the server
+   * does it when the request ends, `socket` when it is got.
+   */
+  flush(): void {
+    this.#writer?.flush();
   }
 
   /** Set TCP_NODELAY (`true`: send small writes at once, without Nagle's algorithm). */
   setNoDelay(noDelay = true): void {
-    this.socket.setNoDelay(noDelay);
+    this.#socket.setNoDelay(noDelay);
   }
 }

@@ -73,7 +73,47 @@ class UseAfterCloseHandler extends StreamRequestHandler {
   }
 }
 
+/** For each line: its answer through wfile, then request.send, then a write straight to the socket. */
+class MixedWritesHandler extends StreamRequestHandler {
+  override async handle(): Promise<void> {
+    for await (const line of this.rfile) {
+      const name = line.toString().trim();
+      await this.wfile.write(`w${name} `);
+      await this.request.send(`s${name} `);
+      this.request.socket.write(`d${name}\n`);
+    }
+  }
+}
+
+/** Answers lines until QUIT, then returns with more lines still pipelined behind it. */
+class QuitHandler extends StreamRequestHandler {
+  override async handle(): Promise<void> {
+    for await (const line of this.rfile) {
+      if (line.toString() === 'QUIT\n') break;
+      await this.wfile.write(line);
+    }
+  }
+}
+
 describe('StreamRequestHandler', () => {
+  it('keeps the order of wfile.write, request.send and direct socket writes under pipelining', async () => {
+    const server = await startTestServer(MixedWritesHandler);
+    const client = await TestConnection.open(server.port);
+    const names = Array.from({ length: 200 }, (_, index) => String(index));
+    client.socket.end(names.map((name) => `${name}\n`).join(''));
+    const expected = names.map((name) => `w${name} s${name} d${name}\n`).join('');
+    expect((await client.waitForEnd()).toString()).toBe(expected);
+    expect(server.errors).toEqual([]);
+  });
+
+  it('sends every answer written before handle() returns, with input still unread', async () => {
+    const server = await startTestServer(QuitHandler);
+    const client = await TestConnection.open(server.port);
+    client.socket.end('one\ntwo\nQUIT\nnever\nanswered\n');
+    expect((await client.waitForEnd()).toString()).toBe('one\ntwo\n');
+    expect(server.errors).toEqual([]);
+  });
+
   it('passes a line at maxLineLength; one byte more ends the connection with ERR_LINE_TOO_LONG, once', async () => {
     const server = await startTestServer(CappedEchoHandler);
     const client = await TestConnection.open(server.port);
