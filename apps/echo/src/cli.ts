@@ -19,7 +19,7 @@ export interface EchoOptions {
   metricsPort: number | undefined;
   /** UDP: the most bytes of a datagram the handler gets. */
   maxPacketSize: number;
-  handler: 'raw' | 'stream';
+  handler: 'raw' | 'stream' | 'line';
   strategy: StrategyName;
   workers: number;
   poolKind: 'thread' | 'process';
@@ -105,8 +105,11 @@ export function parseEchoArguments(argv: readonly string[], version: string): Pa
         .argParser(integerBetween(1, 65535)),
     )
     .addOption(
-      new Option('--handler <kind>', 'raw: recv(8192)/send loop; stream: line by line')
-        .choices(['raw', 'stream'])
+      new Option(
+        '--handler <kind>',
+        'raw: recv(8192)/send loop; stream: line by line (for await over rfile); line: handleLine per line, no promise per line (tcp)',
+      )
+        .choices(['raw', 'stream', 'line'])
         .default('stream'),
     )
     .addOption(
@@ -129,7 +132,7 @@ export function parseEchoArguments(argv: readonly string[], version: string): Pa
       ),
     )
     .addOption(
-      new Option('--max-line-length <n>', 'stream handler: the longest line accepted, in bytes')
+      new Option('--max-line-length <n>', 'stream and line handlers: the longest line accepted, in bytes')
         .default(65536)
         .argParser(integerAtLeast(1)),
     )
@@ -285,6 +288,8 @@ function findConflict(options: EchoOptions, program: Command): string | undefine
   if (options.proxyProtocol !== undefined && options.protocol === 'udp')
     return 'option --proxy-protocol applies to stream connections, not to --protocol udp';
   if (options.protocol === 'udp') {
+    if (options.handler === 'line')
+      return 'option --handler line applies to stream connections, not to --protocol udp (use stream)';
     if (given('maxConnections'))
       return 'option --max-connections applies to connections, not to --protocol udp';
     if (given('idleTimeout')) return 'option --idle-timeout applies to connections, not to --protocol udp';

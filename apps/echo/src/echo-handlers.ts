@@ -3,6 +3,7 @@ import {
   BaseDatagramRequestHandler,
   BaseRequestHandler,
   DatagramRequestHandler,
+  LineRequestHandler,
   StreamRequestHandler,
 } from '@socketserver/handlers';
 
@@ -29,6 +30,21 @@ export class StreamEchoHandler extends StreamRequestHandler {
   override async handle(): Promise<void> {
     announceConnection(this.server, this.clientAddress);
     for await (const line of this.rfile) await this.wfile.write(line);
+  }
+}
+
+/** The stream echo as a line handler: every line is its own reply, with no promise per line. */
+export class LineEchoHandler extends LineRequestHandler {
+  /** Where thread and process strategies load it from. */
+  static moduleUrl: string = import.meta.url;
+
+  override setup(): void {
+    super.setup();
+    announceConnection(this.server, this.clientAddress);
+  }
+
+  override handleLine(line: Buffer): Buffer {
+    return line;
   }
 }
 

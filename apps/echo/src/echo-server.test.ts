@@ -12,7 +12,7 @@ function expectNoStackTrace(text: string): void {
 }
 
 /** Every handler with every strategy of the contract; the pool with both kinds of worker. */
-const variants = ['raw', 'stream'].flatMap((handler) =>
+const variants = ['raw', 'stream', 'line'].flatMap((handler) =>
   [
     ['--strategy', 'serial'],
     ['--strategy', 'async'],
@@ -182,6 +182,37 @@ describe('echo-server: limits', () => {
     expectNoStackTrace(server.stderr);
   });
 
+  it('--handler line --max-line-length: a longer line closes that connection after the lines before it', async () => {
+    const { server, port } = await startEchoServer([
+      '--port',
+      '0',
+      '--quiet',
+      '--handler',
+      'line',
+      '--max-line-length',
+      '16',
+    ]);
+    await using offender = await connect('127.0.0.1', port);
+    await offender.sendAll(`fits\n${'x'.repeat(1000)}\nnever\n`);
+    expect((await offender.readline()).toString()).toBe('fits\n');
+    await offender.waitForClose({ timeoutMs: 5000 });
+    await using next = await connect('127.0.0.1', port);
+    await next.sendAll('fits in sixteen\n');
+    expect((await next.readline()).toString()).toBe('fits in sixteen\n');
+    expect(server.stderr).toMatch(/ERR_LINE_TOO_LONG/);
+    expectNoStackTrace(server.stderr);
+  });
+
+  it('--handler line echoes 20,000 pipelined lines in order', async () => {
+    const { port } = await startEchoServer(['--port', '0', '--quiet', '--handler', 'line']);
+    await using client = await connect('127.0.0.1', port);
+    const lines = Array.from({ length: 20_000 }, (_, index) => `line ${index}\n`).join('');
+    const sent = client.sendAll(lines).then(() => client.shutdownWrite());
+    const received = await client.recvUntilClosed({ timeoutMs: 20_000 });
+    await sent;
+    expect(received.toString()).toBe(lines);
+  });
+
   it('--idle-timeout closes a silent connection', async () => {
     const { port } = await startEchoServer(['--port', '0', '--quiet', '--idle-timeout', '100']);
     await using silent = await connect('127.0.0.1', port);
@@ -219,6 +250,21 @@ describe('echo-server: bad input', () => {
     expect(stdout).toBe('');
     expect(stderr).toMatch(/^error: /);
     expect(stderr).toContain('Usage: echo-server [options]');
+    expectNoStackTrace(stderr);
+  });
+
+  it('--handler line with --protocol udp: one line, exit 2', async () => {
+    const { code, stdout, stderr } = await runToExit([
+      '--port',
+      '0',
+      '--handler',
+      'line',
+      '--protocol',
+      'udp',
+    ]);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr.split('\n')[0]).toMatch(/--handler line applies to stream connections/);
     expectNoStackTrace(stderr);
   });
 

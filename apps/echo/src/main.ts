@@ -25,6 +25,7 @@ import { parseEchoArguments, usageExitCode, type EchoOptions, type TLSFiles } fr
 import { serveMetrics, type MetricsEndpoint } from './metrics.js';
 import {
   RawDatagramEchoHandler,
+  LineEchoHandler,
   RawEchoHandler,
   StreamDatagramEchoHandler,
   StreamEchoHandler,
@@ -111,9 +112,12 @@ async function waitForSignal(server: EchoServer, options: EchoOptions): Promise<
   return exitCodes.sigterm;
 }
 
+/** The recipe's echo handlers for stream connections, by `--handler`. */
+const streamHandlers = { raw: RawEchoHandler, stream: StreamEchoHandler, line: LineEchoHandler } as const;
+
 /**
  * The server the flags ask for: TCP or UDP on `[host, port]`, or with `--unix` a Unix stream or
- * datagram server; the recipe's raw or stream handler in its stream or datagram form.
+ * datagram server; the recipe's raw or stream handler in its stream or datagram form, or the line handler.
  */
 function createServer(options: EchoOptions, host: string, tls: TLSOptions | undefined): EchoServer {
   const mode = options.unixMode === undefined ? {} : { mode: options.unixMode };
@@ -132,7 +136,7 @@ function createServer(options: EchoOptions, host: string, tls: TLSOptions | unde
       ? new UDPServer([host, options.port], Handler, { ...datagramOptions, ...portOptions })
       : new UnixDatagramServer(options.unix, Handler, { ...datagramOptions, ...mode });
   }
-  const Handler = options.handler === 'raw' ? RawEchoHandler : StreamEchoHandler;
+  const Handler = streamHandlers[options.handler];
   const streamOptions = streamServerOptions(options, tls);
   return options.unix === undefined
     ? new TCPServer([host, options.port], Handler, { ...streamOptions, ...portOptions })
@@ -178,7 +182,7 @@ function createActivatedServer(
       `socket activation: fd ${inherited.fd} (${inherited.name}) is served as a stream socket; --protocol udp cannot take it`,
     );
   }
-  const Handler = options.handler === 'raw' ? RawEchoHandler : StreamEchoHandler;
+  const Handler = streamHandlers[options.handler];
   const streamOptions = { ...streamServerOptions(options, tls), fd: inherited.fd };
   // The path names the socket in messages (Node cannot tell it; /proc can, on Linux).
   return inherited.family === 'unix'
