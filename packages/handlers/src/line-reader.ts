@@ -120,25 +120,7 @@ export class LineReader implements AsyncIterableIterator<Buffer, undefined>, Buf
    * the reader's own `next()` to keep results.
    */
   [Symbol.asyncIterator](): AsyncIterableIterator<Buffer, undefined> {
-    const result: { done: false; value: Buffer } = { done: false, value: emptyLine };
-    const settled = Promise.resolve(result);
-    const iterator: AsyncIterableIterator<Buffer, undefined> = {
-      next: (): Promise<IteratorResult<Buffer, undefined>> => {
-        let line: Buffer | undefined;
-        try {
-          line = this.#splitter.shift();
-        } catch (error) {
-          const failure = error as Error; // ERR_LINE_TOO_LONG
-          return Promise.reject(failure);
-        }
-        if (line === undefined) return this.#nextFromSource();
-        result.value = line;
-        return settled;
-      },
-      return: (): Promise<IteratorResult<Buffer, undefined>> => this.return(),
-      [Symbol.asyncIterator]: () => iterator,
-    };
-    return iterator;
+    return new LineIterator(this, this.#splitter);
   }
 
   /**
@@ -192,7 +174,47 @@ export class LineReader implements AsyncIterableIterator<Buffer, undefined>, Buf
 }
 
 const iterationDone: IteratorReturnResult<undefined> = { done: true, value: undefined };
-const emptyLine = Buffer.alloc(0);
+
+/**
+ * A {@link LineReader}'s iterator for `for await`: a buffered line comes in one result object and one
+ * settled promise, both reused (made at the first buffered line, so a connection that only waits
+ * never makes them); a line that must be waited for comes through the reader's own `next()`.
+ */
+class LineIterator implements AsyncIterableIterator<Buffer, undefined> {
+  readonly #reader: LineReader;
+  readonly #splitter: LineSplitter;
+  #result: { done: false; value: Buffer } | undefined;
+  #settled: Promise<IteratorResult<Buffer, undefined>> | undefined;
+
+  constructor(reader: LineReader, splitter: LineSplitter) {
+    this.#reader = reader;
+    this.#splitter = splitter;
+  }
+
+  next(): Promise<IteratorResult<Buffer, undefined>> {
+    let line: Buffer | undefined;
+    try {
+      line = this.#splitter.shift();
+    } catch (error) {
+      const failure = error as Error; // ERR_LINE_TOO_LONG
+      return Promise.reject(failure);
+    }
+    if (line === undefined) return this.#reader.next();
+    if (this.#result === undefined) {
+      this.#result = { done: false, value: line };
+      this.#settled = Promise.resolve(this.#result);
+    } else this.#result.value = line;
+    return this.#settled as Promise<IteratorResult<Buffer, undefined>>;
+  }
+
+  return(): Promise<IteratorResult<Buffer, undefined>> {
+    return this.#reader.return();
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
 
 function toIteratorResult(line: Buffer): IteratorResult<Buffer, undefined> {
   return line.length > 0 ? { done: false, value: line } : iterationDone;

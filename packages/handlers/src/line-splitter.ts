@@ -1,4 +1,5 @@
 import { LineTooLongError, requireInteger } from '@socketserver/core';
+import { bufferView } from './buffer-view.js';
 
 const newline = 0x0a;
 const empty = Buffer.alloc(0);
@@ -78,9 +79,7 @@ export class LineSplitter {
       if (lineEnd === chunk.length)
         this.#clear(); // all scanned: hold no reference to it
       else this.#offset = lineEnd;
-      // Buffer.from over the ArrayBuffer makes the view about twice as fast as subarray(), which
-      // looks up the constructor through Symbol.species for every line.
-      const tail = Buffer.from(chunk.buffer, chunk.byteOffset + start, lineEnd - start);
+      const tail = bufferView(chunk.buffer, chunk.byteOffset + start, lineEnd - start);
       return this.#partialLength === 0 ? tail : this.#takePartial(tail);
     }
     if (chunk.length >= limit) {

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { ConnectionClosedError } from '@socketserver/core';
+import { bufferView } from './buffer-view.js';
 
 const written: Promise<void> = Promise.resolve();
 
@@ -167,7 +168,7 @@ export class SocketWriter {
     const run =
       length === first.byteLength
         ? first
-        : Buffer.from(this.#runBuffer as ArrayBuffer, this.#runStart, length);
+        : bufferView(this.#runBuffer as ArrayBufferLike, this.#runStart, length);
     this.#runFirst = undefined;
     this.#runBuffer = undefined;
     return run;
