@@ -1,7 +1,16 @@
-// The orchestrator's handle on the load generator process (load/generator.ts).
+// The orchestrator's handle on the Node.js load generator process (load/generator.ts), and what
+// every load generator (this one, or the native one: native-load-generator.ts) offers it.
 import { fileURLToPath } from 'node:url';
 import { ManagedProcess } from './managed-process.ts';
-import type { Endpoint, GeneratorCommand, GeneratorReply, LoadRequest, LoadTally } from './load/protocol.ts';
+import { sampleServerCpu, type CpuSample } from './process-cpu.ts';
+import {
+  startDelayMs,
+  type Endpoint,
+  type GeneratorCommand,
+  type GeneratorReply,
+  type LoadRequest,
+  type LoadTally,
+} from './load/protocol.ts';
 
 const generatorScript = fileURLToPath(new URL('load/generator.ts', import.meta.url));
 
@@ -16,12 +25,39 @@ export interface IdleSteps {
 export interface LoadOutcome {
   readonly tally: LoadTally;
   readonly elapsedMs: number;
+  /**
+   * The load generator's own CPU time (user + system) in the measured window, in seconds;
+   * undefined when not measured (idle).
+   */
+  readonly generatorCpuSeconds?: number;
+  /** The user-space part of `generatorCpuSeconds` (its own code), where measured (native). */
+  readonly generatorUserCpuSeconds?: number;
+  /** The cores the load generator could use at most: its processes (native) or worker threads (Node.js). */
+  readonly generatorCores: number;
 }
 
-export class LoadGeneratorClient {
+/** Which load generator ran a scenario. */
+export type LoadGeneratorKind = 'native' | 'node';
+
+/** What the orchestrator asks of a load generator. */
+export interface LoadGenerator {
+  readonly kind: LoadGeneratorKind;
+  /** Resolves once the server echoes one line (undefined), or with why it did not. */
+  ready(endpoint: Endpoint, timeoutMs: number): Promise<string | undefined>;
+  /** Runs one scenario; rejects if the generator fails or takes longer than `timeoutMs`. */
+  run(request: LoadRequest, timeoutMs: number, steps?: IdleSteps): Promise<LoadOutcome>;
+  /** Stops it (and whatever it started). */
+  close(): Promise<void>;
+}
+
+/** The Node.js load generator: one process, `workers` worker threads, for its whole server. */
+export class LoadGeneratorClient implements LoadGenerator {
+  readonly kind = 'node';
+  readonly #workers: number;
   readonly #process: ManagedProcess;
 
   constructor(workers: number, fdLimit: number) {
+    this.#workers = workers;
     this.#process = new ManagedProcess(
       process.execPath,
       [generatorScript, '--workers', String(workers)],
@@ -61,8 +97,44 @@ export class LoadGeneratorClient {
     return reply.reply === 'ready' ? reply.failure : `unexpected reply ${reply.reply}`;
   }
 
-  /** Runs one scenario; rejects if the generator fails or takes longer than `timeoutMs`. */
+  /**
+   * Runs one scenario; rejects if the generator fails or takes longer than `timeoutMs`. Its own
+   * CPU (the process, all its threads) is sampled from /proc at the measured window's edges, on
+   * timers counted from the command (as run.ts samples the server's).
+   */
   async run(request: LoadRequest, timeoutMs: number, steps?: IdleSteps): Promise<LoadOutcome> {
+    const samples: { start?: CpuSample; end?: CpuSample } = {};
+    const timers =
+      request.kind === 'idle'
+        ? []
+        : [
+            setTimeout(() => (samples.start = sampleServerCpu([this.pid])), startDelayMs + request.warmupMs),
+            setTimeout(
+              () => (samples.end = sampleServerCpu([this.pid])),
+              startDelayMs + request.warmupMs + request.durationMs,
+            ),
+          ];
+    try {
+      const outcome = await this.#run(request, timeoutMs, steps);
+      if (samples.start !== undefined && samples.end === undefined) samples.end = sampleServerCpu([this.pid]);
+      const { start, end } = samples;
+      return {
+        ...outcome,
+        generatorCores: this.#workers,
+        ...(start === undefined || end === undefined
+          ? {}
+          : { generatorCpuSeconds: (end.processSeconds[0] ?? 0) - (start.processSeconds[0] ?? 0) }),
+      };
+    } finally {
+      for (const timer of timers) clearTimeout(timer);
+    }
+  }
+
+  async #run(
+    request: LoadRequest,
+    timeoutMs: number,
+    steps: IdleSteps | undefined,
+  ): Promise<{ tally: LoadTally; elapsedMs: number }> {
     this.#send({ command: 'run', request });
     if (request.kind === 'idle') {
       if (steps === undefined) throw new Error('the idle scenario needs its steps');

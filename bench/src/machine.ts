@@ -43,21 +43,33 @@ export function findPython(): { executable: string; version: string } | { unavai
   }
 }
 
-/** Compiles baselines/c-echo.c into a temporary directory; why not, when it cannot. */
-export function buildCEcho(): { path: string; compiler: string } | { unavailable: string } {
-  const source = fileURLToPath(new URL('../baselines/c-echo.c', import.meta.url));
+/** Compiles `source` (relative to bench/src/) with gcc -O2 into a temporary directory; why not, when it cannot. */
+function buildC(source: string, name: string): { path: string; compiler: string } | { unavailable: string } {
+  const sourcePath = fileURLToPath(new URL(source, import.meta.url));
   try {
     const compiler =
       execFileSync('gcc', ['--version'], { encoding: 'utf8', timeout: 10_000 }).split('\n')[0] ?? 'gcc';
-    const binary = path.join(mkdtempSync(path.join(os.tmpdir(), 'bench-c-echo-')), 'c-echo');
-    execFileSync('gcc', ['-O2', '-o', binary, source], { encoding: 'utf8', timeout: 60_000, stdio: 'pipe' });
+    const binary = path.join(mkdtempSync(path.join(os.tmpdir(), `bench-${name}-`)), name);
+    execFileSync('gcc', ['-O2', '-o', binary, sourcePath], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      stdio: 'pipe',
+    });
     return { path: binary, compiler };
   } catch (error) {
     return {
-      unavailable: `gcc could not build baselines/c-echo.c (${(error as Error).message.split('\n')[0] ?? ''})`,
+      unavailable: `gcc could not build ${source.replace(/^\.\.\//, '')} (${(error as Error).message.split('\n')[0] ?? ''})`,
     };
   }
 }
+
+/** Compiles baselines/c-echo.c into a temporary directory; why not, when it cannot. */
+export const buildCEcho = (): { path: string; compiler: string } | { unavailable: string } =>
+  buildC('../baselines/c-echo.c', 'c-echo');
+
+/** Compiles load-native/load-generator.c (the native load generator) into a temporary directory. */
+export const buildNativeLoadGenerator = (): { path: string; compiler: string } | { unavailable: string } =>
+  buildC('../load-native/load-generator.c', 'load-generator');
 
 /**
  * A throwaway certificate for the TLS rows: ECDSA P-256, self-signed for 127.0.0.1 and localhost,

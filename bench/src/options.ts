@@ -13,6 +13,10 @@ export interface RunOptions {
   readonly durationSeconds: number;
   readonly drainSeconds: number;
   readonly loadWorkers: number;
+  /** The load generator: native (C, built with gcc at the start; Node.js when it cannot be) or node. */
+  readonly loadGenerator: 'native' | 'node';
+  /** Processes of the native load generator per scenario. */
+  readonly loadProcesses: number;
   readonly idleConnections: number;
   /** Only the servers whose id contains one of these (for trying things out); empty: all. */
   readonly only: readonly string[];
@@ -28,7 +32,11 @@ export const usageText = `usage: node bench/src/run.ts [options]
   --first-warmup S       warm-up of a thread/fork/pool server's first scenario (default 1.5; quick 0.3)
   --duration S           measured seconds per run (default 1; quick 0.25)
   --drain S              seconds outstanding echoes may take after the window (default 20)
-  --load-workers N       load generator worker threads (default 2)
+  --load-generator G     native (default: load-native/load-generator.c, built with gcc; Node.js
+                         when gcc cannot build it) or node (src/load/generator.ts)
+  --load-processes N     native load generator: processes per scenario (default 1)
+  --load-workers N       Node.js load generator: worker threads (default 2); it also runs what the
+                         native one does not (idle, TLS)
   --idle-connections N   connections of the idle scenario (default 10000; quick 2000)
   --only ID[,ID…]        only servers whose id contains one of these (a partial run, for trying things)
   --group G[,G…]         only these groups: ${groupIds.join(', ')} (default: all); the results and
@@ -47,6 +55,8 @@ export function parseRunOptions(argv: readonly string[]): RunOptions {
       duration: { type: 'string' },
       drain: { type: 'string' },
       'load-workers': { type: 'string' },
+      'load-generator': { type: 'string' },
+      'load-processes': { type: 'string' },
       'idle-connections': { type: 'string' },
       only: { type: 'string' },
       group: { type: 'string' },
@@ -74,10 +84,18 @@ export function parseRunOptions(argv: readonly string[]): RunOptions {
     durationSeconds: number('duration', quick ? 0.25 : 1, 0.1, 60),
     drainSeconds: number('drain', 20, 1, 300),
     loadWorkers: Math.floor(number('load-workers', 2, 1, 64)),
+    loadGenerator: parseLoadGenerator(values['load-generator']),
+    loadProcesses: Math.floor(number('load-processes', 1, 1, 16)),
     idleConnections: Math.floor(number('idle-connections', quick ? 2000 : 10_000, 1, 100_000)),
     only: values.only === undefined ? [] : values.only.split(',').filter((id) => id !== ''),
     groups: parseGroups(values.group),
   };
+}
+
+function parseLoadGenerator(text: string | undefined): 'native' | 'node' {
+  if (text === undefined || text === 'native' || text === 'node') return text ?? 'native';
+  process.stderr.write(`run: --load-generator takes native or node, not ${text}\n${usageText}\n`);
+  process.exit(2);
 }
 
 /** `--group`'s list: known ids, each once; every group when absent. */

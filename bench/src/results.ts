@@ -54,8 +54,21 @@ export interface AimRecord {
   readonly threshold: number;
   readonly comparison: 'atLeast' | 'atMost';
   readonly ratio?: number;
-  readonly status: 'PASS' | 'FAIL' | 'n/a';
+  /**
+   * 'not claimed': a cell it is computed from is load-generator-bound (see ceiling.ts);
+   * 'reported': a ratio shown next to the aims, not an aim.
+   */
+  readonly status: 'PASS' | 'FAIL' | 'n/a' | 'not claimed' | 'reported';
   readonly note?: string;
+}
+
+/** Which load generator ran the scenarios. Absent from results written before there was a choice (Node.js). */
+export interface LoadGeneratorRecord {
+  readonly kind: 'native' | 'node';
+  /** What it is and what it ran, for the report. */
+  readonly description: string;
+  /** Why the Node.js one ran, when the native one was wanted. */
+  readonly fallbackReason?: string;
 }
 
 export interface BenchResults {
@@ -81,6 +94,7 @@ export interface BenchResults {
     readonly idleConnectionsWanted: number;
     readonly fdLimit: number;
   };
+  readonly loadGenerator?: LoadGeneratorRecord;
   readonly scenarios: readonly {
     readonly id: ScenarioId;
     readonly title: string;

@@ -9,9 +9,10 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { evaluateAims } from './aims.ts';
-import { LoadGeneratorClient } from './load-generator-client.ts';
+import { LoadGeneratorClient, type LoadGenerator } from './load-generator-client.ts';
 import {
   buildCEcho,
+  buildNativeLoadGenerator,
   fdLimitFor,
   findPython,
   loadAverageNow,
@@ -19,6 +20,7 @@ import {
   makeTlsCertificate,
 } from './machine.ts';
 import { describeExit, killAllGroups } from './managed-process.ts';
+import { NativeLoadGenerator } from './native-load-generator.ts';
 import { parseRunOptions } from './options.ts';
 import { cpuMetrics, sampleServerCpu, type CpuSample } from './process-cpu.ts';
 import { processTreeRssBytes } from './process-tree-rss.ts';
@@ -35,7 +37,15 @@ import {
 } from './results.ts';
 import { scenarioById, scenarios, type ScenarioId, type Timing } from './scenarios.ts';
 import { ServerInstances } from './server-instances.ts';
-import { groupIds, groups, serverSpecs, skipReason, type GroupId, type ServerSpec } from './servers.ts';
+import {
+  echoHandlersAvailable,
+  groupIds,
+  groups,
+  serverSpecs,
+  skipReason,
+  type GroupId,
+  type ServerSpec,
+} from './servers.ts';
 import { startDelayMs, type Endpoint } from './load/protocol.ts';
 
 const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -59,6 +69,9 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 const machine = machineInfo();
 const python = findPython();
 const cEcho = buildCEcho();
+const nativeGenerator =
+  options.loadGenerator === 'native' ? buildNativeLoadGenerator() : { unavailable: '--load-generator node' };
+const echoHandlers = echoHandlersAvailable();
 const tls = options.groups.includes('scale-out') ? makeTlsCertificate() : { unavailable: 'not needed' };
 const fdLimit = fdLimitFor(wantedFdLimit);
 const idleConnections = Math.max(1, Math.min(options.idleConnections, fdLimit - fdSlack));
@@ -76,7 +89,29 @@ for (const [what, tool] of [
   if ('unavailable' in tool) notes.push(`${what} skipped: ${tool.unavailable}`);
 }
 
-const specs = serverSpecs({ cEcho, python, tls }).filter(
+if (!echoHandlers.includes('line')) {
+  notes.push("echo line rows skipped: apps/echo does not accept --handler line (its --help lists no 'line')");
+}
+const loadGeneratorRecord =
+  'path' in nativeGenerator
+    ? {
+        kind: 'native' as const,
+        description:
+          `native (load-native/load-generator.c, gcc -O2; ${options.loadProcesses} process(es) per scenario, one thread each, epoll), ` +
+          `the Node.js one (${options.loadWorkers} worker thread(s)) for the idle scenario and TLS`,
+      }
+    : {
+        kind: 'node' as const,
+        description: `Node.js (src/load/generator.ts, ${options.loadWorkers} worker thread(s))`,
+        ...(options.loadGenerator === 'native' ? { fallbackReason: nativeGenerator.unavailable } : {}),
+      };
+if ('unavailable' in nativeGenerator) {
+  notes.push(
+    `native load generator not used, the Node.js one runs everything: ${nativeGenerator.unavailable}`,
+  );
+}
+
+const specs = serverSpecs({ cEcho, python, tls, echoHandlers }).filter(
   (spec) => options.only.length === 0 || options.only.some((id) => spec.id.includes(id)),
 );
 const runGroups = groups(specs).filter(
@@ -125,6 +160,7 @@ const results: BenchResults = {
     idleConnectionsWanted: options.idleConnections,
     fdLimit,
   },
+  loadGenerator: loadGeneratorRecord,
   scenarios: scenarios.map(({ id, title, description }) => ({ id, title, description })),
   servers: listedServers.map(({ spec, group }) => ({
     id: spec.id,
@@ -261,7 +297,7 @@ function sampleCpuOverWindow(
 async function runScenario(
   spec: ServerSpec,
   server: ServerInstances,
-  generator: LoadGeneratorClient,
+  generator: LoadGenerator,
   port: number,
   scenarioId: ScenarioId,
   timing: Timing,
@@ -288,7 +324,7 @@ async function runScenario(
       },
     })
     .finally(() => cpu?.finish());
-  const { tally, elapsedMs } = outcome;
+  const { tally, elapsedMs, generatorCpuSeconds, generatorUserCpuSeconds, generatorCores } = outcome;
   const { start: cpuStart, end: cpuEnd } = cpu?.samples ?? {};
   const cpuRaw =
     cpuStart === undefined || cpuEnd === undefined
@@ -308,6 +344,9 @@ async function runScenario(
     elapsedMs: Math.round(elapsedMs),
     histogram: tally.histogram,
     failureCount: tally.failureCount,
+    loadGenerator: generator.kind,
+    ...(generatorCpuSeconds === undefined ? {} : { generatorCpuSeconds, generatorCores }),
+    ...(generatorUserCpuSeconds === undefined ? {} : { generatorUserCpuSeconds }),
     ...rss,
     ...cpuRaw,
   };
@@ -323,6 +362,20 @@ async function runScenario(
   let metrics = metricsOf(scenarioId, tally, timing.durationMs);
   if (cpuStart !== undefined && cpuEnd !== undefined) {
     metrics = { ...metrics, ...cpuMetrics(cpuStart, cpuEnd, tally.operations, timing.durationMs) };
+  }
+  if (generatorCpuSeconds !== undefined && generatorCpuSeconds > 0) {
+    // The generator's own CPU in the window: the cores it kept busy (of `generatorCores` it could
+    // use) and the operations per second of its CPU time, against the C server the ceiling.
+    metrics = {
+      ...metrics,
+      generatorCores: Math.round((generatorCpuSeconds / (timing.durationMs / 1000)) * 1000) / 1000,
+      generatorCoreShare:
+        Math.round((generatorCpuSeconds / (timing.durationMs / 1000) / generatorCores) * 1000) / 1000,
+      operationsPerGeneratorCpuSecond: Math.round(tally.operations / generatorCpuSeconds),
+      ...(generatorUserCpuSeconds === undefined || generatorUserCpuSeconds <= 0
+        ? {}
+        : { operationsPerGeneratorUserCpuSecond: Math.round(tally.operations / generatorUserCpuSeconds) }),
+    };
   }
   if (scenarioId === 'idle') {
     const { rssBeforeBytes = 0, rssAfterBytes = 0, connectionsOpen = 0 } = rss;
@@ -351,6 +404,12 @@ async function runScenario(
   return { round, status: 'ok', metrics, raw };
 }
 
+/** The native load generator (it starts the Node.js one if a scenario needs it), or the Node.js one. */
+const newLoadGenerator = (): LoadGenerator =>
+  'path' in nativeGenerator
+    ? new NativeLoadGenerator(nativeGenerator.path, options.loadProcesses, options.loadWorkers, fdLimit)
+    : new LoadGeneratorClient(options.loadWorkers, fdLimit);
+
 /** Starts `spec`, runs its scenarios (a new load generator after one fails), stops it. */
 async function measureServer(
   spec: ServerSpec,
@@ -359,7 +418,7 @@ async function measureServer(
 ): Promise<void> {
   const server = new ServerInstances(spec.command, spec.args, spec.instances ?? 1, fdLimit);
   // Started alongside the server: both start-ups overlap.
-  let generator: LoadGeneratorClient | undefined = new LoadGeneratorClient(options.loadWorkers, fdLimit);
+  let generator: LoadGenerator | undefined = newLoadGenerator();
   let isGeneratorReady = false;
   const fail = (from: number, reason: string): void => {
     for (const scenario of scenarioIds.slice(from)) {
@@ -388,7 +447,7 @@ async function measureServer(
           `the server exited (${describeExit(server.exitStatus)}): ${server.stderr.trim().slice(0, 300)}`,
         );
       }
-      generator ??= new LoadGeneratorClient(options.loadWorkers, fdLimit);
+      generator ??= newLoadGenerator();
       if (!isGeneratorReady) {
         isGeneratorReady = true;
         const notReady = await generator
@@ -431,7 +490,7 @@ console.log(
   `bench: ${options.quick ? 'quick' : 'full'} run, ${options.rounds} round(s), ${totalRuns} runs; ` +
     `${machine.hostname}: ${machine.cpuCount} × ${machine.cpuModel}, ${(machine.totalMemoryBytes / 2 ** 30).toFixed(1)} GiB, ` +
     `load average ${machine.loadAverageStart.join(' ')}; Node.js ${process.version}, ${results.runtime.python}; ` +
-    `fd limit ${fdLimit}; load generator: ${options.loadWorkers} worker thread(s)`,
+    `fd limit ${fdLimit}; load generator: ${loadGeneratorRecord.description}`,
 );
 for (const note of notes) console.log(`bench: ${note}`);
 
@@ -451,6 +510,7 @@ try {
 } finally {
   killAllGroups();
   if ('path' in cEcho) rmSync(path.dirname(cEcho.path), { recursive: true, force: true });
+  if ('path' in nativeGenerator) rmSync(path.dirname(nativeGenerator.path), { recursive: true, force: true });
   if ('certPath' in tls) rmSync(path.dirname(tls.certPath), { recursive: true, force: true });
 }
 

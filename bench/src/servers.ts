@@ -1,4 +1,5 @@
 // The servers, which scenarios each one runs (the matrix), and why the other cells are skipped.
+import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { scaleOutInstances, scenarioById, type ScenarioId } from './scenarios.ts';
 
@@ -10,7 +11,7 @@ export interface ServerSpec {
   readonly id: string;
   readonly name: string;
   readonly kind: ServerKind;
-  readonly handler?: 'raw' | 'stream';
+  readonly handler?: EchoHandler;
   readonly strategy?: string;
   readonly command: string;
   /** With `instances` above 1, it holds `--port 0`: the first process's port goes to the others. */
@@ -44,6 +45,11 @@ export interface Group {
 }
 
 export const strategies = ['serial', 'async', 'thread', 'fork', 'pool'] as const;
+/** The echo app's handlers the matrix has rows for: raw, stream, and line where the app has it. */
+export const echoHandlers = ['raw', 'stream', 'line'] as const;
+export type EchoHandler = (typeof echoHandlers)[number];
+/** The baseline of the line-oriented rows (stream, line, Python): node:net line echo, batched. */
+export const lineEchoBaselineId = 'line-echo-batched';
 export const pythonThreadingId = 'python-threading';
 export const pythonThreadingCpuId = 'python-threading-cpu';
 
@@ -52,14 +58,30 @@ const echoServerBin = fileURLToPath(
   new URL('bin/echo-server.js', import.meta.resolve('@socketserver/echo/package.json')),
 );
 
+/** The handlers apps/echo accepts (`--handler`), from the choices its --help lists; raw and stream if that fails. */
+export function echoHandlersAvailable(): EchoHandler[] {
+  try {
+    const help = execFileSync(process.execPath, [echoServerBin, '--help'], {
+      encoding: 'utf8',
+      timeout: 15_000,
+    });
+    const choices = /--handler <kind>[\s\S]*?\(choices: ([^)]*)/.exec(help)?.[1] ?? '';
+    return echoHandlers.filter((handler) => handler !== 'line' || choices.includes('"line"'));
+  } catch {
+    return ['raw', 'stream'];
+  }
+}
+
 export interface Toolchain {
   readonly cEcho: { readonly path: string } | { readonly unavailable: string };
   readonly python: { readonly executable: string } | { readonly unavailable: string };
   /** The TLS rows' certificate and key files. */
   readonly tls: { readonly certPath: string; readonly keyPath: string } | { readonly unavailable: string };
+  /** The handlers apps/echo accepts: rows for these only. */
+  readonly echoHandlers: readonly EchoHandler[];
 }
 
-export function serverSpecs({ cEcho, python, tls }: Toolchain): ServerSpec[] {
+export function serverSpecs({ cEcho, python, tls, echoHandlers: handlers }: Toolchain): ServerSpec[] {
   const node = process.execPath;
   const pythonServer = (id: string, name: string, args: string[]): ServerSpec => ({
     id,
@@ -68,13 +90,13 @@ export function serverSpecs({ cEcho, python, tls }: Toolchain): ServerSpec[] {
     handler: 'stream',
     command: 'executable' in python ? python.executable : 'python3',
     args: [local('../baselines/python_echo.py'), ...args],
-    baselineId: 'line-echo',
+    baselineId: lineEchoBaselineId,
     pythonId: pythonThreadingId,
     startsWorkers: true,
     ...('unavailable' in python ? { unavailable: python.unavailable } : {}),
   });
   const echo = strategies.flatMap((strategy) =>
-    (['raw', 'stream'] as const).map((handler): ServerSpec => ({
+    handlers.map((handler): ServerSpec => ({
       id: `echo-${handler}-${strategy}`,
       name: `echo ${handler} ${strategy}`,
       kind: 'echo',
@@ -82,7 +104,7 @@ export function serverSpecs({ cEcho, python, tls }: Toolchain): ServerSpec[] {
       strategy,
       command: node,
       args: [echoServerBin, '--port', '0', '--quiet', '--handler', handler, '--strategy', strategy],
-      baselineId: handler === 'raw' ? 'raw-net' : 'line-echo',
+      baselineId: handler === 'raw' ? 'raw-net' : lineEchoBaselineId,
       asyncId: `echo-${handler}-async`,
       pythonId: pythonThreadingId,
       startsWorkers: strategy !== 'serial' && strategy !== 'async',
@@ -198,13 +220,24 @@ export function serverSpecs({ cEcho, python, tls }: Toolchain): ServerSpec[] {
       startsWorkers: false,
     },
     {
+      id: lineEchoBaselineId,
+      name: 'node:net line echo, batched',
+      kind: 'baseline',
+      handler: 'stream',
+      command: node,
+      args: [local('../baselines/net-line-echo-batched.ts')],
+      baselineId: lineEchoBaselineId,
+      pythonId: pythonThreadingId,
+      startsWorkers: false,
+    },
+    {
       id: 'line-echo',
       name: 'node:net line echo',
       kind: 'baseline',
       handler: 'stream',
       command: node,
       args: [local('../baselines/net-line-echo.ts')],
-      baselineId: 'line-echo',
+      baselineId: lineEchoBaselineId,
       pythonId: pythonThreadingId,
       startsWorkers: false,
     },
@@ -241,9 +274,9 @@ export function skipReason(scenario: ScenarioId, server: ServerSpec): string | u
   if (scenario === 'cpu') return isCpuServer ? undefined : 'not a CPU-bound server';
   if (isCpuServer) return 'CPU-bound servers run the CPU-bound scenario only';
   if (server.kind === 'ceiling') {
-    return scenario === 'throughput' || scenario.startsWith('pingpong')
+    return scenario === 'throughput' || scenario.startsWith('pingpong') || scenario === 'connect'
       ? undefined
-      : 'the ceiling reference runs the throughput and ping-pong scenarios only';
+      : 'the ceiling reference runs the throughput, ping-pong and connection rate scenarios only';
   }
   const strategy = server.strategy;
   if (scenario === 'idle') {

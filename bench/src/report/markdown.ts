@@ -1,6 +1,7 @@
 // docs/benchmarks.md from a results file: the run, the load generator's ceiling, the aims, one
 // table and chart per scenario, what was skipped and why, and bench/findings.md verbatim.
 // The output is already in Prettier's format (`prettier --check` passes on it).
+import { boundShare, ceilingOf, ceilingRates, ceilingServerId, loadGeneratorBound } from '../ceiling.ts';
 import {
   cellOf,
   groupsOf,
@@ -20,12 +21,15 @@ export function referenceOf(scenario: ScenarioId, server: ServerRecord): string 
   return server.baselineId;
 }
 
+const lineRowsText =
+  'raw rows ÷ node:net raw (pipe), stream and line rows (and Python, and the per-line echo) ÷ node:net line echo, batched';
+
 export const referenceText: Readonly<Record<ScenarioId, string>> = {
-  throughput: 'raw rows ÷ node:net raw (pipe), stream rows ÷ node:net line echo',
-  'pingpong-1': 'raw rows ÷ node:net raw (pipe), stream rows ÷ node:net line echo',
-  'pingpong-50': 'raw rows ÷ node:net raw (pipe), stream rows ÷ node:net line echo',
-  connect: 'raw rows ÷ node:net raw (pipe), stream rows ÷ node:net line echo',
-  large: 'raw rows ÷ node:net raw (pipe), stream rows ÷ node:net line echo',
+  throughput: lineRowsText,
+  'pingpong-1': lineRowsText,
+  'pingpong-50': lineRowsText,
+  connect: lineRowsText,
+  large: lineRowsText,
   idle: 'every row ÷ node:net raw (pipe)',
   cpu: 'every row ÷ cpu-echo async',
   'scale-connect': 'plain rows ÷ node:net raw (pipe), TLS rows ÷ node:tls raw (pipe)',
@@ -110,6 +114,7 @@ function columnsOf(results: BenchResults, scenario: ScenarioId): Column[] {
     versus(title, name, (server) => server.pythonId);
   const mebibytes = (value: number): string => fixed(value / 2 ** 20, 1);
   const microseconds = (value: number): string => (value < 100 ? fixed(value, 1) : integer(value));
+  const generatorCpu = metric('load generator CPU, cores', 'generatorCores', (value) => fixed(value, 2));
   const serverCpu = (operation: string): Column[] => [
     metric('server CPU, cores', 'serverCores', (value) => fixed(value, 2)),
     metric(`CPU µs per ${operation}`, 'cpuUsPerOperation', microseconds),
@@ -124,6 +129,7 @@ function columnsOf(results: BenchResults, scenario: ScenarioId): Column[] {
         baseline('linesPerSecond'),
         strategy('linesPerSecond'),
         python('linesPerSecond'),
+        generatorCpu,
       ];
     case 'pingpong-1':
     case 'pingpong-50':
@@ -134,6 +140,7 @@ function columnsOf(results: BenchResults, scenario: ScenarioId): Column[] {
         metric('p99.9 µs', 'p999Us', integer),
         baseline('p99Us', 'p99 vs baseline (lower is better)'),
         python('roundTripsPerSecond', 'round trips vs Python'),
+        generatorCpu,
       ];
     case 'connect':
       return [
@@ -143,6 +150,7 @@ function columnsOf(results: BenchResults, scenario: ScenarioId): Column[] {
         baseline('connectionsPerSecond'),
         strategy('connectionsPerSecond'),
         python('connectionsPerSecond'),
+        generatorCpu,
       ];
     case 'large':
       return [
@@ -152,6 +160,7 @@ function columnsOf(results: BenchResults, scenario: ScenarioId): Column[] {
         baseline('megabytesPerSecond'),
         strategy('megabytesPerSecond'),
         python('megabytesPerSecond'),
+        generatorCpu,
       ];
     case 'idle':
       return [
@@ -223,16 +232,32 @@ export function renderScenario(
   if (entries.length === 0) return '';
   const columns = columnsOf(results, scenario);
   const measured = entries.filter(({ cell }) => cell.status !== 'skipped');
-  const rows = measured.map(({ server, cell }) =>
-    cell.status === 'failed' || Object.keys(cell.summary).length === 0
-      ? [server.name, 'FAILED', ...columns.slice(1).map(() => '')]
-      : [
-          cell.runs.some((run) => run.status === 'failed')
-            ? `${server.name} (some runs failed)`
-            : server.name,
-          ...columns.map((column) => column.cell(cell, server)),
-        ],
-  );
+  const marks = new Set<string>();
+  const rows = measured.map(({ server, cell }) => {
+    if (cell.status === 'failed' || Object.keys(cell.summary).length === 0)
+      return [server.name, 'FAILED', ...columns.slice(1).map(() => '')];
+    const mark = loadGeneratorBound(results, scenario, server.id);
+    if (mark !== undefined) marks.add(mark);
+    const name = `${server.name}${mark === undefined ? '' : ` ${mark}`}`;
+    return [
+      cell.runs.some((run) => run.status === 'failed') ? `${name} (some runs failed)` : name,
+      ...columns.map((column) => column.cell(cell, server)),
+    ];
+  });
+  const ceiling = ceilingOf(results, scenario);
+  const unit = ceilingRates[scenario]?.unit ?? '';
+  const footnotes = [
+    ...(marks.has('†') && ceiling !== undefined
+      ? [
+          `† load-generator-bound: at least ${percent(boundShare)} of the load generator's ceiling (${integer(ceiling)} ${unit} per CPU-second of its own); it measured the generator as much as the server.`,
+        ]
+      : []),
+    ...(marks.has('‡')
+      ? [
+          `‡ load-generator-bound: the load generator kept at least ${percent(boundShare)} of the cores it could use busy in this cell.`,
+        ]
+      : []),
+  ];
   const skipped = entries.filter(({ cell }) => cell.status === 'skipped');
   return [
     `## ${title}`,
@@ -248,6 +273,9 @@ export function renderScenario(
     ...(chartPath === undefined ? [] : ['', `![${title}: ratios against the baseline](${chartPath})`]),
     '',
     markdownTable(['server', ...columns.map((column) => column.title)], rows),
+    ...(footnotes.length === 0
+      ? []
+      : ['', ...footnotes.flatMap((note, index) => (index === 0 ? [note] : ['', note]))]),
     ...(skipped.length === 0
       ? []
       : ['', 'Skipped:', '', ...skipped.map(({ server, cell }) => `- ${server.name}: ${cell.reason ?? ''}`)]),
@@ -258,27 +286,88 @@ export function renderAimsTable(results: BenchResults): string {
   const rows = results.aims.map((aim) => [
     aim.description,
     aim.ratio === undefined ? '—' : ratio(aim.ratio),
-    aim.status === 'n/a' ? `n/a (${aim.note ?? ''})` : aim.status,
+    aim.status === 'n/a' || aim.status === 'not claimed' ? `${aim.status} (${aim.note ?? ''})` : aim.status,
   ]);
   const passed = results.aims.filter((aim) => aim.status === 'PASS').length;
+  const aims = results.aims.filter((aim) => aim.status !== 'reported').length;
   return [
-    `## Aims: ${passed} of ${results.aims.length} met`,
+    `## Aims: ${passed} of ${aims} met`,
     '',
     markdownTable(['aim', 'ratio (medians)', 'result'], rows),
   ].join('\n');
 }
 
-/** "The load generator's ceiling is …", from the C server's rows. */
+/**
+ * The load generator's ceiling per scenario (operations per second of its own CPU time against
+ * the C echo server, see ceiling.ts) and its ratio to node:net raw (pipe) in the same run.
+ */
 export function renderCeiling(results: BenchResults): string {
-  const lines = medianOf(results, 'throughput', 'c-echo', 'linesPerSecond');
-  const megabytes = medianOf(results, 'throughput', 'c-echo', 'megabytesPerSecond');
-  const server = results.servers.find((candidate) => candidate.id === 'c-echo');
+  const server = results.servers.find((candidate) => candidate.id === ceilingServerId);
+  const scenarioNames: Partial<Record<ScenarioId, string>> = {
+    throughput: 'stream throughput',
+    'pingpong-1': 'ping-pong, 1 connection',
+    'pingpong-50': 'ping-pong, 50 connections',
+    connect: 'connection rate',
+  };
+  const rows = Object.entries(scenarioNames).flatMap(([id, name]) => {
+    const scenario = id as ScenarioId;
+    const rate = ceilingRates[scenario];
+    const ceiling = ceilingOf(results, scenario);
+    if (rate === undefined || ceiling === undefined) return [];
+    const pipe = medianOf(results, scenario, 'raw-net', rate.metric);
+    const against = medianOf(results, scenario, ceilingServerId, rate.metric);
+    const cores = medianOf(results, scenario, ceilingServerId, 'generatorCores');
+    const ownCode = medianOf(results, scenario, ceilingServerId, 'operationsPerGeneratorUserCpuSecond');
+    return [
+      [
+        name,
+        `${integer(ceiling)} ${rate.unit}`,
+        pipe === undefined || pipe === 0
+          ? '—'
+          : `${integer(pipe)} (ceiling = ${ratio(ceiling / pipe)} the pipe)`,
+        ownCode === undefined
+          ? '—'
+          : `${integer(ownCode)}${pipe === undefined || pipe === 0 ? '' : ` (${ratio(ownCode / pipe)} the pipe)`}`,
+        against === undefined ? '—' : integer(against),
+        cores === undefined ? '—' : fixed(cores, 2),
+      ],
+    ];
+  });
+  if (rows.length === 0) {
+    return legacyCeiling(results, server);
+  }
+  return [
+    '## Load generator ceiling',
+    '',
+    `Load generator: ${results.loadGenerator?.description ?? 'Node.js'}. ` +
+      'Its ceiling is what it would sustain with one core of its own: the operations it completed per second of its own CPU time (user + system over the measured window) against the C epoll echo server (`bench/baselines/c-echo.c`), median over the rounds. ' +
+      `A cell at ${percent(boundShare)} of its scenario's ceiling or more is marked † (load-generator-bound), and so is ‡ a cell in which the generator kept ${percent(boundShare)} of its cores busy; aims computed from such cells are not claimed. ` +
+      "Over loopback most of the generator's CPU is the kernel's: its system calls, which also run the TCP receive path of the server's side. The column \"its own code\" divides by its user-space CPU alone: what the instrument itself costs.",
+    '',
+    markdownTable(
+      [
+        'scenario',
+        'ceiling (per generator CPU-second)',
+        'node:net raw (pipe), same run',
+        'its own code (per user-space CPU-second)',
+        'against the C server',
+        'generator CPU there, cores',
+      ],
+      rows,
+    ),
+  ].join('\n');
+}
+
+/** Results from before the native generator: its rates against the C server, as they were reported. */
+function legacyCeiling(results: BenchResults, server: ServerRecord | undefined): string {
+  const lines = medianOf(results, 'throughput', ceilingServerId, 'linesPerSecond');
+  const megabytes = medianOf(results, 'throughput', ceilingServerId, 'megabytesPerSecond');
   if (lines === undefined || megabytes === undefined) {
     return `## Load generator ceiling\n\nNot measured: ${server?.unavailable ?? 'the C echo server has no throughput result'}.`;
   }
   const pingPong = (scenario: 'pingpong-1' | 'pingpong-50'): string => {
-    const trips = medianOf(results, scenario, 'c-echo', 'roundTripsPerSecond');
-    const p99 = medianOf(results, scenario, 'c-echo', 'p99Us');
+    const trips = medianOf(results, scenario, ceilingServerId, 'roundTripsPerSecond');
+    const p99 = medianOf(results, scenario, ceilingServerId, 'p99Us');
     return trips === undefined || p99 === undefined
       ? 'not measured'
       : `${integer(trips)} round trips/s (p99 ${integer(p99)} µs)`;
@@ -327,7 +416,8 @@ function renderRun(results: BenchResults, resultsLink: string): string {
     `- ${settings.rounds} round(s), interleaved: every server once per round, the order rotated each round. ` +
       `Warm-up ${settings.warmupSeconds} s${firstWarmup}, then a ${settings.durationSeconds} s measured window; ` +
       `echoes still outstanding ${settings.drainSeconds} s after it count as missing. Tables show medians, with min–max over the rounds.`,
-    `- Load generator: its own process, ${settings.loadWorkers} worker thread(s), over 127.0.0.1. Every echoed byte is compared ` +
+    `- Load generator: ${results.loadGenerator?.description ?? `Node.js, its own process, ${settings.loadWorkers} worker thread(s)`}` +
+      `${results.loadGenerator?.fallbackReason === undefined ? '' : ` (the native one could not be used: ${results.loadGenerator.fallbackReason})`}, over 127.0.0.1. Every echoed byte is compared ` +
       `with what was sent: ${fixed(results.verifiedBytes / 1e6, 0)} MB verified; failed runs: ${failures}.`,
     `- fd limit ${settings.fdLimit} for the servers and the load generator (started through \`sh -c 'ulimit -n 20000 || ulimit -n "$(ulimit -Hn)"; exec "$@"' sh command args\`); ` +
       (groupsOf(results).includes('idle')
@@ -352,7 +442,7 @@ const howToRead = [
   '',
   '- Every ratio divides medians measured in this run, on this machine: compare ratios, not absolute numbers across runs or machines. ' +
     'With 2 cores shared by the servers and the load generator, differences under about 15% are noise.',
-  '- "vs baseline": a raw-handler row divided by node:net raw (`socket.pipe(socket)`), a stream-handler (or Python) row by the node:net line echo; ' +
+  '- "vs baseline": a raw-handler row divided by node:net raw (`socket.pipe(socket)`), a stream- or line-handler (or Python, or the per-line echo) row by the batched node:net line echo (one `write()` per chunk); ' +
     'idle divides by node:net raw, CPU-bound by cpu-echo async. "vs async": the same handler on the async strategy. ' +
     '"vs Python": the recipe\'s ThreadingTCPServer. For latencies and memory, lower is better, so a ratio above 1 is worse.',
   '- The charts show the "vs baseline" ratio, one bar per server, with the baseline at 1.',
