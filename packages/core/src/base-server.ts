@@ -226,7 +226,10 @@ export abstract class BaseServer<
       for (let next = await this.nextRequest(stop); next !== undefined; next = await this.nextRequest(stop)) {
         // Not awaited: the request runs on its own, tracked until it settles; it never rejects.
         void this.dispatchRequest(next);
-        await this.serviceActions();
+        // Awaited only when it returns something: the default's undefined would cost every
+        // request a promise turn for nothing.
+        const actions = this.serviceActions();
+        if (actions !== undefined) await actions;
       }
     } finally {
       this.#isServing = false;

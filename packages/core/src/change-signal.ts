@@ -21,6 +21,8 @@ export class ChangeSignal {
   /** Wake every waiter. */
   notify(): void {
     const waiters = this.#waiters;
+    // Called on every accept and every end of a request, mostly with nobody waiting: no new array then.
+    if (waiters.length === 0) return;
     this.#waiters = [];
     for (const wake of waiters) wake();
   }

@@ -28,6 +28,12 @@ export class ConnectionRegistry {
   readonly #waiting: Connection[] = [];
   #activeCount = 0;
   readonly #changes = new ChangeSignal();
+  /**
+   * Woken only when a connection may have become takeable: one was queued, or an active one ended
+   * while others wait for its slot. The accept loop waits on it, so the end of every request does
+   * not wake it for nothing.
+   */
+  readonly #takeable = new ChangeSignal();
 
   /** Connections accepted and not yet finished, waiting or active. */
   get size(): number {
@@ -50,6 +56,7 @@ export class ConnectionRegistry {
     this.#connections.set(socket, connection);
     this.#waiting.push(connection);
     this.#changes.notify();
+    this.#takeable.notify();
     return connection;
   }
 
@@ -73,12 +80,17 @@ export class ConnectionRegistry {
   delete(socket: Socket): void {
     const connection = this.#connections.get(socket);
     if (connection === undefined) return;
-    if (connection.state === 'active') this.#activeCount -= 1;
+    const wasActive = connection.state === 'active';
+    if (wasActive) this.#activeCount -= 1;
     connection.state = 'closed';
     this.#connections.delete(socket);
-    const index = this.#waiting.indexOf(connection);
-    if (index !== -1) this.#waiting.splice(index, 1);
+    // Only a waiting connection is in the queue: a served one is not looked for there.
+    if (!wasActive) {
+      const index = this.#waiting.indexOf(connection);
+      if (index !== -1) this.#waiting.splice(index, 1);
+    }
     this.#changes.notify();
+    if (wasActive && this.#waiting.length > 0) this.#takeable.notify();
   }
 
   /** Every connection in a given state. */
@@ -89,6 +101,16 @@ export class ConnectionRegistry {
   /** Resolves on the next add or delete, or when `signal` aborts. */
   changed(signal: AbortSignal): Promise<void> {
     return this.#changes.changed(signal);
+  }
+
+  /**
+   * Resolves when a connection may have become takeable by {@link ConnectionRegistry.takeNext}: on
+   * the next add, or the next end of an active connection while others wait (its slot is free), or
+   * when `signal` aborts. What an accept loop waits on: the end of a request that frees a slot
+   * nobody waits for does not wake it.
+   */
+  takeable(signal: AbortSignal): Promise<void> {
+    return this.#takeable.changed(signal);
   }
 
   /** Resolves once no connection is left, or when `signal` aborts. */

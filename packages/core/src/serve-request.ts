@@ -94,24 +94,72 @@ interface RequestEnding {
   readonly onEnd: ((request: Socket) => void) | undefined;
 }
 
-/** `finish()`, its failure or the handler's reported (unless the idle timeout caused it), then the shutdown. */
-async function endRequestHandler(
-  { request, clientAddress, steps, idle, onEnd }: RequestEnding,
+/**
+ * `finish()`, its failure or the handler's reported (unless the idle timeout caused it), then the
+ * shutdown. Not an async function: a `finish()` that returns nothing (the default) goes straight
+ * on to the shutdown, without a promise turn for it.
+ */
+function endRequestHandler(
+  ending: RequestEnding,
   handler: RequestHandler | undefined,
   failure: unknown,
   hasFailed: boolean,
 ): Promise<void> {
+  let finishing: Promise<void> | undefined;
   try {
-    try {
-      if (handler !== undefined) await finishRequestHandler(handler, failure, hasFailed);
-      else if (hasFailed) throw failure;
-    } catch (error) {
-      if (idle?.hasTimedOut !== true) steps.reportError(request, clientAddress, error);
-    }
-    await shutDown(request, clientAddress, steps, idle);
-  } finally {
-    onEnd?.(request); // whatever happened: the server counts on it to know the request ended
+    if (handler === undefined) {
+      if (hasFailed) throw failure;
+    } else finishing = hasFailed ? finishRequestHandler(handler, failure, true) : finishNow(handler);
+  } catch (error) {
+    reportEndingError(ending, error);
   }
+  if (finishing === undefined) return shutDownEnding(ending);
+  return finishing.then(
+    () => shutDownEnding(ending),
+    (error: unknown) => {
+      reportEndingError(ending, error);
+      return shutDownEnding(ending);
+    },
+  );
+}
+
+/**
+ * {@link finishRequestHandler} after a handler that succeeded, without its promise when `finish()`
+ * returns nothing (the default): `finish()`, then `[Symbol.dispose]()` whatever happened. Returns
+ * `undefined` when both are done, or throws what failed; otherwise the promise of both.
+ */
+function finishNow(handler: RequestHandler): Promise<void> | undefined {
+  let finished: unknown;
+  try {
+    finished = handler.finish();
+  } catch (error) {
+    handler[Symbol.dispose]?.();
+    throw error;
+  }
+  if (finished === undefined) {
+    handler[Symbol.dispose]?.();
+    return undefined;
+  }
+  // Anything finish() returns is awaited, a thenable of another realm included.
+  return Promise.resolve(finished).then(
+    () => handler[Symbol.dispose]?.(),
+    (error: unknown) => {
+      handler[Symbol.dispose]?.();
+      throw error;
+    },
+  );
+}
+
+/** Report the failure of a request ending, unless its idle timeout caused it. */
+function reportEndingError({ request, clientAddress, steps, idle }: RequestEnding, error: unknown): void {
+  if (idle?.hasTimedOut !== true) steps.reportError(request, clientAddress, error);
+}
+
+/** The shutdown of a request ending, then `onEnd`. */
+function shutDownEnding({ request, clientAddress, steps, idle, onEnd }: RequestEnding): Promise<void> {
+  const shuttingDown = shutDown(request, clientAddress, steps, idle);
+  // shutDown never rejects, so onEnd, which the server counts on to know the request ended, always runs.
+  return onEnd === undefined ? shuttingDown : shuttingDown.then(() => onEnd(request));
 }
 
 /** What the idle timer of one request saw. */

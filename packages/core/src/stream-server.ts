@@ -393,7 +393,7 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
           return connection;
         }
       }
-      await this.#registry.changed(signal);
+      await this.#registry.takeable(signal);
     }
     return undefined;
   }

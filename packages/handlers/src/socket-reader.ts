@@ -59,14 +59,15 @@ export class SocketReader {
   /** One timer for all waits: each wait refreshes it, and when it fires it fails the waits pending then. */
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(socket: Socket, options: SocketReaderOptions = {}) {
+  constructor(socket: Socket, options?: SocketReaderOptions) {
     this.#socket = socket;
-    this.#highWaterMarkBytes = requireInteger(
-      'highWaterMarkBytes',
-      options.highWaterMarkBytes ?? defaultHighWaterMarkBytes,
-      1,
-    );
-    this.timeoutMs = options.timeoutMs;
+    // One reader per connection: the defaults take no options record and no validation.
+    const highWaterMarkBytes = options?.highWaterMarkBytes ?? defaultHighWaterMarkBytes;
+    this.#highWaterMarkBytes =
+      highWaterMarkBytes === defaultHighWaterMarkBytes
+        ? highWaterMarkBytes
+        : requireInteger('highWaterMarkBytes', highWaterMarkBytes, 1);
+    if (options?.timeoutMs !== undefined) this.timeoutMs = options.timeoutMs;
     if (socket.destroyed) {
       this.#onClose();
       return;
@@ -105,11 +106,14 @@ export class SocketReader {
    * if nothing is. An empty Buffer means EOF. Never returns more than `maxBytes`.
    */
   read(maxBytes: number): Promise<Buffer> {
-    try {
-      requireInteger('maxBytes', maxBytes, 1);
-    } catch (error) {
-      const failure = error as Error; // ERR_INVALID_OPTION from the validation
-      return Promise.reject(failure);
+    // Checked inline: this runs once per read, and the validator only for its error.
+    if (!(Number.isSafeInteger(maxBytes) && maxBytes >= 1)) {
+      try {
+        requireInteger('maxBytes', maxBytes, 1);
+      } catch (error) {
+        const failure = error as Error; // ERR_INVALID_OPTION from the validation
+        return Promise.reject(failure);
+      }
     }
     // Not an async function: a read that waits holds one promise, not a suspended frame as well.
     if (this.#resolveRead === undefined) {
@@ -117,19 +121,30 @@ export class SocketReader {
       if (this.#isEnded) {
         return this.#failure === undefined ? Promise.resolve(empty) : Promise.reject(this.#failure);
       }
+      // The common case, a read waiting alone: its resolvers go straight into the fields, without
+      // the record Promise.withResolvers would allocate for them.
+      const promise = new Promise<Buffer>(captureResolvers);
+      this.#readMaxBytes = maxBytes;
+      this.#resolveRead = capturedResolve;
+      this.#rejectRead = capturedReject;
+      capturedResolve = undefined;
+      capturedReject = undefined;
+      this.#waitForBytes();
+      return promise;
     }
     const { promise, resolve, reject } = Promise.withResolvers<Buffer>();
-    if (this.#resolveRead === undefined) {
-      this.#readMaxBytes = maxBytes;
-      this.#resolveRead = resolve;
-      this.#rejectRead = reject;
-    } else (this.#laterReads ??= []).push({ maxBytes, resolve, reject });
+    (this.#laterReads ??= []).push({ maxBytes, resolve, reject });
+    this.#waitForBytes();
+    return promise;
+  }
+
+  /** A read waits: let bytes flow, and (re)arm the read timeout. */
+  #waitForBytes(): void {
     this.#resume();
     if (this.#timeoutMs !== undefined) {
       if (this.#timer === undefined) this.#timer = setTimeout(SocketReader.#timeOut, this.#timeoutMs, this);
       else this.#timer.refresh();
     }
-    return promise;
   }
 
   #take(maxBytes: number): Buffer {
@@ -201,6 +216,22 @@ export class SocketReader {
   }
 
   #onData(chunk: Buffer): void {
+    const resolve = this.#resolveRead;
+    if (
+      resolve !== undefined &&
+      this.#bufferedLength === 0 &&
+      chunk.length > 0 &&
+      chunk.length <= this.#readMaxBytes
+    ) {
+      // The common case: one read waits and the chunk fits it. Handed over as it came, without
+      // going through the queue (nothing is buffered, so nothing can be paused or resumed).
+      const next = this.#laterReads?.shift();
+      this.#readMaxBytes = next?.maxBytes ?? 0;
+      this.#resolveRead = next?.resolve;
+      this.#rejectRead = next?.reject;
+      resolve(chunk);
+      return;
+    }
     this.#chunks.push(chunk);
     this.#bufferedLength += chunk.length;
     this.#settleReads();
@@ -255,6 +286,18 @@ interface PendingRead {
   readonly maxBytes: number;
   readonly resolve: (bytes: Buffer) => void;
   readonly reject: (error: Error) => void;
+}
+
+/**
+ * The resolvers of the promise being built by {@link captureResolvers}, taken by the read that
+ * built it at once: a shared executor instead of a closure or a `withResolvers` record per read.
+ */
+let capturedResolve: ((bytes: Buffer) => void) | undefined;
+let capturedReject: ((error: Error) => void) | undefined;
+
+function captureResolvers(resolve: (bytes: Buffer) => void, reject: (error: Error) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
 }
 
 const readerOf = Symbol('SocketReader');

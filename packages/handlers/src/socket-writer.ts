@@ -2,7 +2,11 @@ import type { Socket } from 'node:net';
 import { ConnectionClosedError } from '@socketserver/core';
 import { bufferView } from './buffer-view.js';
 
-const written: Promise<void> = Promise.resolve();
+/**
+ * What `write` returns for every write the socket took at once: one settled promise, so a caller
+ * that sees it knows without waiting (`SocketRequest.send`). Internal to the package.
+ */
+export const written: Promise<void> = Promise.resolve();
 
 /** What a {@link SocketWriter} asks of the connection's reading side. */
 export interface BufferedInput {
