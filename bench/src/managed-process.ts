@@ -34,6 +34,8 @@ export class ManagedProcess {
   readonly #exited: Promise<ExitStatus>;
   #exitStatus: ExitStatus | undefined;
   #lineWaiters: (() => void)[] = [];
+  /** Its stdout has closed: every line it printed has been read ('exit' may come before that). */
+  #isStdoutClosed = false;
 
   /** Starts `command args` with the soft fd limit raised to `fdLimit` (or as far as it goes). */
   constructor(command: string, args: readonly string[], fdLimit: number) {
@@ -51,6 +53,10 @@ export class ManagedProcess {
       const parts = (this.#partialLine + text).split('\n');
       this.#partialLine = parts.pop() ?? '';
       this.#lines.push(...parts);
+      this.#notify();
+    });
+    this.#child.stdout.on('close', () => {
+      this.#isStdoutClosed = true;
       this.#notify();
     });
     this.#child.stderr.on('data', (text: string) => {
@@ -98,7 +104,8 @@ export class ManagedProcess {
     for (let checks = 0; checks < 1_000_000; checks += 1) {
       const index = this.#lines.findIndex((line) => pattern.test(line));
       if (index !== -1) return this.#lines.splice(0, index + 1).at(-1) as string;
-      if (this.#exitStatus !== undefined) {
+      // After 'exit', lines may still be on their way: only a closed stdout has no more.
+      if (this.#exitStatus !== undefined && this.#isStdoutClosed) {
         throw new Error(`exited (${describeExit(this.#exitStatus)}) before printing ${String(pattern)}`);
       }
       const left = deadline - performance.now();
