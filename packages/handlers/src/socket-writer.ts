@@ -90,7 +90,7 @@ export class SocketWriter {
     }
     if (data.length === 0) return written;
     if (this.input !== undefined && this.input.bufferedLength > 0) {
-      return this.gather(data) && !socket.writableNeedDrain ? written : drained(socket);
+      return this.gather(data) ? written : drained(socket);
     }
     if (this.#gatheredLength > 0) {
       this.#add(typeof data === 'string' ? Buffer.from(data) : data);
@@ -103,7 +103,7 @@ export class SocketWriter {
    * Add `data` (a string as UTF-8) to the bytes sent by the next {@link SocketWriter.flush} or
    * sending write, and by a `process.nextTick` at the latest. Past 16 KiB gathered, it sends them
    * at once. Returns `false` when the socket's buffer is full: await {@link SocketWriter.drain}
-   * before writing more. Writes nothing once the connection is closed.
+   * before writing more. Once the connection is closed, what is gathered is dropped at the flush.
    */
   gather(data: Uint8Array | string): boolean {
     if (data.length === 0) return true;
@@ -113,7 +113,7 @@ export class SocketWriter {
       this.#isFlushScheduled = true;
       process.nextTick(SocketWriter.#flushScheduled, this);
     }
-    return true;
+    return !this.socket.writableNeedDrain;
   }
 
   /**
