@@ -169,39 +169,23 @@ describe('echo-server: signals', () => {
 });
 
 describe('echo-server: limits', () => {
-  it('--max-line-length: a longer line closes that connection and the server serves on', async () => {
-    const { server, port } = await startEchoServer(['--port', '0', '--quiet', '--max-line-length', '16']);
-    await using offender = await connect('127.0.0.1', port);
-    await offender.sendAll('x'.repeat(1000));
-    // The server ends the connection (EOF, or a reset since it left the line unread).
-    await offender.waitForClose({ timeoutMs: 5000 });
-    await using next = await connect('127.0.0.1', port);
-    await next.sendAll('fits in sixteen\n');
-    expect((await next.readline()).toString()).toBe('fits in sixteen\n');
-    expect(server.stderr).toMatch(/ERR_LINE_TOO_LONG/);
-    expectNoStackTrace(server.stderr);
-  });
-
-  it('--handler line --max-line-length: a longer line closes that connection after the lines before it', async () => {
-    const { server, port } = await startEchoServer([
-      '--port',
-      '0',
-      '--quiet',
-      '--handler',
-      'line',
-      '--max-line-length',
-      '16',
-    ]);
-    await using offender = await connect('127.0.0.1', port);
-    await offender.sendAll(`fits\n${'x'.repeat(1000)}\nnever\n`);
-    expect((await offender.readline()).toString()).toBe('fits\n');
-    await offender.waitForClose({ timeoutMs: 5000 });
-    await using next = await connect('127.0.0.1', port);
-    await next.sendAll('fits in sixteen\n');
-    expect((await next.readline()).toString()).toBe('fits in sixteen\n');
-    expect(server.stderr).toMatch(/ERR_LINE_TOO_LONG/);
-    expectNoStackTrace(server.stderr);
-  });
+  it.each(['stream', 'line'])(
+    '--handler %s --max-line-length: a longer line closes that connection after the lines before it',
+    async (handler) => {
+      const args = ['--port', '0', '--quiet', '--handler', handler, '--max-line-length', '16'];
+      const { server, port } = await startEchoServer(args);
+      await using offender = await connect('127.0.0.1', port);
+      await offender.sendAll(`fits\n${'x'.repeat(1000)}\nnever\n`);
+      expect((await offender.readline()).toString()).toBe('fits\n');
+      // The server ends the connection (EOF, or a reset since it left the line unread).
+      await offender.waitForClose({ timeoutMs: 5000 });
+      await using next = await connect('127.0.0.1', port);
+      await next.sendAll('fits in sixteen\n');
+      expect((await next.readline()).toString()).toBe('fits in sixteen\n');
+      expect(server.stderr).toMatch(/ERR_LINE_TOO_LONG/);
+      expectNoStackTrace(server.stderr);
+    },
+  );
 
   it('--handler line echoes 20,000 pipelined lines in order', async () => {
     const { port } = await startEchoServer(['--port', '0', '--quiet', '--handler', 'line']);
