@@ -23,6 +23,8 @@ export interface EchoOptions {
   strategy: StrategyName;
   workers: number;
   poolKind: 'thread' | 'process';
+  /** Pool: connections each worker serves at once, on its event loop (the recipe's pool: 1). */
+  perWorker: number;
   maxConnections: number | undefined;
   idleTimeoutMs: number | undefined;
   maxLineLength: number;
@@ -116,6 +118,14 @@ export function parseEchoArguments(argv: readonly string[], version: string): Pa
       new Option('--strategy <name>', 'how connections are served').choices(strategyNames).default('async'),
     )
     .addOption(new Option('--workers <n>', 'pool size').default(16).argParser(integerAtLeast(1)))
+    .addOption(
+      new Option(
+        '--per-worker <n>',
+        "pool: connections each worker serves at once on its event loop (the recipe's pool: 1)",
+      )
+        .default(1)
+        .argParser(integerAtLeast(1)),
+    )
     .addOption(
       new Option('--pool-kind <kind>', "what the pool's workers are")
         .choices(['thread', 'process'])
@@ -287,6 +297,8 @@ function findConflict(options: EchoOptions, program: Command): string | undefine
     return 'option --proxy-trust applies with --proxy-protocol';
   if (options.proxyProtocol !== undefined && options.protocol === 'udp')
     return 'option --proxy-protocol applies to stream connections, not to --protocol udp';
+  if (given('perWorker') && options.strategy !== 'pool')
+    return 'option --per-worker applies to --strategy pool';
   if (options.protocol === 'udp') {
     if (options.handler === 'line')
       return 'option --handler line applies to stream connections, not to --protocol udp (use stream)';

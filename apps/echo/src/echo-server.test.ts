@@ -213,6 +213,39 @@ describe('echo-server: limits', () => {
   });
 });
 
+describe('echo-server --per-worker', () => {
+  it.each(['thread', 'process'])(
+    'a pool of one %s worker with --per-worker 3 serves 3 connections at once',
+    async (kind) => {
+      const args = ['--port', '0', '--quiet', '--strategy', 'pool', '--workers', '1', '--pool-kind', kind];
+      const { port } = await startEchoServer([...args, '--per-worker', '3']);
+      const clients = await Promise.all([1, 2, 3].map(async () => connect('127.0.0.1', port)));
+      onTestFinished(async () => {
+        await Promise.all(clients.map(async (client) => client.close()));
+      });
+      // All three answer while all stay open: one worker serves them together.
+      for (const [index, client] of clients.entries()) await client.sendAll(`client ${index}\n`);
+      const answers = await Promise.all(
+        clients.map(async (client) => client.readline({ timeoutMs: 10_000 })),
+      );
+      expect(answers.map(String)).toEqual(['client 0\n', 'client 1\n', 'client 2\n']);
+    },
+  );
+
+  it('a pool of one worker with the default (1) serves a second connection once the first ends', async () => {
+    const args = ['--port', '0', '--quiet', '--strategy', 'pool', '--workers', '1'];
+    const { port } = await startEchoServer(args);
+    await using first = await connect('127.0.0.1', port);
+    await first.sendAll('first\n');
+    expect((await first.readline()).toString()).toBe('first\n');
+    await using second = await connect('127.0.0.1', port);
+    await second.sendAll('second\n');
+    const answered = second.readline({ timeoutMs: 10_000 });
+    await first.close(); // frees the worker
+    expect((await answered).toString()).toBe('second\n');
+  });
+});
+
 describe('echo-server: bad input', () => {
   it.each([
     [['--port', 'abc']],
@@ -226,6 +259,7 @@ describe('echo-server: bad input', () => {
     [['--max-connections', '0']],
     [['--idle-timeout', 'soon']],
     [['--max-line-length', '0']],
+    [['--strategy', 'pool', '--per-worker', '0']],
     [['--frobnicate']],
     [['extra-argument']],
   ])('%j: usage on stderr, exit 2, no stack trace', async (args) => {
@@ -234,6 +268,14 @@ describe('echo-server: bad input', () => {
     expect(stdout).toBe('');
     expect(stderr).toMatch(/^error: /);
     expect(stderr).toContain('Usage: echo-server [options]');
+    expectNoStackTrace(stderr);
+  });
+
+  it('--per-worker without --strategy pool: one line, exit 2', async () => {
+    const { code, stdout, stderr } = await runToExit(['--port', '0', '--per-worker', '4']);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr.split('\n')[0]).toBe('error: option --per-worker applies to --strategy pool');
     expectNoStackTrace(stderr);
   });
 
@@ -286,6 +328,7 @@ describe('echo-server: bad input', () => {
       '--strategy',
       '--workers',
       '--pool-kind',
+      '--per-worker',
       '--max-connections',
       '--idle-timeout',
       '--max-line-length',

@@ -238,7 +238,11 @@ function createStrategy<Request>(options: EchoOptions): ConcurrencyStrategy<Requ
     case 'fork':
       return forking<Request>();
     case 'pool':
-      return pool<Request>({ workers: options.workers, kind: options.poolKind });
+      return pool<Request>({
+        workers: options.workers,
+        kind: options.poolKind,
+        perWorker: options.perWorker,
+      });
   }
 }
 
