@@ -1,6 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { pool, type WorkerKind } from '@socketserver/concurrency';
 import { isProcessAlive, startServer } from './test-support/recording-server.js';
+import { RefusingHandler } from './test-support/refusing-handler.js';
 import { openClient, pidOf, whoami } from './test-support/test-clients.js';
 
 const kinds: WorkerKind[] = ['thread', 'process'];
@@ -104,5 +108,70 @@ describe.each(deaths)('a pool worker dying ($kind, $how)', ({ kind, kill }) => {
     expect(server.strategy.workerCount).toBe(2);
     if (kind === 'process') expect(isProcessAlive(pidOf(doomedWorker))).toBe(false);
     expect(server.serverErrors).toHaveLength(1);
+  });
+});
+
+/** A file whose presence makes `RefusingHandler`'s module throw at load; removed after the test. */
+function refuseLoadMarker(): string {
+  const marker = join(mkdtempSync(join(tmpdir(), 'refuse-load-')), 'refuse');
+  process.env['SOCKETSERVER_TEST_REFUSE_LOAD'] = marker;
+  onTestFinished(() => {
+    delete process.env['SOCKETSERVER_TEST_REFUSE_LOAD'];
+    rmSync(dirname(marker), { recursive: true, force: true });
+  });
+  return marker;
+}
+
+describe('pool workers that fail to start at start()', () => {
+  it('do not fail the server: it serves with those that started, and starts the others with a back-off', async () => {
+    writeFileSync(refuseLoadMarker(), 'odd'); // every worker thread with an odd threadId fails to load
+    const { server } = startServer(pool({ workers: 4, kind: 'thread' }), {}, RefusingHandler);
+    const clients = await Promise.all([1, 2, 3, 4].map(async () => openClient(server.port)));
+    const workers = await Promise.all(clients.map(whoami));
+    expect(new Set(workers).size).toBe(4); // four workers serve at once: the pool filled up
+    expect(server.serverErrors.length).toBeGreaterThan(0);
+    for (const error of server.serverErrors) expect(error).toMatchObject({ code: 'ERR_HANDLER_LOAD_FAILED' });
+    expect(server.errors).toEqual([]);
+  });
+});
+
+describe.each(kinds)("pool({ kind: '%s' }) when workers cannot start", (kind) => {
+  it('backs off, reports the failures once and in one error, serves on, and recovers', async () => {
+    const marker = refuseLoadMarker();
+    const { server } = startServer(pool({ workers: 2, kind }), {}, RefusingHandler);
+    const doomed = await openClient(server.port);
+    const survivor = await openClient(server.port);
+    const survivorWorker = await whoami(survivor);
+    expect(await whoami(doomed)).not.toBe(survivorWorker);
+
+    // From now on the handler module throws at load: the worker that dies cannot be replaced.
+    writeFileSync(marker, '');
+    await doomed.sendAll('!exit\n');
+    await doomed.waitForClose();
+    const isRunReported = (error: unknown): boolean =>
+      (error as { code?: unknown }).code === 'ERR_WORKER_START_FAILED' &&
+      /^8 workers in a row failed to start/.test((error as Error).message);
+    await server.waitUntil(() => server.serverErrors.some(isRunReported));
+    // The death, the first failure, and the run of 8 in one error: not one line per attempt.
+    expect(server.serverErrors).toEqual([
+      expect.objectContaining({ code: 'ERR_WORKER_EXITED' }),
+      expect.objectContaining({ code: 'ERR_HANDLER_LOAD_FAILED' }),
+      expect.objectContaining({ code: 'ERR_WORKER_START_FAILED' }),
+    ]);
+    // Backing off, 10 ms doubling: the 2 first workers and 8 attempts, not a tight loop.
+    expect(server.startedWorkerIds.length).toBeLessThanOrEqual(2 + 8 + 1);
+
+    // The other worker serves on, and once the module loads again the pool is whole again.
+    await survivor.sendAll('still here\n');
+    expect((await survivor.readline()).toString()).toBe('still here\n');
+    rmSync(marker);
+    await survivor.close();
+    const [first, second] = [await openClient(server.port), await openClient(server.port)];
+    const workers = await Promise.all([whoami(first), whoami(second)]);
+    expect(workers[0]).not.toBe(workers[1]);
+    // Only the connection of the worker that died was lost.
+    expect(server.errors.map(({ error }) => (error as { code?: unknown }).code)).toEqual([
+      'ERR_WORKER_EXITED',
+    ]);
   });
 });

@@ -101,6 +101,18 @@ type Phase = 'created' | 'starting' | 'running' | 'draining' | 'closing' | 'clos
 
 /** How long terminated workers may take to exit, in ms: they always do, this only bounds the wait. */
 const terminateTimeoutMs = 5_000;
+/**
+ * After a worker fails to start, no worker is started for this long, doubling with each failure
+ * in a row up to {@link maxStartRetryMs} (Go's accept back-off): a worker that cannot start (no
+ * file descriptors left, a handler module that throws) is not retried in a tight loop.
+ */
+const firstStartRetryMs = 10;
+const maxStartRetryMs = 5_000;
+/**
+ * Failures in a row after which the strategy reports them in one error and fails the requests
+ * waiting for a worker if none is serving (10 ms doubling: about 2.5 s of retries).
+ */
+const startFailuresReported = 8;
 
 /** Resolve the options every worker strategy takes. */
 export function resolveWorkerStrategyOptions(
@@ -148,6 +160,10 @@ export class WorkerPool<Request = Socket>
   #lastRequestId = 0;
   #workerRestarts = 0;
   #closing: Promise<void> | undefined;
+  /** Workers that failed to start since one last did. */
+  #startFailures = 0;
+  /** While set, the back-off after a failed start: no worker is started until it fires. */
+  #startRetryTimer: NodeJS.Timeout | undefined;
 
   constructor(config: WorkerPoolConfig) {
     super();
@@ -204,15 +220,22 @@ export class WorkerPool<Request = Socket>
     const initial = Array.from({ length: initialCount }, () => this.#spawn());
     const closedError = (): ServerClosedError =>
       new ServerClosedError(`the ${this.name} strategy was closed while starting`);
-    try {
-      await Promise.all(initial.map((worker) => worker.started.promise));
-    } catch (error) {
-      const wasClosed = this.#closing !== undefined;
+    const outcomes = await Promise.allSettled(initial.map((worker) => worker.started.promise));
+    if (this.#closing !== undefined) {
       await this.close();
-      throw wasClosed ? closedError() : error;
+      throw closedError();
     }
-    if (this.#closing !== undefined) throw closedError();
+    const failures = outcomes.flatMap((outcome) =>
+      outcome.status === 'rejected' ? [outcome.reason as Error] : [],
+    );
+    if (failures.length === outcomes.length) {
+      // Not one worker: the handler does not load, or workers cannot start here at all.
+      await this.close();
+      throw failures[0] as Error;
+    }
     this.#phase = 'running';
+    // Those that started serve; the others are started again, with the back-off.
+    for (const failure of failures) this.#onStartFailed(failure);
     this.#dispatch();
   }
 
@@ -245,6 +268,8 @@ export class WorkerPool<Request = Socket>
 
   async #close(): Promise<void> {
     this.#phase = 'closing';
+    clearTimeout(this.#startRetryTimer);
+    this.#startRetryTimer = undefined;
     for (const request of this.#queue.splice(0)) this.#settle(request);
     const graceMs = this.#config.blockOnClose ? (this.#context?.settings.drainTimeoutMs ?? 0) : 0;
     for (const worker of this.#workers) {
@@ -299,6 +324,7 @@ export class WorkerPool<Request = Socket>
         if (worker.state !== 'starting') return;
         worker.state = 'ready';
         clearTimeout(worker.timer);
+        this.#startFailures = 0;
         worker.started.resolve();
         this.#onIdle(worker);
         return;
@@ -353,8 +379,6 @@ export class WorkerPool<Request = Socket>
           `${describeWorker(worker)} ${how} before it was ready`,
         );
       worker.started.reject(error);
-      // Not retried here, or a handler that no longer loads would respawn without end: the next
-      // request, or the next to finish, tries again.
       if (isRunning) this.#onStartFailed(error);
     } else {
       const isExpected = worker.state === 'retiring' || !isRunning;
@@ -384,12 +408,34 @@ export class WorkerPool<Request = Socket>
     this.#changes.emit('change');
   }
 
-  /** A worker started while serving could not start: reported; with no worker left, the waiting requests fail too. */
+  /**
+   * A worker could not start while serving. No worker is started again before the back-off ends
+   * (10 ms, doubling with each failure in a row, at most 5 s); the workers that run serve on. The
+   * first failure of a run is reported, and so, after {@link startFailuresReported} in a row, is
+   * the run in one error; then, if no worker can serve, the requests waiting for one fail with it.
+   */
   #onStartFailed(error: Error): void {
-    this.#context?.handleServerError(error);
-    if (this.#workers.size > 0) return;
+    this.#startFailures += 1;
+    const failures = this.#startFailures;
+    const delayMs = Math.min(firstStartRetryMs * 2 ** Math.min(failures - 1, 16), maxStartRetryMs);
+    clearTimeout(this.#startRetryTimer);
+    this.#startRetryTimer = setTimeout(() => {
+      this.#startRetryTimer = undefined;
+      this.#dispatch();
+    }, delayMs).unref();
+    if (failures === 1) this.#context?.handleServerError(error);
+    if (failures < startFailuresReported) return;
+    const runError = new SocketServerError(
+      'ERR_WORKER_START_FAILED',
+      `${failures} workers in a row failed to start (the last: ${error.message}); ` +
+        `retrying every ${maxStartRetryMs / 1000} s at most`,
+      { cause: error },
+    );
+    if (failures === startFailuresReported) this.#context?.handleServerError(runError);
+    // Requests are not kept waiting for a worker that may never come, when none serves.
+    if ([...this.#workers].some((worker) => worker.state === 'ready')) return;
     for (const request of this.#queue.splice(0)) {
-      this.#context?.handleError(request.request, request.clientAddress, error);
+      this.#context?.handleError(request.request, request.clientAddress, runError);
       this.#settle(request);
     }
   }
@@ -493,6 +539,7 @@ export class WorkerPool<Request = Socket>
   /** Start workers for the requests waiting, and, while running, for `minWorkers` and `spareWorkers`. */
   #replenish(): void {
     if (this.#phase !== 'running' && this.#phase !== 'draining') return;
+    if (this.#startRetryTimer !== undefined) return; // backing off after a failed start
     const { minWorkers, maxWorkers, spareWorkers, requestsPerWorker, maxRequestsPerWorker } = this.#config;
     let starting = 0;
     let retiring = 0;
