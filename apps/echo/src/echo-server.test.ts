@@ -3,9 +3,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { connect } from '@socketserver/client';
+import { ServerProcess } from '@socketserver/client/server-process';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { waitUntilRefused } from './test-support/wait-until-refused.js';
-import { runToExit, startEchoServer } from './test-support/echo-process.js';
+import { echoServerBin, runningOnPortLine, runToExit, startEchoServer } from './test-support/echo-process.js';
 
 function expectNoStackTrace(text: string): void {
   expect(text).not.toMatch(/^\s+at /m);
@@ -243,6 +244,52 @@ describe('echo-server --per-worker', () => {
     const answered = second.readline({ timeoutMs: 10_000 });
     await first.close(); // frees the worker
     expect((await answered).toString()).toBe('second\n');
+  });
+});
+
+/**
+ * Open `count` connections at once, each sending one line and half-closing; how many got their
+ * line back and how many were closed or reset without it (each bounded by `timeoutMs`).
+ */
+async function flood(
+  port: number,
+  count: number,
+  timeoutMs: number,
+): Promise<{ echoed: number; lost: number }> {
+  let echoed = 0;
+  const attempts = Array.from({ length: count }, async () => {
+    const socket = net.connect(port, '127.0.0.1');
+    let received = '';
+    socket.setEncoding('utf8').on('data', (text: string) => (received += text));
+    socket.on('error', () => {}); // a reset counts as lost, below ('close' follows it)
+    socket.once('connect', () => socket.end('flood\n'));
+    const timer = setTimeout(() => socket.destroy(), timeoutMs);
+    await new Promise((resolve) => socket.once('close', resolve));
+    clearTimeout(timer);
+    if (received === 'flood\n') echoed += 1;
+  });
+  await Promise.all(attempts);
+  return { echoed, lost: count - echoed };
+}
+
+describe('echo-server under a low fd limit', () => {
+  it('a pool of 16 threads flooded with 300 connections right after its banner serves on', async () => {
+    // `ulimit -n 128`: the flood takes the descriptors its workers need to start.
+    const flags = ['--port', '0', '--quiet', '--strategy', 'pool', '--workers', '16'];
+    const script = 'ulimit -n 128 && exec "$0" "$@"';
+    const server = ServerProcess.start('sh', ['-c', script, process.execPath, echoServerBin, ...flags]);
+    onTestFinished(() => server[Symbol.asyncDispose]());
+    const port = Number(runningOnPortLine.exec(await server.waitForLine(runningOnPortLine))?.[1]);
+    const { echoed, lost } = await flood(port, 300, 5_000);
+    expect(echoed + lost).toBe(300);
+    expect(echoed).toBeGreaterThan(0);
+    // Still serving once the flood is over, with a few lines on stderr, not one per failed start.
+    await using after = await connect('127.0.0.1', port);
+    await after.sendAll('after the flood\n');
+    expect((await after.readline({ timeoutMs: 15_000 })).toString()).toBe('after the flood\n');
+    expect(server.isRunning).toBe(true);
+    expect(server.stderr.split('\n').filter((line) => line !== '').length).toBeLessThanOrEqual(6);
+    expectNoStackTrace(server.stderr);
   });
 });
 
