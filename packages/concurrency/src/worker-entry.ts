@@ -2,8 +2,12 @@
  * The one entry of every worker, thread or child process: it loads the handler class named by the
  * `init` message, then serves each socket handed to it with core's `serveRequestHandler`, reporting
  * failures to the main side. A handler failure ends only its connection; an unhandled rejection is
- * reported and the worker goes on; an uncaught exception is reported and ends the worker (its
- * state is unknown), which the pool then replaces.
+ * reported and the worker goes on. An uncaught exception thrown by code a connection's handler
+ * started (a timer, a callback, anything that carries its async context) ends that connection
+ * alone, reported as its error, as Go's server recovers a handler's panic for its connection. One
+ * that belongs to no connection (module code, a listener the handler put on a socket's events,
+ * which run in the socket's own context) is reported and ends the worker, whose state is unknown;
+ * the pool replaces it, and only its connections are lost.
  *
  * For a datagram server, each `datagram` message is one request, `[data, socket]`, run with core's
  * `runRequestHandler`: `socket` is a stand-in whose `sendto` asks the main side to send through the
@@ -12,6 +16,7 @@
  * A child process ignores SIGINT (the parent coordinates shutdown, and a terminal's Ctrl-C reaches
  * the whole process group) and exits when its IPC channel closes (the parent died).
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Socket } from 'node:net';
 import { isMainThread, parentPort } from 'node:worker_threads';
 import {
@@ -69,7 +74,17 @@ let lastSendSeq = 0;
 let handler: Handler | undefined;
 let closing: Promise<void> | undefined;
 
-process.on('uncaughtException', (error) => channel.exit(1, { type: 'fatal', error: serializeError(error) }));
+/** The connection whose handler's code is running: what an uncaught exception there ends. */
+interface ConnectionScope {
+  /** Report `error` as this connection's and end the connection; false if it has ended already. */
+  readonly fail: (error: unknown) => boolean;
+}
+const connectionScope = new AsyncLocalStorage<ConnectionScope>();
+
+process.on('uncaughtException', (error) => {
+  if (connectionScope.getStore()?.fail(error) === true) return;
+  channel.exit(1, { type: 'fatal', error: serializeError(error) });
+});
 process.on('unhandledRejection', (reason) =>
   channel.send({ type: 'worker-error', error: serializeError(reason) }),
 );
@@ -117,6 +132,12 @@ function serve(id: number, clientAddress: ClientAddress, socket: Socket | undefi
   socket.on('error', () => {});
   socket.allowHalfOpen = true;
   sockets.set(id, socket);
+  let isEnded = false;
+  let hasFailed = false;
+  // Once an uncaught exception ended it, what the close makes its handler fail with is not news.
+  const reportRequestError = (error: unknown): void => {
+    if (!hasFailed) reportError(error);
+  };
   const serving = (connection: Socket, client: ClientAddress): Promise<void> =>
     serveRequestHandler(
       connection,
@@ -126,21 +147,38 @@ function serve(id: number, clientAddress: ClientAddress, socket: Socket | undefi
           await endRequest(request, settings.drainTimeoutMs);
           request.destroy();
         },
-        reportError: (_request, _address, error) => reportError(error),
+        reportError: (_request, _address, error) => reportRequestError(error),
       },
       settings.idleTimeoutMs,
       HandlerClass,
       server,
     );
-  const request = (
-    setUp === undefined
-      ? serving(socket, clientAddress)
-      : setUp(socket, clientAddress).then((ready) => serving(ready.socket, ready.clientAddress), reportError)
-  ).finally(() => {
-    sockets.delete(id);
-    requests.delete(request);
-    channel.send({ type: 'done', id, bytesIn: socket.bytesRead, bytesOut: socket.bytesWritten });
-  });
+  const scope: ConnectionScope = {
+    fail: (error) => {
+      if (isEnded) return false;
+      reportRequestError(error);
+      hasFailed = true;
+      socket.destroy(); // its handler's reads and writes fail, and the request ends
+      return true;
+    },
+  };
+  // Everything the handler starts runs in this connection's scope, so that an exception nobody
+  // catches there ends this connection, not the worker.
+  const request = connectionScope
+    .run(scope, () =>
+      setUp === undefined
+        ? serving(socket, clientAddress)
+        : setUp(socket, clientAddress).then(
+            (ready) => serving(ready.socket, ready.clientAddress),
+            reportRequestError,
+          ),
+    )
+    .finally(() => {
+      isEnded = true;
+      sockets.delete(id);
+      requests.delete(request);
+      channel.send({ type: 'done', id, bytesIn: socket.bytesRead, bytesOut: socket.bytesWritten });
+    });
   requests.add(request);
 }
 

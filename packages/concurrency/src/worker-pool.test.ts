@@ -76,9 +76,43 @@ const deaths: {
     kill: (worker) => Promise.resolve(void process.kill(pidOf(worker), 'SIGKILL')),
   },
   { kind: 'thread', how: 'process.exit() in the handler', kill: (_worker, send) => send('!exit\n') },
-  { kind: 'thread', how: 'an uncaught exception from a timer', kill: (_worker, send) => send('!crash\n') },
-  { kind: 'process', how: 'an uncaught exception from a timer', kill: (_worker, send) => send('!crash\n') },
+  {
+    kind: 'thread',
+    how: 'an uncaught exception outside any connection',
+    kill: (_worker, send) => send('!crash-outside\n'),
+  },
+  {
+    kind: 'process',
+    how: 'an uncaught exception outside any connection',
+    kill: (_worker, send) => send('!crash-outside\n'),
+  },
 ];
+
+describe.each(kinds)("an uncaught exception in a connection's own code, pool({ kind: '%s' })", (kind) => {
+  it('ends that connection alone, reported as its error; the worker serves on', async () => {
+    const { server } = startServer(pool({ workers: 1, kind, perWorker: 2 }));
+    const doomed = await openClient(server.port);
+    const neighbour = await openClient(server.port);
+    const worker = await whoami(doomed);
+    expect(await whoami(neighbour)).toBe(worker); // one worker serves both
+
+    await doomed.sendAll('!crash\n'); // a timer the handler started throws
+    await doomed.waitForClose();
+    await server.waitForRequestEnd(doomed.localPort);
+    expect(server.errors).toEqual([
+      {
+        clientAddress: { host: '127.0.0.1', port: doomed.localPort, family: 'IPv4' },
+        error: expect.objectContaining({ message: 'uncaught in the worker' }) as unknown,
+      },
+    ]);
+    // The neighbour's connection, on the same worker, goes on; the worker was not replaced.
+    await neighbour.sendAll('still here\n');
+    expect((await neighbour.readline()).toString()).toBe('still here\n');
+    expect(await whoami(neighbour)).toBe(worker);
+    expect(server.serverErrors).toEqual([]);
+    expect(server.strategy.workerRestarts).toBe(0);
+  });
+});
 
 describe.each(deaths)('a pool worker dying ($kind, $how)', ({ kind, kill }) => {
   it('is replaced; only its own connections are lost, each reported with ERR_WORKER_EXITED, and the death once', async () => {

@@ -11,10 +11,19 @@ const spinMs = 30_000;
  * - `!address`: answers the handler's `clientAddress` as JSON;
  * - `!throw`: the handler throws a RangeError (its connection ends, the worker goes on);
  * - `!exit`: the handler calls `process.exit(3)` (ends a worker thread, or a child process);
- * - `!crash`: an uncaught exception from a timer, outside any request;
+ * - `!crash`: an uncaught exception from a timer the handler starts (its connection's code);
+ * - `!crash-outside`: an uncaught exception from a timer of the module, outside any connection;
  * - `!reject`: an unhandled promise rejection, then answers `rejected`;
  * - `!spin`: answers `spinning`, then keeps its thread busy, deaf to everything.
  */
+/** Set by `!crash-outside`: the module's own timer, started at load, throws on its next run. */
+let isCrashOutsideAsked = false;
+setInterval(() => {
+  if (!isCrashOutsideAsked) return;
+  isCrashOutsideAsked = false;
+  throw new Error('uncaught outside any connection');
+}, 5).unref();
+
 export class CommandEchoHandler extends StreamRequestHandler {
   static moduleUrl: string = import.meta.url;
 
@@ -33,6 +42,8 @@ export class CommandEchoHandler extends StreamRequestHandler {
         setTimeout(() => {
           throw new Error('uncaught in the worker');
         }, 0);
+      } else if (command === '!crash-outside') {
+        isCrashOutsideAsked = true;
       } else if (command === '!reject') {
         void Promise.reject(new TypeError('rejected and never handled'));
         await this.wfile.write('rejected\n');
