@@ -38,7 +38,9 @@ export type MainToWorkerMessage =
   /** The outcome of `sendto` number `seq` of request `id`: sent, or `error` (ERR_SEND_FAILED). */
   | { readonly type: 'sent'; readonly id: number; readonly seq: number; readonly error?: SerializedError }
   /** Close every connection, let the handlers finish, and exit. */
-  | { readonly type: 'close' };
+  | { readonly type: 'close' }
+  /** A health check: answer `pong` at once; a worker whose event loop is blocked cannot. */
+  | { readonly type: 'ping' };
 
 /** What a worker tells the main thread. */
 export type WorkerToMainMessage =
@@ -72,7 +74,9 @@ export type WorkerToMainMessage =
   /** A failure that belongs to no request (an unhandled rejection); the worker goes on. */
   | { readonly type: 'worker-error'; readonly error: SerializedError }
   /** An uncaught exception: the worker exits right after this message. */
-  | { readonly type: 'fatal'; readonly error: SerializedError };
+  | { readonly type: 'fatal'; readonly error: SerializedError }
+  /** The answer to `ping`: this worker's event loop turns. */
+  | { readonly type: 'pong' };
 
 /**
  * Bytes for a worker of `kind` (a thread's `ArrayBuffer` is a copy of its own, to transfer), or for

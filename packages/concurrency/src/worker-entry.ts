@@ -93,6 +93,7 @@ function onMessage(message: MainToWorkerMessage, handle: Socket | undefined): vo
   if (message.type === 'request') serve(message.id, message.clientAddress, message.socket ?? handle);
   else if (message.type === 'datagram') serveDatagram(message.id, message.clientAddress, message.data);
   else if (message.type === 'sent') onSent(message.seq, message.error);
+  else if (message.type === 'ping') channel.send({ type: 'pong' });
   else if (message.type === 'init') void init(message.handler, message.settings);
   else closing ??= close();
 }

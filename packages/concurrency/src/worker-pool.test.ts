@@ -209,3 +209,33 @@ describe.each(kinds)("pool({ kind: '%s' }) when workers cannot start", (kind) =>
     ]);
   });
 });
+
+describe.each(kinds)("a pool({ kind: '%s' }) worker whose event loop is blocked", (kind) => {
+  it('is reported and replaced after unresponsiveTimeoutMs; its connections are closed, not left hanging', async () => {
+    const { server } = startServer(pool({ workers: 1, kind, perWorker: 2, unresponsiveTimeoutMs: 300 }));
+    const spinning = await openClient(server.port);
+    const neighbour = await openClient(server.port);
+    const worker = await whoami(spinning);
+    expect(await whoami(neighbour)).toBe(worker);
+
+    await spinning.sendAll('!spin\n'); // blocks the worker's thread for 30 s
+    expect((await spinning.readline()).toString()).toBe('spinning\n');
+    // Both connections end long before the 30 s are over.
+    await Promise.all([spinning.waitForClose(), neighbour.waitForClose()]);
+    await server.waitUntil(() => server.errors.length >= 2 && server.serverErrors.length >= 1);
+    expect(server.errors.map(({ error }) => (error as { code?: unknown }).code)).toEqual([
+      'ERR_WORKER_EXITED',
+      'ERR_WORKER_EXITED',
+    ]);
+    expect(server.serverErrors).toEqual([
+      expect.objectContaining({
+        code: 'ERR_WORKER_EXITED',
+        message: expect.stringContaining('did not answer a health ping for 300 ms') as unknown,
+      }),
+    ]);
+    // A new worker serves the next client.
+    const newcomer = await openClient(server.port);
+    expect(await whoami(newcomer)).not.toBe(worker);
+    expect(server.strategy.workerRestarts).toBe(1);
+  });
+});

@@ -36,6 +36,14 @@ export interface WorkerStrategyOptions {
    * the worker is terminated and reported as ERR_WORKER_START_FAILED. Default 10 000.
    */
   startTimeoutMs?: number;
+  /**
+   * How long a worker that serves may go without answering a health ping, in ms (0 to 2^31 - 1),
+   * before it is reported and replaced: a worker whose event loop is blocked (a handler stuck in a
+   * loop, a synchronous call that never returns) cannot answer. Its connections are closed, each
+   * reported as `ERR_WORKER_EXITED`, never left hanging. Pings go every third of it. `0` turns the
+   * check off. Default 30 000.
+   */
+  unresponsiveTimeoutMs?: number;
 }
 
 /** How a {@link WorkerPool} sizes, fills and empties itself; the strategies are presets of it. */
@@ -60,6 +68,8 @@ export interface WorkerPoolConfig {
   readonly blockOnClose: boolean;
   /** See {@link WorkerStrategyOptions.startTimeoutMs}. */
   readonly startTimeoutMs: number;
+  /** See {@link WorkerStrategyOptions.unresponsiveTimeoutMs}; 0: no health pings. */
+  readonly unresponsiveTimeoutMs: number;
 }
 
 /** Events of a {@link WorkerPool}: a worker was started (it counts from then), or has exited. */
@@ -93,8 +103,10 @@ interface PooledWorker<Request> {
   timer: NodeJS.Timeout | undefined;
   /** Why it failed to start (the handler did not load, the deadline passed). */
   startError: Error | undefined;
-  /** The uncaught exception it reported before exiting. */
+  /** The uncaught exception it reported before exiting, or why it was ended (unresponsive). */
   fatalError: Error | undefined;
+  /** When it last said anything (`performance.now()`): the health check's clock. */
+  lastHeardAt: number;
 }
 
 type Phase = 'created' | 'starting' | 'running' | 'draining' | 'closing' | 'closed';
@@ -117,10 +129,11 @@ const startFailuresReported = 8;
 /** Resolve the options every worker strategy takes. */
 export function resolveWorkerStrategyOptions(
   options: WorkerStrategyOptions,
-): Pick<WorkerPoolConfig, 'blockOnClose' | 'startTimeoutMs'> {
+): Pick<WorkerPoolConfig, 'blockOnClose' | 'startTimeoutMs' | 'unresponsiveTimeoutMs'> {
   return {
     blockOnClose: requireBoolean('blockOnClose', options.blockOnClose ?? true),
     startTimeoutMs: requireDelayMs('startTimeoutMs', options.startTimeoutMs ?? 10_000),
+    unresponsiveTimeoutMs: requireDelayMs('unresponsiveTimeoutMs', options.unresponsiveTimeoutMs ?? 30_000),
   };
 }
 
@@ -164,6 +177,8 @@ export class WorkerPool<Request = Socket>
   #startFailures = 0;
   /** While set, the back-off after a failed start: no worker is started until it fires. */
   #startRetryTimer: NodeJS.Timeout | undefined;
+  /** The health check's timer: pings the workers that serve, ends those that stopped answering. */
+  #healthTimer: NodeJS.Timeout | undefined;
 
   constructor(config: WorkerPoolConfig) {
     super();
@@ -236,7 +251,31 @@ export class WorkerPool<Request = Socket>
     this.#phase = 'running';
     // Those that started serve; the others are started again, with the back-off.
     for (const failure of failures) this.#onStartFailed(failure);
+    const { unresponsiveTimeoutMs } = this.#config;
+    if (unresponsiveTimeoutMs > 0) {
+      this.#healthTimer = setInterval(() => this.#checkHealth(), Math.max(1, unresponsiveTimeoutMs / 3));
+      this.#healthTimer.unref();
+    }
     this.#dispatch();
+  }
+
+  /** Ping every worker that serves; end one silent for longer than `unresponsiveTimeoutMs`. */
+  #checkHealth(): void {
+    const { unresponsiveTimeoutMs } = this.#config;
+    const now = performance.now();
+    for (const worker of this.#workers) {
+      // A starting worker has its start deadline, a retiring one its close deadline.
+      if (worker.state !== 'ready' || worker.fatalError !== undefined) continue;
+      if (now - worker.lastHeardAt <= unresponsiveTimeoutMs) {
+        this.#send(worker, { type: 'ping' });
+        continue;
+      }
+      worker.fatalError = new SocketServerError(
+        'ERR_WORKER_UNRESPONSIVE',
+        `it did not answer a health ping for ${unresponsiveTimeoutMs} ms`,
+      );
+      worker.handle.terminate(); // its exit reports its connections lost, and replaces it
+    }
   }
 
   processRequest(request: Request, clientAddress: ClientAddress): Promise<void> {
@@ -270,6 +309,7 @@ export class WorkerPool<Request = Socket>
     this.#phase = 'closing';
     clearTimeout(this.#startRetryTimer);
     this.#startRetryTimer = undefined;
+    clearInterval(this.#healthTimer);
     for (const request of this.#queue.splice(0)) this.#settle(request);
     const graceMs = this.#config.blockOnClose ? (this.#context?.settings.drainTimeoutMs ?? 0) : 0;
     for (const worker of this.#workers) {
@@ -302,6 +342,7 @@ export class WorkerPool<Request = Socket>
       timer: undefined,
       startError: undefined,
       fatalError: undefined,
+      lastHeardAt: performance.now(),
     };
     this.#workers.add(worker);
     const { startTimeoutMs } = this.#config;
@@ -319,7 +360,10 @@ export class WorkerPool<Request = Socket>
 
   #onMessage(worker: PooledWorker<Request>, message: WorkerToMainMessage): void {
     const context = this.#context;
+    worker.lastHeardAt = performance.now();
     switch (message.type) {
+      case 'pong':
+        return;
       case 'ready':
         if (worker.state !== 'starting') return;
         worker.state = 'ready';

@@ -43,7 +43,9 @@ export type SocketServerErrorCode =
   /** A worker thread or process could not start. */
   | 'ERR_WORKER_START_FAILED'
   /** A worker thread or process ended while it served connections. */
-  | 'ERR_WORKER_EXITED';
+  | 'ERR_WORKER_EXITED'
+  /** A worker thread or process stopped answering (its event loop is blocked): it is replaced. */
+  | 'ERR_WORKER_UNRESPONSIVE';
 
 /** The base class of every error this library throws or reports. */
 export class SocketServerError extends Error {
