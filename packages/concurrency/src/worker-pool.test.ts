@@ -184,7 +184,7 @@ describe.each(kinds)("pool({ kind: '%s' }) when workers cannot start", (kind) =>
     await doomed.waitForClose();
     const isRunReported = (error: unknown): boolean =>
       (error as { code?: unknown }).code === 'ERR_WORKER_START_FAILED' &&
-      /^8 workers in a row failed to start/.test((error as Error).message);
+      /^8 workers in a row failed to start/.test((error as Error).message); // or died right after
     await server.waitUntil(() => server.serverErrors.some(isRunReported));
     // The death, the first failure, and the run of 8 in one error: not one line per attempt.
     expect(server.serverErrors).toEqual([
@@ -237,5 +237,30 @@ describe.each(kinds)("a pool({ kind: '%s' }) worker whose event loop is blocked"
     const newcomer = await openClient(server.port);
     expect(await whoami(newcomer)).not.toBe(worker);
     expect(server.strategy.workerRestarts).toBe(1);
+  });
+});
+
+describe.each(kinds)("pool({ kind: '%s' }) workers that die right after they start", (kind) => {
+  it('are replaced after a back-off that doubles, not at once again and again', async () => {
+    const { server } = startServer(pool({ workers: 1, kind }));
+    // For each death, how long until its replacement was started.
+    let lastExitAt: number | undefined;
+    const gaps: number[] = [];
+    server.strategy.on('workerExit', () => (lastExitAt = performance.now()));
+    server.strategy.on('workerStart', () => {
+      if (lastExitAt !== undefined) gaps.push(performance.now() - lastExitAt);
+      lastExitAt = undefined;
+    });
+    for (let death = 0; death < 4; death += 1) {
+      const client = await openClient(server.port);
+      await whoami(client); // served by the newest worker
+      await client.sendAll('!exit\n'); // which dies at once
+      await client.waitForClose();
+    }
+    await server.waitUntil(() => gaps.length >= 4);
+    // Each replacement waited 10 ms, then 20, 40, 80 (timers may fire a ms early on the loop's clock).
+    for (const [index, delayMs] of [10, 20, 40, 80].entries()) {
+      expect(gaps[index]).toBeGreaterThanOrEqual(delayMs - 2);
+    }
   });
 });

@@ -107,6 +107,8 @@ interface PooledWorker<Request> {
   fatalError: Error | undefined;
   /** When it last said anything (`performance.now()`): the health check's clock. */
   lastHeardAt: number;
+  /** When it became ready (`performance.now()`); undefined while starting. */
+  readyAt: number | undefined;
 }
 
 type Phase = 'created' | 'starting' | 'running' | 'draining' | 'closing' | 'closed';
@@ -125,6 +127,11 @@ const maxStartRetryMs = 5_000;
  * waiting for a worker if none is serving (10 ms doubling: about 2.5 s of retries).
  */
 const startFailuresReported = 8;
+/**
+ * A worker that exits unexpectedly within this long, in ms, of becoming ready counts as a failed
+ * start for the back-off, so a crash loop is not restarted at once, again and again.
+ */
+const minUptimeMs = 1_000;
 
 /** Resolve the options every worker strategy takes. */
 export function resolveWorkerStrategyOptions(
@@ -173,8 +180,10 @@ export class WorkerPool<Request = Socket>
   #lastRequestId = 0;
   #workerRestarts = 0;
   #closing: Promise<void> | undefined;
-  /** Workers that failed to start since one last did. */
+  /** Workers that failed to start, or died right after, since one last served a request. */
   #startFailures = 0;
+  /** A failed start has been reported since one last served a request. */
+  #isStartFailureReported = false;
   /** While set, the back-off after a failed start: no worker is started until it fires. */
   #startRetryTimer: NodeJS.Timeout | undefined;
   /** The health check's timer: pings the workers that serve, ends those that stopped answering. */
@@ -343,6 +352,7 @@ export class WorkerPool<Request = Socket>
       startError: undefined,
       fatalError: undefined,
       lastHeardAt: performance.now(),
+      readyAt: undefined,
     };
     this.#workers.add(worker);
     const { startTimeoutMs } = this.#config;
@@ -367,8 +377,8 @@ export class WorkerPool<Request = Socket>
       case 'ready':
         if (worker.state !== 'starting') return;
         worker.state = 'ready';
+        worker.readyAt = performance.now();
         clearTimeout(worker.timer);
-        this.#startFailures = 0;
         worker.started.resolve();
         this.#onIdle(worker);
         return;
@@ -394,6 +404,9 @@ export class WorkerPool<Request = Socket>
         const request = worker.requests.get(message.id);
         if (request === undefined) return;
         worker.requests.delete(message.id);
+        // A worker that serves: the back-off is over.
+        this.#startFailures = 0;
+        this.#isStartFailureReported = false;
         if (message.bytesIn > 0 || message.bytesOut > 0)
           context?.recordTraffic(message.bytesIn, message.bytesOut);
         this.#settle(request);
@@ -445,6 +458,8 @@ export class WorkerPool<Request = Socket>
         context?.handleServerError(
           new SocketServerError('ERR_WORKER_EXITED', `${describeWorker(worker)} ${how}; replacing it`),
         );
+        // Dead soon after it started: maybe every new one will be. Replace it after the back-off.
+        if (performance.now() - (worker.readyAt ?? Number.NEGATIVE_INFINITY) < minUptimeMs) this.#backOff();
       }
       this.#dispatch();
     }
@@ -455,24 +470,21 @@ export class WorkerPool<Request = Socket>
   /**
    * A worker could not start while serving. No worker is started again before the back-off ends
    * (10 ms, doubling with each failure in a row, at most 5 s); the workers that run serve on. The
-   * first failure of a run is reported, and so, after {@link startFailuresReported} in a row, is
-   * the run in one error; then, if no worker can serve, the requests waiting for one fail with it.
+   * first failure of a run is reported, and so, after {@link startFailuresReported} in a row (early
+   * deaths count), is the run in one error; then, if no worker can serve, the requests waiting for
+   * one fail with it. A run ends when a worker serves a request.
    */
   #onStartFailed(error: Error): void {
-    this.#startFailures += 1;
-    const failures = this.#startFailures;
-    const delayMs = Math.min(firstStartRetryMs * 2 ** Math.min(failures - 1, 16), maxStartRetryMs);
-    clearTimeout(this.#startRetryTimer);
-    this.#startRetryTimer = setTimeout(() => {
-      this.#startRetryTimer = undefined;
-      this.#dispatch();
-    }, delayMs).unref();
-    if (failures === 1) this.#context?.handleServerError(error);
+    const failures = this.#backOff();
+    if (!this.#isStartFailureReported) {
+      this.#isStartFailureReported = true;
+      this.#context?.handleServerError(error);
+    }
     if (failures < startFailuresReported) return;
     const runError = new SocketServerError(
       'ERR_WORKER_START_FAILED',
-      `${failures} workers in a row failed to start (the last: ${error.message}); ` +
-        `retrying every ${maxStartRetryMs / 1000} s at most`,
+      `${failures} workers in a row failed to start or died within ${minUptimeMs / 1000} s ` +
+        `(the last: ${error.message}); retrying every ${maxStartRetryMs / 1000} s at most`,
       { cause: error },
     );
     if (failures === startFailuresReported) this.#context?.handleServerError(runError);
@@ -482,6 +494,22 @@ export class WorkerPool<Request = Socket>
       this.#context?.handleError(request.request, request.clientAddress, runError);
       this.#settle(request);
     }
+  }
+
+  /**
+   * Count one more failed start (or early death) in a row, and start no worker until the back-off
+   * for that many has passed: 10 ms, doubling, at most 5 s. Returns the count.
+   */
+  #backOff(): number {
+    this.#startFailures += 1;
+    const failures = this.#startFailures;
+    const delayMs = Math.min(firstStartRetryMs * 2 ** Math.min(failures - 1, 16), maxStartRetryMs);
+    clearTimeout(this.#startRetryTimer);
+    this.#startRetryTimer = setTimeout(() => {
+      this.#startRetryTimer = undefined;
+      this.#dispatch();
+    }, delayMs).unref();
+    return failures;
   }
 
   /** A worker may have a free slot: give it waiting work, retire it, or time its idleness. */
