@@ -1,7 +1,10 @@
+import { rmSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import { threading } from '@socketserver/concurrency';
 import { startServer } from './test-support/recording-server.js';
+import { refuseLoadMarker } from './test-support/refuse-load-marker.js';
+import { RefusingHandler } from './test-support/refusing-handler.js';
 import { openClient, whoami } from './test-support/test-clients.js';
 
 describe('threading()', () => {
@@ -79,5 +82,35 @@ describe('threading()', () => {
     expect(server.strategy.workerCount).toBe(0);
     expect(server.errors).toEqual([]);
     await client.waitForClose();
+  });
+});
+
+describe('threading() when new threads cannot start', () => {
+  it('backs off instead of starting a thread per connection in a tight loop, and serves once they can', async () => {
+    const marker = refuseLoadMarker();
+    const { server } = startServer(threading(), {}, RefusingHandler);
+    const holder = await openClient(server.port);
+    await whoami(holder); // keeps the first thread busy
+
+    writeFileSync(marker, ''); // new threads fail to load the handler from now on
+    const waiting = await Promise.all([1, 2, 3].map(async () => openClient(server.port)));
+    for (const client of waiting) await client.sendAll('!whoami\n');
+    const isRunReported = (error: unknown): boolean =>
+      (error as { code?: unknown }).code === 'ERR_WORKER_START_FAILED';
+    await server.waitUntil(() => server.serverErrors.some(isRunReported));
+    // The first thread, then 8 attempts backing off from 10 ms, not one per connection and retry.
+    expect(server.startedWorkerIds.length).toBeLessThanOrEqual(1 + 8 + 1);
+    expect(server.serverErrors.map((error) => (error as { code?: unknown }).code)).toEqual([
+      'ERR_HANDLER_LOAD_FAILED',
+      'ERR_WORKER_START_FAILED',
+    ]);
+
+    // The busy thread serves on, and once threads start again the waiting connections are served.
+    await holder.sendAll('still here\n');
+    expect((await holder.readline()).toString()).toBe('still here\n');
+    rmSync(marker);
+    const answers = await Promise.all(waiting.map(async (client) => client.readline()));
+    expect(new Set(answers.map(String)).size).toBe(3);
+    expect(server.errors).toEqual([]);
   });
 });

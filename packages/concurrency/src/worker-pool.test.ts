@@ -1,9 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { rmSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
 import { pool, type WorkerKind } from '@socketserver/concurrency';
 import { isProcessAlive, startServer } from './test-support/recording-server.js';
+import { refuseLoadMarker } from './test-support/refuse-load-marker.js';
 import { RefusingHandler } from './test-support/refusing-handler.js';
 import { openClient, pidOf, whoami } from './test-support/test-clients.js';
 
@@ -144,17 +143,6 @@ describe.each(deaths)('a pool worker dying ($kind, $how)', ({ kind, kill }) => {
     expect(server.serverErrors).toHaveLength(1);
   });
 });
-
-/** A file whose presence makes `RefusingHandler`'s module throw at load; removed after the test. */
-function refuseLoadMarker(): string {
-  const marker = join(mkdtempSync(join(tmpdir(), 'refuse-load-')), 'refuse');
-  process.env['SOCKETSERVER_TEST_REFUSE_LOAD'] = marker;
-  onTestFinished(() => {
-    delete process.env['SOCKETSERVER_TEST_REFUSE_LOAD'];
-    rmSync(dirname(marker), { recursive: true, force: true });
-  });
-  return marker;
-}
 
 describe('pool workers that fail to start at start()', () => {
   it('do not fail the server: it serves with those that started, and starts the others with a back-off', async () => {
