@@ -98,7 +98,8 @@ describe('threading() when new threads cannot start', () => {
     const isRunReported = (error: unknown): boolean =>
       (error as { code?: unknown }).code === 'ERR_WORKER_START_FAILED';
     await server.waitUntil(() => server.serverErrors.some(isRunReported));
-    // The first thread, then 8 attempts backing off from 10 ms, not one per connection and retry.
+    // The first thread, then 8 attempts one at a time, backing off from 10 ms: not one per
+    // connection and retry.
     expect(server.startedWorkerIds.length).toBeLessThanOrEqual(1 + 8 + 1);
     expect(server.serverErrors.map((error) => (error as { code?: unknown }).code)).toEqual([
       'ERR_HANDLER_LOAD_FAILED',

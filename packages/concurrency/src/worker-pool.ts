@@ -184,6 +184,8 @@ export class WorkerPool<Request = Socket>
   #startFailures = 0;
   /** A failed start has been reported since one last served a request. */
   #isStartFailureReported = false;
+  /** The last start failed: start one worker at a time until one starts again. */
+  #isProbing = false;
   /** While set, the back-off after a failed start: no worker is started until it fires. */
   #startRetryTimer: NodeJS.Timeout | undefined;
   /** The health check's timer: pings the workers that serve, ends those that stopped answering. */
@@ -378,6 +380,7 @@ export class WorkerPool<Request = Socket>
         if (worker.state !== 'starting') return;
         worker.state = 'ready';
         worker.readyAt = performance.now();
+        this.#isProbing = false;
         clearTimeout(worker.timer);
         worker.started.resolve();
         this.#onIdle(worker);
@@ -498,10 +501,12 @@ export class WorkerPool<Request = Socket>
 
   /**
    * Count one more failed start (or early death) in a row, and start no worker until the back-off
-   * for that many has passed: 10 ms, doubling, at most 5 s. Returns the count.
+   * for that many has passed: 10 ms, doubling, at most 5 s; then one at a time until one starts.
+   * Returns the count.
    */
   #backOff(): number {
     this.#startFailures += 1;
+    this.#isProbing = true;
     const failures = this.#startFailures;
     const delayMs = Math.min(firstStartRetryMs * 2 ** Math.min(failures - 1, 16), maxStartRetryMs);
     clearTimeout(this.#startRetryTimer);
@@ -628,7 +633,8 @@ export class WorkerPool<Request = Socket>
       isRunning ? minWorkers - (this.#workers.size - retiring) : 0,
       isRunning ? spareWorkers - idle - starting : 0,
     );
-    const count = Math.min(wanted, maxWorkers - this.#workers.size);
+    // After a failed start, one at a time: N waiting requests do not make N doomed starts.
+    const count = Math.min(wanted, maxWorkers - this.#workers.size, this.#isProbing ? 1 - starting : wanted);
     for (let index = 0; index < count; index += 1) this.#spawn();
   }
 
