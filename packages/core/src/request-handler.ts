@@ -106,17 +106,31 @@ export function startRequestHandler(handler: RequestHandler): Promise<void> {
  * `finish()`, after `setup()` and `handle()` succeeded or (`hasFailed`) failed with `failure`:
  * then it rejects with that failure, or, if `finish()` fails too, with a `SuppressedError`
  * holding both. Then, whatever happened, the handler's `[Symbol.dispose]()`, if it has one.
+ *
+ * After a success, a `finish()` that returns nothing (the default) is done here and now: then it
+ * returns `undefined` (or throws what `finish()` or `[Symbol.dispose]()` threw), so that a request
+ * ends without a promise turn for it; otherwise it returns the promise of both.
  */
-export async function finishRequestHandler(
+export function finishRequestHandler(
   handler: RequestHandler,
   failure: unknown,
   hasFailed: boolean,
-): Promise<void> {
+): Promise<void> | undefined {
+  if (hasFailed) return finishAfterFailure(handler, failure);
+  let finished: void | Promise<void> = undefined;
   try {
-    if (!hasFailed) {
-      await handler.finish();
-      return;
-    }
+    finished = handler.finish();
+  } finally {
+    if (finished === undefined) handler[Symbol.dispose]?.();
+  }
+  if (finished === undefined) return undefined;
+  // Anything finish() returns is awaited, a thenable of another realm included.
+  return Promise.resolve(finished).finally(() => handler[Symbol.dispose]?.());
+}
+
+/** {@link finishRequestHandler} after `setup()` or `handle()` failed with `failure`. */
+async function finishAfterFailure(handler: RequestHandler, failure: unknown): Promise<never> {
+  try {
     try {
       await handler.finish();
     } catch (error) {

@@ -109,7 +109,7 @@ function endRequestHandler(
   try {
     if (handler === undefined) {
       if (hasFailed) throw failure;
-    } else finishing = hasFailed ? finishRequestHandler(handler, failure, true) : finishNow(handler);
+    } else finishing = finishRequestHandler(handler, failure, hasFailed);
   } catch (error) {
     reportEndingError(ending, error);
   }
@@ -119,33 +119,6 @@ function endRequestHandler(
     (error: unknown) => {
       reportEndingError(ending, error);
       return shutDownEnding(ending);
-    },
-  );
-}
-
-/**
- * {@link finishRequestHandler} after a handler that succeeded, without its promise when `finish()`
- * returns nothing (the default): `finish()`, then `[Symbol.dispose]()` whatever happened. Returns
- * `undefined` when both are done, or throws what failed; otherwise the promise of both.
- */
-function finishNow(handler: RequestHandler): Promise<void> | undefined {
-  let finished: unknown;
-  try {
-    finished = handler.finish();
-  } catch (error) {
-    handler[Symbol.dispose]?.();
-    throw error;
-  }
-  if (finished === undefined) {
-    handler[Symbol.dispose]?.();
-    return undefined;
-  }
-  // Anything finish() returns is awaited, a thenable of another realm included.
-  return Promise.resolve(finished).then(
-    () => handler[Symbol.dispose]?.(),
-    (error: unknown) => {
-      handler[Symbol.dispose]?.();
-      throw error;
     },
   );
 }
