@@ -197,15 +197,20 @@ export class SocketReader {
       if (error === undefined && this.#bufferedLength === 0 && !this.#isEnded) return;
       const reject = this.#rejectRead as (error: Error) => void;
       const maxBytes = this.#readMaxBytes;
-      const next = this.#laterReads?.shift();
-      this.#readMaxBytes = next?.maxBytes ?? 0;
-      this.#resolveRead = next?.resolve;
-      this.#rejectRead = next?.reject;
+      this.#promoteNextRead();
       if (error !== undefined) reject(error);
       else if (this.#bufferedLength > 0) resolve(this.#take(maxBytes));
       else if (this.#failure === undefined) resolve(empty);
       else reject(this.#failure);
     }
+  }
+
+  /** The oldest read's fields now hold the next read waiting, if any: the oldest has been served. */
+  #promoteNextRead(): void {
+    const next = this.#laterReads?.shift();
+    this.#readMaxBytes = next?.maxBytes ?? 0;
+    this.#resolveRead = next?.resolve;
+    this.#rejectRead = next?.reject;
   }
 
   #end(failure: Error | undefined): void {
@@ -225,10 +230,7 @@ export class SocketReader {
     ) {
       // The common case: one read waits and the chunk fits it. Handed over as it came, without
       // going through the queue (nothing is buffered, so nothing can be paused or resumed).
-      const next = this.#laterReads?.shift();
-      this.#readMaxBytes = next?.maxBytes ?? 0;
-      this.#resolveRead = next?.resolve;
-      this.#rejectRead = next?.reject;
+      this.#promoteNextRead();
       resolve(chunk);
       return;
     }
