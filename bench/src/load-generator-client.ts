@@ -2,15 +2,8 @@
 // every load generator (this one, or the native one: native-load-generator.ts) offers it.
 import { fileURLToPath } from 'node:url';
 import { ManagedProcess } from './managed-process.ts';
-import { sampleServerCpu, type CpuSample } from './process-cpu.ts';
-import {
-  startDelayMs,
-  type Endpoint,
-  type GeneratorCommand,
-  type GeneratorReply,
-  type LoadRequest,
-  type LoadTally,
-} from './load/protocol.ts';
+import { sampleCpuOverWindow } from './process-cpu.ts';
+import type { Endpoint, GeneratorCommand, GeneratorReply, LoadRequest, LoadTally } from './load/protocol.ts';
 
 const generatorScript = fileURLToPath(new URL('load/generator.ts', import.meta.url));
 
@@ -103,31 +96,21 @@ export class LoadGeneratorClient implements LoadGenerator {
    * timers counted from the command (as run.ts samples the server's).
    */
   async run(request: LoadRequest, timeoutMs: number, steps?: IdleSteps): Promise<LoadOutcome> {
-    const samples: { start?: CpuSample; end?: CpuSample } = {};
-    const timers =
-      request.kind === 'idle'
-        ? []
-        : [
-            setTimeout(() => (samples.start = sampleServerCpu([this.pid])), startDelayMs + request.warmupMs),
-            setTimeout(
-              () => (samples.end = sampleServerCpu([this.pid])),
-              startDelayMs + request.warmupMs + request.durationMs,
-            ),
-          ];
+    const cpu = request.kind === 'idle' ? undefined : sampleCpuOverWindow(() => [this.pid], request);
+    let outcome: { tally: LoadTally; elapsedMs: number };
     try {
-      const outcome = await this.#run(request, timeoutMs, steps);
-      if (samples.start !== undefined && samples.end === undefined) samples.end = sampleServerCpu([this.pid]);
-      const { start, end } = samples;
-      return {
-        ...outcome,
-        generatorCores: this.#workers,
-        ...(start === undefined || end === undefined
-          ? {}
-          : { generatorCpuSeconds: (end.processSeconds[0] ?? 0) - (start.processSeconds[0] ?? 0) }),
-      };
+      outcome = await this.#run(request, timeoutMs, steps);
     } finally {
-      for (const timer of timers) clearTimeout(timer);
+      cpu?.finish();
     }
+    const { start, end } = cpu?.samples ?? {};
+    return {
+      ...outcome,
+      generatorCores: this.#workers,
+      ...(start === undefined || end === undefined
+        ? {}
+        : { generatorCpuSeconds: (end.processSeconds[0] ?? 0) - (start.processSeconds[0] ?? 0) }),
+    };
   }
 
   async #run(

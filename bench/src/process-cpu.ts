@@ -3,6 +3,7 @@
 // children), and the time of the first process's main thread (the one that accepts). Linux only.
 import { execFileSync } from 'node:child_process';
 import { processTrees, statFields } from './process-tree-rss.ts';
+import { startDelayMs } from './load/protocol.ts';
 
 /** Seconds of CPU, each a running total since the process started. */
 export interface CpuSample {
@@ -72,4 +73,29 @@ export function cpuMetrics(
     metrics['busiestProcessShare'] = round(Math.max(...perProcess) / total, 3);
   }
   return metrics;
+}
+
+/**
+ * The CPU of the processes `pids()` names at the start and at the end of a measured window,
+ * sampled on timers counted from now (when the run command is sent: a generator starts
+ * `startDelayMs` after it gets it), so within a few milliseconds of the generator's window.
+ * `finish()`, once the run is over, clears the timers; if the end's has not fired yet (a loaded
+ * machine delays timers, and a run can end a few milliseconds after its window), it samples the
+ * end then. Used for the server's CPU and for the Node.js load generator's own.
+ */
+export function sampleCpuOverWindow(
+  pids: () => readonly number[],
+  window: { readonly warmupMs: number; readonly durationMs: number },
+): { samples: { start?: CpuSample; end?: CpuSample }; finish: () => void } {
+  const samples: { start?: CpuSample; end?: CpuSample } = {};
+  const startMs = startDelayMs + window.warmupMs;
+  const timers = [
+    setTimeout(() => (samples.start = sampleServerCpu(pids())), startMs),
+    setTimeout(() => (samples.end = sampleServerCpu(pids())), startMs + window.durationMs),
+  ];
+  const finish = (): void => {
+    for (const timer of timers) clearTimeout(timer);
+    if (samples.start !== undefined && samples.end === undefined) samples.end = sampleServerCpu(pids());
+  };
+  return { samples, finish };
 }

@@ -22,7 +22,7 @@ import {
 import { describeExit, killAllGroups } from './managed-process.ts';
 import { NativeLoadGenerator } from './native-load-generator.ts';
 import { parseRunOptions } from './options.ts';
-import { cpuMetrics, sampleServerCpu, type CpuSample } from './process-cpu.ts';
+import { cpuMetrics, sampleCpuOverWindow } from './process-cpu.ts';
 import { processTreeRssBytes } from './process-tree-rss.ts';
 import { formatMetric } from './report/format.ts';
 import { renderSummary } from './report/markdown.ts';
@@ -46,7 +46,7 @@ import {
   type GroupId,
   type ServerSpec,
 } from './servers.ts';
-import { startDelayMs, type Endpoint } from './load/protocol.ts';
+import type { Endpoint } from './load/protocol.ts';
 
 const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
 const wantedFdLimit = 20_000;
@@ -269,30 +269,6 @@ function serverRss(server: ServerInstances): { bytes: number; processes: number 
     .reduce((sum, part) => ({ bytes: sum.bytes + part.bytes, processes: sum.processes + part.processes }));
 }
 
-/**
- * The server's CPU at the start and at the end of the measured window, sampled on timers counted
- * from now (when the run command is sent: the generator starts `startDelayMs` after it gets it),
- * so within a few milliseconds of the generator's window. `finish()`, once the run is over, clears
- * the timers; if the end's has not fired yet (a loaded machine delays timers, and a run can end a
- * few milliseconds after its window), it samples the end then.
- */
-function sampleCpuOverWindow(
-  server: ServerInstances,
-  timing: Timing,
-): { samples: { start?: CpuSample; end?: CpuSample }; finish: () => void } {
-  const samples: { start?: CpuSample; end?: CpuSample } = {};
-  const startMs = startDelayMs + timing.warmupMs;
-  const timers = [
-    setTimeout(() => (samples.start = sampleServerCpu(server.pids)), startMs),
-    setTimeout(() => (samples.end = sampleServerCpu(server.pids)), startMs + timing.durationMs),
-  ];
-  const finish = (): void => {
-    for (const timer of timers) clearTimeout(timer);
-    if (samples.start !== undefined && samples.end === undefined) samples.end = sampleServerCpu(server.pids);
-  };
-  return { samples, finish };
-}
-
 /** One scenario against a running server; a failure becomes a failed run, never an exception. */
 async function runScenario(
   spec: ServerSpec,
@@ -308,7 +284,7 @@ async function runScenario(
   const timeoutMs =
     timing.warmupMs + timing.durationMs + timing.drainMs + (scenarioId === 'idle' ? 120_000 : 30_000);
   const rss: Record<string, number> = {};
-  const cpu = scenario.isServerCpuSampled ? sampleCpuOverWindow(server, timing) : undefined;
+  const cpu = scenario.isServerCpuSampled ? sampleCpuOverWindow(() => server.pids, timing) : undefined;
   const outcome = await generator
     .run(request, timeoutMs, {
       beforeOpen: () => {
