@@ -24,8 +24,8 @@ import { forking, pool, threading } from '@socketserver/concurrency';
 import { parseEchoArguments, usageExitCode, type EchoOptions, type TLSFiles } from './cli.js';
 import { serveMetrics, type MetricsEndpoint } from './metrics.js';
 import {
-  RawDatagramEchoHandler,
   LineEchoHandler,
+  RawDatagramEchoHandler,
   RawEchoHandler,
   StreamDatagramEchoHandler,
   StreamEchoHandler,
