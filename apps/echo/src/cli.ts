@@ -25,6 +25,8 @@ export interface EchoOptions {
   poolKind: 'thread' | 'process';
   /** Pool: connections each worker serves at once, on its event loop (the recipe's pool: 1). */
   perWorker: number;
+  /** Pool, TCP: who accepts connections, the main thread (handing each over) or each worker itself. */
+  accept: 'main' | 'workers';
   maxConnections: number | undefined;
   idleTimeoutMs: number | undefined;
   maxLineLength: number;
@@ -125,6 +127,14 @@ export function parseEchoArguments(argv: readonly string[], version: string): Pa
       )
         .default(1)
         .argParser(integerAtLeast(1)),
+    )
+    .addOption(
+      new Option(
+        '--accept <who>',
+        'pool: main: the main thread accepts and hands each connection to the least busy worker; workers: each worker accepts itself (faster; tcp)',
+      )
+        .choices(['main', 'workers'])
+        .default('main'),
     )
     .addOption(
       new Option('--pool-kind <kind>', "what the pool's workers are")
@@ -299,6 +309,7 @@ function findConflict(options: EchoOptions, program: Command): string | undefine
     return 'option --proxy-protocol applies to stream connections, not to --protocol udp';
   if (given('perWorker') && options.strategy !== 'pool')
     return 'option --per-worker applies to --strategy pool';
+  if (given('accept') && options.strategy !== 'pool') return 'option --accept applies to --strategy pool';
   if (options.protocol === 'udp') {
     if (options.handler === 'line')
       return 'option --handler line applies to stream connections, not to --protocol udp (use stream)';

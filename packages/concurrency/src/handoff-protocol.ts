@@ -1,5 +1,12 @@
 import type { Socket } from 'node:net';
-import type { ClientAddress, DatagramAddress, HandlerLocation, RequestSettings } from '@socketserver/core';
+import type {
+  ClientAddress,
+  DatagramAddress,
+  DropReason,
+  HandlerLocation,
+  RequestSettings,
+  SharedListener,
+} from '@socketserver/core';
 import type { SerializedError } from './serialized-error.js';
 
 /**
@@ -15,8 +22,18 @@ export type WireBytes = ArrayBuffer | string;
  * process it travels beside it as the IPC handle, and `socket` is absent.
  */
 export type MainToWorkerMessage =
-  /** Load the handler class and get ready; answered by `ready` or `init-failed`. */
-  | { readonly type: 'init'; readonly handler: HandlerLocation; readonly settings: RequestSettings }
+  /**
+   * Load the handler class and get ready, and with `listen`, listen and accept connections; answered
+   * by `ready` (listening) or `init-failed`.
+   */
+  | {
+      readonly type: 'init';
+      readonly handler: HandlerLocation;
+      readonly settings: RequestSettings;
+      readonly listen?: WorkerListenSettings | undefined;
+    }
+  /** Stop accepting (close the listening socket), and close the connections waiting for a slot. */
+  | { readonly type: 'stop-accepting' }
   /** Serve this connection; answered by `accepted`, then any `error`s, then `done`. */
   | {
       readonly type: 'request';
@@ -42,12 +59,37 @@ export type MainToWorkerMessage =
   /** A health check: answer `pong` at once; a worker whose event loop is blocked cannot. */
   | { readonly type: 'ping' };
 
+/** What a worker that accepts connections itself listens on, and the caps it keeps. */
+export interface WorkerListenSettings {
+  readonly listener: SharedListener;
+  /** Connections it serves at once; more wait in it, up to `maxWaiting`. */
+  readonly slots: number;
+  /** Connections that may wait in it for a slot; beyond, one is dropped (`requestQueueSize`). */
+  readonly maxWaiting: number;
+  /** Connections it holds at most, served and waiting; beyond, one is dropped (`maxConnections`). */
+  readonly maxConnections: number;
+}
+
 /** What a worker tells the main thread. */
 export type WorkerToMainMessage =
   /** The handler class is loaded; the worker takes requests. */
   | { readonly type: 'ready' }
   /** The handler class could not be loaded (ERR_HANDLER_LOAD_FAILED): the worker is useless. */
   | { readonly type: 'init-failed'; readonly error: SerializedError }
+  /**
+   * A worker that accepts accepted connection `id` (a number of its own, below 0): served at once,
+   * or `waiting` for a slot (then `active` follows when it is served, or `done` if it never is).
+   */
+  | {
+      readonly type: 'opened';
+      readonly id: number;
+      readonly clientAddress: ClientAddress;
+      readonly waiting: boolean;
+    }
+  /** Waiting connection `id` is being served now. */
+  | { readonly type: 'active'; readonly id: number }
+  /** A worker that accepts closed a connection at once, unserved: a cap was reached. */
+  | { readonly type: 'dropped'; readonly clientAddress: ClientAddress; readonly reason: DropReason }
   /** The worker owns the socket now; the parent may close its copy (process workers). */
   | { readonly type: 'accepted'; readonly id: number }
   /**
@@ -76,7 +118,9 @@ export type WorkerToMainMessage =
   /** An uncaught exception: the worker exits right after this message. */
   | { readonly type: 'fatal'; readonly error: SerializedError }
   /** The answer to `ping`: this worker's event loop turns. */
-  | { readonly type: 'pong' };
+  | { readonly type: 'pong' }
+  /** Messages sent in one turn of the worker's event loop, in order: one message for many. */
+  | { readonly type: 'batch'; readonly messages: readonly WorkerToMainMessage[] };
 
 /**
  * Bytes for a worker of `kind` (a thread's `ArrayBuffer` is a copy of its own, to transfer), or for

@@ -54,6 +54,7 @@ export function forking<Request = Socket>(options: ForkingOptions = {}): WorkerP
     requestsPerWorker: 1,
     maxRequestsPerWorker: reuseChildren ? Number.POSITIVE_INFINITY : 1,
     idleWorkerTimeoutMs: reuseChildren ? idleChildTimeoutMs : undefined,
+    accept: 'main',
     ...resolveWorkerStrategyOptions(options),
   });
 }

@@ -39,6 +39,7 @@ export function threading<Request = Socket>(options: ThreadingOptions = {}): Wor
     requestsPerWorker: 1,
     maxRequestsPerWorker: Number.POSITIVE_INFINITY,
     idleWorkerTimeoutMs: requireDelayMs('idleThreadTimeoutMs', options.idleThreadTimeoutMs ?? 10_000),
+    accept: 'main',
     ...resolveWorkerStrategyOptions(options),
   });
 }

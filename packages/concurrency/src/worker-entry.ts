@@ -17,9 +17,10 @@
  * the whole process group) and exits when its IPC channel closes (the parent died).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Socket } from 'node:net';
+import net, { type Socket } from 'node:net';
 import { isMainThread, parentPort } from 'node:worker_threads';
 import {
+  clientAddressOf,
   endRequest,
   loadRequestHandler,
   runRequestHandler,
@@ -42,11 +43,16 @@ import {
   toWireBytes,
   type MainToWorkerMessage,
   type WireBytes,
+  type WorkerListenSettings,
   type WorkerToMainMessage,
 } from './handoff-protocol.js';
+import { inheritedListenerFd } from './worker-handle.js';
 import { deserializeError, serializeError, type SerializedError } from './serialized-error.js';
 
-/** The link to the main side: a thread's parent port, or a child's IPC channel. */
+/**
+ * The link to the main side: a thread's parent port, or a child's IPC channel. What is sent in one
+ * turn of the event loop goes at its end, in order, as one message (`batch`).
+ */
 interface Channel {
   send(message: WorkerToMainMessage): void;
   /** Send `message`, then end this worker with `code`. */
@@ -74,6 +80,19 @@ let lastSendSeq = 0;
 let handler: Handler | undefined;
 let closing: Promise<void> | undefined;
 
+/** A worker that accepts connections itself: its listening socket, caps, and waiting connections. */
+interface Acceptor {
+  readonly server: net.Server;
+  readonly settings: WorkerListenSettings;
+  /** Accepted connections waiting for a slot, oldest first (paused: nothing read). */
+  readonly waiting: { readonly id: number; readonly clientAddress: ClientAddress; readonly socket: Socket }[];
+  /** Connections it accepted and is serving. */
+  served: number;
+  /** The id of the last connection it accepted; its ids count down from -1, apart from the main side's. */
+  lastId: number;
+}
+let acceptor: Acceptor | undefined;
+
 /** The connection whose handler's code is running: what an uncaught exception there ends. */
 interface ConnectionScope {
   /** Report `error` as this connection's and end the connection; false if it has ended already. */
@@ -94,11 +113,16 @@ function onMessage(message: MainToWorkerMessage, handle: Socket | undefined): vo
   else if (message.type === 'datagram') serveDatagram(message.id, message.clientAddress, message.data);
   else if (message.type === 'sent') onSent(message.seq, message.error);
   else if (message.type === 'ping') channel.send({ type: 'pong' });
-  else if (message.type === 'init') void init(message.handler, message.settings);
+  else if (message.type === 'init') void init(message.handler, message.settings, message.listen);
+  else if (message.type === 'stop-accepting') stopAccepting();
   else closing ??= close();
 }
 
-async function init(location: HandlerLocation, settings: RequestSettings): Promise<void> {
+async function init(
+  location: HandlerLocation,
+  settings: RequestSettings,
+  listen: WorkerListenSettings | undefined,
+): Promise<void> {
   try {
     const HandlerClass = await loadRequestHandler<Socket | DatagramRequest>(location);
     const { serverAddress, handlerOptions } = settings;
@@ -108,17 +132,107 @@ async function init(location: HandlerLocation, settings: RequestSettings): Promi
       server: { serverAddress, handlerOptions },
       setUp: connectionSetup(settings),
     };
+    if (listen !== undefined) await startAccepting(listen);
     channel.send({ type: 'ready' });
   } catch (error) {
     channel.send({ type: 'init-failed', error: serializeError(error) });
   }
 }
 
-/** Python's `process_request_thread`, on this worker's event loop. */
-function serve(id: number, clientAddress: ClientAddress, socket: Socket | undefined): void {
+/**
+ * Listen on a socket of this worker's own, the server's inherited (a child process) or one bound
+ * to the server's address with SO_REUSEPORT (a thread), and accept from it; resolves once
+ * listening.
+ */
+async function startAccepting(settings: WorkerListenSettings): Promise<void> {
+  const { listener } = settings;
+  const server = net.createServer({
+    allowHalfOpen: true,
+    pauseOnConnect: true,
+    noDelay: listener.noDelay,
+    keepAlive: listener.keepAlive,
+    keepAliveInitialDelay: listener.keepAliveInitialDelay,
+  });
+  const listening = new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve).once('error', reject);
+  });
+  if (listener.sharing === 'inherit') server.listen({ fd: inheritedListenerFd, backlog: listener.backlog });
+  else {
+    const { host, port, ipv6Only } = listener;
+    server.listen(new net.BoundSocket({ host, port, ipv6Only, reusePort: true }), listener.backlog);
+  }
+  await listening;
+  // A failure of the listening socket once listening: this worker can no longer accept.
+  server.on('error', (error) => channel.exit(1, { type: 'fatal', error: serializeError(error) }));
+  server.on('connection', onConnection);
+  acceptor = { server, settings, waiting: [], served: 0, lastId: 0 };
+}
+
+/** A connection this worker accepted: served at once if a slot is free, else it waits, or is dropped. */
+function onConnection(socket: Socket): void {
+  socket.on('error', () => {});
+  const clientAddress = clientAddressOf(socket);
+  const self = acceptor;
+  if (clientAddress === undefined || self === undefined || closing !== undefined) {
+    socket.destroy();
+    return;
+  }
+  const { slots, maxWaiting, maxConnections } = self.settings;
+  const held = self.served + self.waiting.length;
+  const reason =
+    maxConnections > 0 && held >= maxConnections
+      ? 'maxConnections'
+      : self.served >= slots && self.waiting.length >= maxWaiting
+        ? 'requestQueueSize'
+        : undefined;
+  if (reason !== undefined) {
+    socket.destroy();
+    channel.send({ type: 'dropped', clientAddress, reason });
+    return;
+  }
+  const id = --self.lastId;
+  const waiting = self.served >= slots;
+  channel.send({ type: 'opened', id, clientAddress, waiting });
+  if (waiting) self.waiting.push({ id, clientAddress, socket });
+  else serveAccepted(self, id, clientAddress, socket);
+}
+
+/** Serve a connection this worker accepted; when it ends, serve the next one waiting. */
+function serveAccepted(self: Acceptor, id: number, clientAddress: ClientAddress, socket: Socket): void {
+  self.served += 1;
+  serve(id, clientAddress, socket, () => {
+    self.served -= 1;
+    const next = self.waiting.shift();
+    if (next === undefined) return;
+    channel.send({ type: 'active', id: next.id });
+    serveAccepted(self, next.id, next.clientAddress, next.socket);
+  });
+}
+
+/** Stop accepting: close the listening socket and the connections waiting for a slot. */
+function stopAccepting(): void {
+  const self = acceptor;
+  if (self === undefined) return;
+  self.server.close();
+  for (const { id, socket } of self.waiting.splice(0)) {
+    socket.destroy();
+    channel.send({ type: 'done', id, bytesIn: 0, bytesOut: 0 });
+  }
+}
+
+/**
+ * Python's `process_request_thread`, on this worker's event loop. `onEnd`: for a connection this
+ * worker accepted itself, called when it ends (the main side's ones are told with `accepted`).
+ */
+function serve(
+  id: number,
+  clientAddress: ClientAddress,
+  socket: Socket | undefined,
+  onEnd?: () => void,
+): void {
   // A child process holds a duplicate of the parent's socket, which the parent closes once told.
   // A thread got the socket itself (the transfer closed the parent's): one message less.
-  if (isMainThread) channel.send({ type: 'accepted', id });
+  if (isMainThread && onEnd === undefined) channel.send({ type: 'accepted', id });
   const reportError = (error: unknown): void =>
     channel.send({ type: 'error', id, error: serializeError(error) });
   if (socket === undefined || handler === undefined || closing !== undefined) {
@@ -179,6 +293,7 @@ function serve(id: number, clientAddress: ClientAddress, socket: Socket | undefi
       sockets.delete(id);
       requests.delete(request);
       channel.send({ type: 'done', id, bytesIn: socket.bytesRead, bytesOut: socket.bytesWritten });
+      onEnd?.();
     });
   requests.add(request);
 }
@@ -236,17 +351,51 @@ function onSent(seq: number, error: SerializedError | undefined): void {
 
 /** Close every connection (their handlers see it and finish), wait for them, and exit. */
 async function close(): Promise<void> {
+  stopAccepting();
   for (const socket of sockets.values()) socket.destroy();
   await Promise.allSettled(requests);
   channel.exit(0);
 }
 
 function openChannel(listener: (message: MainToWorkerMessage, handle: Socket | undefined) => void): Channel {
+  const { post, exit } = openPort(listener);
+  // Messages wait for the end of this turn of the event loop, then go as one: under load a turn
+  // accepts and ends many connections, and one message each would cost both sides far more.
+  let pending: WorkerToMainMessage[] = [];
+  const flush = (): void => {
+    const messages = pending;
+    pending = [];
+    if (messages.length === 1) post(messages[0] as WorkerToMainMessage);
+    else if (messages.length > 1) post({ type: 'batch', messages });
+  };
+  return {
+    send: (message) => {
+      // A datagram reply's bytes are moved (a thread's ArrayBuffer), so it goes now, in order.
+      if (message.type === 'sendto') {
+        flush();
+        post(message);
+        return;
+      }
+      if (pending.length === 0) setImmediate(flush);
+      pending.push(message);
+    },
+    exit: (code, message) => {
+      flush();
+      exit(code, message);
+    },
+  };
+}
+
+/** The raw link: a thread's parent port, or a child's IPC channel; every message sent at once. */
+function openPort(listener: (message: MainToWorkerMessage, handle: Socket | undefined) => void): {
+  post: (message: WorkerToMainMessage) => void;
+  exit: (code: number, message?: WorkerToMainMessage) => void;
+} {
   if (!isMainThread && parentPort !== null) {
     const port = parentPort;
     port.on('message', (message: MainToWorkerMessage) => listener(message, undefined));
     return {
-      send: (message) => {
+      post: (message) => {
         // A datagram reply's bytes are a copy of their own: moved, not cloned again.
         if (message.type === 'sendto' && typeof message.data !== 'string') {
           port.postMessage(message, [message.data]);
@@ -271,7 +420,7 @@ function openChannel(listener: (message: MainToWorkerMessage, handle: Socket | u
   // With a callback, a send on a closed channel fails there, not as an 'error' event.
   const ignoreSendFailure = (): void => {};
   return {
-    send: (message) => {
+    post: (message) => {
       if (process.connected) send(message, undefined, undefined, ignoreSendFailure);
     },
     // Exit once the message, and so every message before it, is written.

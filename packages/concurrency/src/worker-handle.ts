@@ -17,9 +17,12 @@ export interface WorkerExit {
   readonly error: Error | undefined;
 }
 
-/** What a {@link WorkerHandle} reports; `exit` comes once, after every message. */
+/**
+ * What a {@link WorkerHandle} reports; `exit` comes once, after every message. A `batch` comes as
+ * the messages in it, one by one.
+ */
 export interface WorkerListeners {
-  message(message: WorkerToMainMessage): void;
+  message(message: Exclude<WorkerToMainMessage, { type: 'batch' }>): void;
   exit(exit: WorkerExit): void;
 }
 
@@ -43,9 +46,18 @@ export interface WorkerHandle {
 /** The built entry both kinds run. */
 const entryUrl = new URL('./worker-entry.js', import.meta.url);
 
-/** Start a worker running the worker entry. */
-export function spawnWorker(kind: WorkerKind, listeners: WorkerListeners): WorkerHandle {
-  return kind === 'thread' ? new ThreadWorker(listeners) : new ProcessWorker(listeners);
+/**
+ * The descriptor a child process finds an inherited listening socket on (its stdio entry 4, after
+ * stdin, stdout, stderr and the IPC channel).
+ */
+export const inheritedListenerFd = 4;
+
+/**
+ * Start a worker running the worker entry. `inheritFd`: a descriptor a child process inherits as
+ * {@link inheritedListenerFd}, its own copy (threads share this process's descriptors).
+ */
+export function spawnWorker(kind: WorkerKind, listeners: WorkerListeners, inheritFd?: number): WorkerHandle {
+  return kind === 'thread' ? new ThreadWorker(listeners) : new ProcessWorker(listeners, inheritFd);
 }
 
 class ThreadWorker implements WorkerHandle {
@@ -57,7 +69,7 @@ class ThreadWorker implements WorkerHandle {
     // stdout/stderr false: the thread's console output goes to this process's own streams.
     const worker = new Worker(entryUrl, { stdout: false, stderr: false });
     let error: Error | undefined;
-    worker.on('message', (message: WorkerToMainMessage) => listeners.message(message));
+    worker.on('message', (message: WorkerToMainMessage) => deliver(message, listeners));
     worker.on('error', (reported: unknown) => {
       error = reported instanceof Error ? reported : new Error(String(reported));
     });
@@ -91,10 +103,13 @@ class ProcessWorker implements WorkerHandle {
   readonly id: number;
   readonly #child: ChildProcess;
 
-  constructor(listeners: WorkerListeners) {
+  constructor(listeners: WorkerListeners, inheritFd: number | undefined) {
     // The child's console output goes straight to this process's terminal; stdin is not shared.
     const child = fork(fileURLToPath(entryUrl), [], {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      stdio:
+        inheritFd === undefined
+          ? ['ignore', 'inherit', 'inherit', 'ipc']
+          : ['ignore', 'inherit', 'inherit', 'ipc', inheritFd],
       serialization: 'json',
     });
     let error: Error | undefined;
@@ -104,7 +119,7 @@ class ProcessWorker implements WorkerHandle {
       hasExited = true;
       listeners.exit({ code, signal, error });
     };
-    child.on('message', (message: WorkerToMainMessage) => listeners.message(message));
+    child.on('message', (message: WorkerToMainMessage) => deliver(message, listeners));
     child.on('error', (reported) => {
       error = reported;
       // A child that never spawned has no 'exit' to come.
@@ -127,4 +142,10 @@ class ProcessWorker implements WorkerHandle {
   terminate(): void {
     this.#child.kill('SIGKILL');
   }
+}
+
+/** Hand a worker's message to `listeners`, those of a batch one by one. */
+function deliver(message: WorkerToMainMessage, listeners: WorkerListeners): void {
+  if (message.type !== 'batch') listeners.message(message);
+  else for (const each of message.messages) deliver(each, listeners);
 }

@@ -15,6 +15,22 @@ export interface PoolOptions extends WorkerStrategyOptions {
    * Default 1, as the recipe's threads that each run `serve_forever`.
    */
   perWorker?: number;
+  /**
+   * Who accepts connections on a TCP server.
+   * - `'main'` (the default): the server accepts every connection on the main thread and hands it
+   *   to the least busy worker with a free slot, so a connection waits for whichever worker frees
+   *   one first. The server listens from its construction, as Python's, and `handleRequest()`
+   *   works.
+   * - `'workers'`: each worker accepts from the listening socket itself, so no connection passes
+   *   through the main thread (child processes inherit the socket; threads each bind their own to
+   *   the address with SO_REUSEPORT, on Linux and FreeBSD). Faster where the main thread's
+   *   hand-off is the limit (short connections, many workers). The workers listen when the server
+   *   activates, and `listening` resolves once they do (connect after it); a connection waits in
+   *   the worker that accepted it for one of its `perWorker` slots; `handleRequest()` is refused.
+   *   The server accepts on the main thread anyway where workers cannot keep its promises (see
+   *   `ConcurrencyStrategy.acceptsConnections`).
+   */
+  accept?: 'workers' | 'main';
 }
 
 /**
@@ -42,6 +58,14 @@ export function pool<Request = Socket>(options: PoolOptions = {}): WorkerPool<Re
     requestsPerWorker: requireInteger('perWorker', options.perWorker ?? 1, 1),
     maxRequestsPerWorker: Number.POSITIVE_INFINITY,
     idleWorkerTimeoutMs: undefined,
+    accept: requireAccept(options.accept ?? 'main'),
     ...resolveWorkerStrategyOptions(options),
   });
+}
+
+function requireAccept(accept: unknown): 'workers' | 'main' {
+  if (accept !== 'workers' && accept !== 'main') {
+    throw new InvalidOptionError('accept', accept, "'workers' or 'main'");
+  }
+  return accept;
 }

@@ -11,12 +11,14 @@ import {
   type ClientAddress,
   type ConcurrencyStrategy,
   type DatagramRequest,
+  type ListenerSharing,
   type StrategyContext,
 } from '@socketserver/core';
 import {
   fromWireBytes,
   toWireBytes,
   type MainToWorkerMessage,
+  type WorkerListenSettings,
   type WorkerToMainMessage,
 } from './handoff-protocol.js';
 import { deserializeError, serializeError } from './serialized-error.js';
@@ -70,6 +72,12 @@ export interface WorkerPoolConfig {
   readonly startTimeoutMs: number;
   /** See {@link WorkerStrategyOptions.unresponsiveTimeoutMs}; 0: no health pings. */
   readonly unresponsiveTimeoutMs: number;
+  /**
+   * Who accepts connections: `'workers'`, each from the listening socket itself, when the server
+   * lets them (see `ConcurrencyStrategy.acceptsConnections`); `'main'`: the server, which hands
+   * each to the least busy worker.
+   */
+  readonly accept: 'workers' | 'main';
 }
 
 /** Events of a {@link WorkerPool}: a worker was started (it counts from then), or has exited. */
@@ -85,7 +93,8 @@ export interface WorkerPoolEvents {
  * socket), or a datagram (`[data, socket]`, the socket being the server's, which it keeps).
  */
 interface PendingRequest<Request> {
-  readonly request: Request;
+  /** `undefined` for a connection its worker accepted itself: this side never had its socket. */
+  readonly request: Request | undefined;
   readonly clientAddress: ClientAddress;
   readonly finish: () => void;
 }
@@ -166,6 +175,7 @@ export class WorkerPool<Request = Socket>
   /** Whether workers are threads or child processes, from {@link WorkerPoolConfig.kind}. */
   readonly kind: WorkerKind;
   readonly maxConcurrentRequests: number;
+  readonly acceptsConnections: ListenerSharing | undefined;
   readonly #config: WorkerPoolConfig;
   readonly #workers = new Set<PooledWorker<Request>>();
   /** Requests waiting for a worker with a free slot. */
@@ -176,7 +186,9 @@ export class WorkerPool<Request = Socket>
   #context: StrategyContext<Request> | undefined;
   /** Requests are datagrams (`[data, socket]`), not connections; known from `start()`. */
   #isDatagram = false;
-  #init: MainToWorkerMessage | undefined;
+  #init: Extract<MainToWorkerMessage, { type: 'init' }> | undefined;
+  /** What workers that accept connections themselves listen on; `undefined`: the server accepts. */
+  #listen: WorkerListenSettings | undefined;
   #lastRequestId = 0;
   #workerRestarts = 0;
   #closing: Promise<void> | undefined;
@@ -198,6 +210,7 @@ export class WorkerPool<Request = Socket>
     this.kind = config.kind;
     this.maxConcurrentRequests =
       config.maxWorkers * Math.min(config.requestsPerWorker, config.maxRequestsPerWorker);
+    this.acceptsConnections = config.accept === 'workers' ? listenerSharingOf(config.kind) : undefined;
   }
 
   /** Workers alive now: starting, serving, idle or exiting (until their 'exit'). */
@@ -233,10 +246,12 @@ export class WorkerPool<Request = Socket>
       );
     }
     this.#isDatagram = requestKind === 'datagram';
+    this.#listen = context.listener === undefined ? undefined : this.#listenSettings(context.listener);
     this.#init = {
       type: 'init',
       handler: locateRequestHandler(context.RequestHandlerClass),
       settings: context.settings,
+      listen: this.#listen,
     };
     this.#context = context;
     this.#phase = 'starting';
@@ -268,6 +283,22 @@ export class WorkerPool<Request = Socket>
       this.#healthTimer.unref();
     }
     this.#dispatch();
+  }
+
+  /**
+   * The caps of each worker that accepts, the server's split among `maxWorkers`: at most
+   * `requestsPerWorker` served, `requestQueueSize / maxWorkers` waiting, and
+   * `maxConnections / maxWorkers` held (at least one each).
+   */
+  #listenSettings(listener: NonNullable<StrategyContext['listener']>): WorkerListenSettings {
+    const { maxWorkers, requestsPerWorker } = this.#config;
+    const share = (total: number): number => Math.max(1, Math.floor(total / maxWorkers));
+    return {
+      listener,
+      slots: requestsPerWorker,
+      maxWaiting: share(listener.requestQueueSize),
+      maxConnections: listener.maxConnections === 0 ? 0 : share(listener.maxConnections),
+    };
   }
 
   /** Ping every worker that serves; end one silent for longer than `unresponsiveTimeoutMs`. */
@@ -302,6 +333,9 @@ export class WorkerPool<Request = Socket>
   /** Take no more work of its own accord (no spares, no replacements beyond demand); wait for the requests. */
   async drain(signal: AbortSignal): Promise<void> {
     if (this.#phase === 'running') this.#phase = 'draining';
+    if (this.#listen !== undefined) {
+      for (const worker of this.#workers) this.#send(worker, { type: 'stop-accepting' });
+    }
     await this.#waitFor(() => this.#pendingCount() === 0, signal);
   }
 
@@ -342,10 +376,14 @@ export class WorkerPool<Request = Socket>
     started.promise.catch(() => {});
     const worker: PooledWorker<Request> = {
       // Its listeners run on later ticks, once `worker` is assigned.
-      handle: spawnWorker(this.kind, {
-        message: (message) => this.#onMessage(worker, message),
-        exit: (exit) => this.#onExit(worker, exit),
-      }),
+      handle: spawnWorker(
+        this.kind,
+        {
+          message: (message) => this.#onMessage(worker, message),
+          exit: (exit) => this.#onExit(worker, exit),
+        },
+        this.kind === 'process' ? this.#listen?.listener.fd : undefined,
+      ),
       started,
       state: 'starting',
       requests: new Map(),
@@ -365,12 +403,14 @@ export class WorkerPool<Request = Socket>
       );
       worker.handle.terminate();
     }, startTimeoutMs).unref();
-    if (this.#init !== undefined) this.#send(worker, this.#init);
+    // A worker started while draining serves only what it is handed: it does not listen.
+    const init = this.#phase === 'draining' ? { ...this.#init, listen: undefined } : this.#init;
+    if (init !== undefined) this.#send(worker, init as MainToWorkerMessage);
     this.emit('workerStart', worker.handle.id);
     return worker;
   }
 
-  #onMessage(worker: PooledWorker<Request>, message: WorkerToMainMessage): void {
+  #onMessage(worker: PooledWorker<Request>, message: Exclude<WorkerToMainMessage, { type: 'batch' }>): void {
     const context = this.#context;
     worker.lastHeardAt = performance.now();
     switch (message.type) {
@@ -388,6 +428,26 @@ export class WorkerPool<Request = Socket>
       case 'init-failed':
         worker.startError = deserializeError(message.error);
         worker.handle.terminate();
+        return;
+      case 'opened': {
+        const { id, clientAddress, waiting } = message;
+        worker.requests.set(id, {
+          request: undefined,
+          clientAddress,
+          finish: () => context?.recordConnectionState(clientAddress, 'closed'),
+        });
+        worker.servedCount += 1;
+        context?.recordConnectionState(clientAddress, 'new');
+        if (!waiting) context?.recordConnectionState(clientAddress, 'active');
+        return;
+      }
+      case 'active': {
+        const request = worker.requests.get(message.id);
+        if (request !== undefined) context?.recordConnectionState(request.clientAddress, 'active');
+        return;
+      }
+      case 'dropped':
+        context?.recordDrop(message.clientAddress, message.reason);
         return;
       case 'accepted':
         // A child process has its own copy now (threads do not send it: the transfer closed ours).
@@ -673,7 +733,7 @@ export class WorkerPool<Request = Socket>
    * `processRequest`. A datagram has nothing to close: its socket is the server's.
    */
   #settle(request: PendingRequest<Request>): void {
-    if (!this.#isDatagram) (request.request as Socket).destroy();
+    if (!this.#isDatagram) (request.request as Socket | undefined)?.destroy();
     request.finish();
     this.#changes.emit('change');
   }
@@ -692,6 +752,17 @@ export class WorkerPool<Request = Socket>
     }
     return true;
   }
+}
+
+/**
+ * How workers of `kind` share the server's listening socket: child processes inherit its
+ * descriptor; threads, which share this process's descriptors (one closed by a dying thread would
+ * be closed for all), bind their own with SO_REUSEPORT, where the kernel spreads connections over
+ * such sockets (Linux, FreeBSD); elsewhere threads do not accept themselves.
+ */
+function listenerSharingOf(kind: WorkerKind): ListenerSharing | undefined {
+  if (kind === 'process') return 'inherit';
+  return process.platform === 'linux' || process.platform === 'freebsd' ? 'reusePort' : undefined;
 }
 
 function describeWorker(worker: PooledWorker<unknown>): string {

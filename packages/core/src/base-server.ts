@@ -5,7 +5,14 @@ import { requireDelayMs } from './option-validators.js';
 import { runRequestHandler, type HandlerServer, type RequestHandlerClass } from './request-handler.js';
 import { serialStrategy } from './serial-strategy.js';
 import type { ServerAddress } from './server-address.js';
-import type { ConcurrencyStrategy, RequestSettings, StrategyContext } from './strategy.js';
+import type { ConnectionState } from './connection-registry.js';
+import type {
+  ConcurrencyStrategy,
+  DropReason,
+  RequestSettings,
+  SharedListener,
+  StrategyContext,
+} from './strategy.js';
 
 /** Options of every server. Unset ones take the class defaults (the static fields). */
 export interface BaseServerOptions<Request> {
@@ -382,9 +389,28 @@ export abstract class BaseServer<
 
   async #ready(): Promise<void> {
     await this.#activation;
-    this.#strategyStart ??= this.strategy.start(this.#strategyContext());
-    await this.#strategyStart;
+    await this.startStrategy();
   }
+
+  /** For subclasses: start the strategy, once; later calls return the same promise. */
+  protected startStrategy(): Promise<void> {
+    this.#strategyStart ??= this.strategy.start(this.#strategyContext());
+    return this.#strategyStart;
+  }
+
+  /**
+   * For subclasses: the listening socket the strategy's workers accept from, when the server lets
+   * them (see `ConcurrencyStrategy.acceptsConnections`). Default: none, the server accepts.
+   */
+  protected sharedListener(): SharedListener | undefined {
+    return undefined;
+  }
+
+  /** For subclasses: a connection a strategy's worker accepted moved to `state`. Default: nothing. */
+  protected recordConnectionState(_clientAddress: ClientAddress, _state: ConnectionState): void {}
+
+  /** For subclasses: a strategy's worker dropped a connection at accept. Default: nothing. */
+  protected recordDrop(_clientAddress: ClientAddress, _reason: DropReason): void {}
 
   #strategyContext(): StrategyContext<Request> {
     return {
@@ -397,6 +423,9 @@ export abstract class BaseServer<
         this.counters.bytesIn += bytesIn;
         this.counters.bytesOut += bytesOut;
       },
+      listener: this.sharedListener(),
+      recordConnectionState: (clientAddress, state) => this.recordConnectionState(clientAddress, state),
+      recordDrop: (clientAddress, reason) => this.recordDrop(clientAddress, reason),
     };
   }
 

@@ -44,7 +44,14 @@ export { connectionSetup } from './connection-setup.js';
 export type { ConnectionSetup, ReadyConnection } from './connection-setup.js';
 export type { InheritedSocket } from './systemd.js';
 export type { PathOwner } from './unix-path.js';
-export type { ConcurrencyStrategy, StrategyContext, RequestSettings } from './strategy.js';
+export type {
+  ConcurrencyStrategy,
+  DropReason,
+  ListenerSharing,
+  RequestSettings,
+  SharedListener,
+  StrategyContext,
+} from './strategy.js';
 export { serveRequest, serveRequestHandler, endRequest } from './serve-request.js';
 export type { RequestSteps, EndingSteps } from './serve-request.js';
 export { InThreadStrategy } from './in-thread-strategy.js';

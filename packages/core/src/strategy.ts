@@ -3,6 +3,48 @@ import type { ClientAddress } from './client-address.js';
 import type { RequestHandlerClass } from './request-handler.js';
 import type { TLSSettings } from './tls.js';
 import type { ProxyProtocolSettings } from './proxy-protocol.js';
+import type { ConnectionState } from './connection-registry.js';
+
+/**
+ * How a strategy's workers get a listening socket of their own to accept from, when they accept
+ * connections themselves (see {@link ConcurrencyStrategy.acceptsConnections}):
+ * - `'inherit'`: they inherit the server's listening socket, its file descriptor
+ *   ({@link SharedListener.fd}), as child processes can: one accept queue for all, and a worker
+ *   that dies closes only its own copy;
+ * - `'reusePort'`: each binds a socket of its own to the server's address with SO_REUSEPORT (the
+ *   server binds its own with it too, and never listens on it: it only holds the port); the
+ *   kernel spreads connections over them. A worker that dies closes only its own socket (the
+ *   connections still in its accept queue are reset).
+ */
+export type ListenerSharing = 'inherit' | 'reusePort';
+
+/** Why a connection was closed at accept, unserved. */
+export type DropReason = 'maxConnections' | 'requestQueueSize';
+
+/**
+ * The listening socket a strategy's workers accept from (all structured-clonable and JSON-safe):
+ * given in {@link StrategyContext.listener} when the server lets them.
+ */
+export interface SharedListener {
+  /** See {@link ListenerSharing}. */
+  readonly sharing: ListenerSharing;
+  /** The server's bound socket: open until the server closes, never listened on by the server. */
+  readonly fd: number;
+  /** Where a `'reusePort'` worker binds its own socket: numeric host, port, IPV6_V6ONLY. */
+  readonly host: string;
+  readonly port: number;
+  readonly ipv6Only: boolean;
+  /** The listen backlog. */
+  readonly backlog: number;
+  /** The options of accepted sockets: TCP_NODELAY, SO_KEEPALIVE and its first delay in ms. */
+  readonly noDelay: boolean;
+  readonly keepAlive: boolean;
+  readonly keepAliveInitialDelay: number;
+  /** The server's `maxConnections`, `0` for none: the strategy splits it among its workers. */
+  readonly maxConnections: number;
+  /** The server's `requestQueueSize`: the strategy splits it among its workers. */
+  readonly requestQueueSize: number;
+}
 
 /**
  * What a request needs besides its socket, all structured-clonable: what a strategy sends to
@@ -48,6 +90,19 @@ export interface StrategyContext<Request = Socket> {
    * worker), for `stats()`.
    */
   recordTraffic(bytesIn: number, bytesOut: number): void;
+  /**
+   * Set when the strategy's workers accept connections themselves (see
+   * {@link ConcurrencyStrategy.acceptsConnections}): the listening socket they accept from, and
+   * the caps they keep. `start()` then resolves once they listen; the server accepts nothing.
+   */
+  readonly listener: SharedListener | undefined;
+  /**
+   * A connection a worker accepted moved to `state`: accepted (`new`, waiting for a slot),
+   * served (`active`), gone (`closed`), for `stats()` and the server's `connectionState` events.
+   */
+  recordConnectionState(clientAddress: ClientAddress, state: ConnectionState): void;
+  /** A worker closed a connection at accept, unserved, because a cap was reached: a `'drop'` event. */
+  recordDrop(clientAddress: ClientAddress, reason: DropReason): void;
 }
 
 /**
@@ -67,6 +122,16 @@ export interface ConcurrencyStrategy<Request = Socket> {
    * queue until a running request finishes: 1 is Python's TCPServer, `Infinity` no limit.
    */
   readonly maxConcurrentRequests: number;
+  /**
+   * Set when the strategy's workers can accept connections themselves, and how they share the
+   * listening socket (see {@link ListenerSharing}): no connection then passes through the
+   * server's thread. The server lets them when it can keep its promises that way (a TCP or Unix
+   * stream server whose `verifyRequest`, `processRequest` and `finishRequest` are the defaults,
+   * with a socket it bound itself): it gives `start()` a {@link StrategyContext.listener}, starts
+   * the strategy when it activates, and `drain()` must stop every worker accepting. Otherwise the
+   * server accepts and calls `processRequest` as for any strategy. Absent: never.
+   */
+  readonly acceptsConnections?: ListenerSharing | undefined;
   /** Workers that died while serving and were replaced, for `stats()`; absent for in-thread strategies. */
   readonly workerRestarts?: number;
   /** Called once, before the first request; resolves when the strategy can take requests. */
@@ -76,7 +141,10 @@ export interface ConcurrencyStrategy<Request = Socket> {
    * and its socket closed; never rejects (failures go to `context.handleError`).
    */
   processRequest(request: Request, clientAddress: ClientAddress): Promise<void>;
-  /** Stop taking requests and let running ones finish, until `signal` aborts. */
+  /**
+   * Stop taking requests (workers that accept stop accepting, and close the connections waiting
+   * for a slot) and let running ones finish, until `signal` aborts.
+   */
   drain(signal: AbortSignal): Promise<void>;
   /** Stop at once: end running requests and release threads, processes, timers. Idempotent. */
   close(): Promise<void>;

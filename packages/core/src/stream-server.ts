@@ -8,7 +8,7 @@ import { endRequest, serveRequest, serveRequestHandler, type RequestSteps } from
 import { InThreadStrategy } from './in-thread-strategy.js';
 import { BindError, ServerStateError, SocketServerError } from './errors.js';
 import { rejectWith, type RequestHandlerClass } from './request-handler.js';
-import type { RequestSettings } from './strategy.js';
+import type { DropReason, ListenerSharing, RequestSettings, SharedListener } from './strategy.js';
 import { resolveTLSOptions, type TLSOptions, type TLSSettings } from './tls.js';
 import { connectionSetup, type ConnectionSetup } from './connection-setup.js';
 import type { ServerAddress } from './server-address.js';
@@ -85,7 +85,7 @@ export interface DropEvent {
   /** The peer of the dropped connection. */
   readonly clientAddress: ClientAddress;
   /** The cap that was reached. */
-  readonly reason: 'maxConnections' | 'requestQueueSize';
+  readonly reason: DropReason;
 }
 
 /** A connection moved to another state: accepted (`new`), served (`active`), gone (`closed`). */
@@ -173,6 +173,16 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
     })(this);
   #state: ServerState = 'created';
   #boundSocket: net.BoundSocket | undefined;
+  /**
+   * How the strategy's workers share the listening socket, when they accept connections
+   * themselves (decided at `serverBind()`); `undefined`: this server accepts.
+   */
+  #sharing: ListenerSharing | undefined;
+  /** The options of accepted sockets, for workers that accept themselves. */
+  readonly #acceptedSocketOptions: AcceptedSocketOptions;
+  /** Connections the strategy's workers accepted themselves, waiting for a slot and served. */
+  #remoteWaiting = 0;
+  #remoteActive = 0;
   /** Past the drain: what is left is closed on purpose (see reportError). */
   #isClosingConnections = false;
 
@@ -204,6 +214,7 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
     this.proxyProtocol =
       proxyProtocol === undefined ? undefined : resolveProxyProtocolOptions({ ...options, proxyProtocol });
     this.#setUp = connectionSetup(this);
+    this.#acceptedSocketOptions = acceptedSocketOptions;
 
     this.#listener = net.createServer({
       // Handlers may answer after the peer's EOF (a half-close); shutdownRequest() ends the write side.
@@ -239,14 +250,54 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
   }
 
   /**
+   * Whether the strategy's workers accept connections themselves, and how they share the
+   * listening socket; known from `serverBind()`. `undefined`: this server accepts every
+   * connection and hands it to the strategy.
+   */
+  get listenerSharing(): ListenerSharing | undefined {
+    return this.#sharing;
+  }
+
+  /**
    * Bind the listening socket, synchronously (net.BoundSocket): an address in use fails here, with
    * a {@link BindError}, and the real address (the port picked for port 0) is known before listening.
    */
   serverBind(): void {
     if (this.#state !== 'created') throw new ServerStateError(`serverBind() on a ${this.#state} server`);
+    this.#sharing = this.#chooseListenerSharing();
     // An inherited socket is bound already (systemd did it): nothing to bind.
     if (this.inheritedFd === undefined) this.#boundSocket = this.bindSocket();
     this.#state = 'bound';
+  }
+
+  /**
+   * Whether the strategy's workers may accept connections themselves: only where every promise of
+   * the server holds that way. `verifyRequest`, `processRequest` and `finishRequest` run here,
+   * with the socket, so a server that overrides one accepts here; so does one on an inherited
+   * socket (its address is known only once this server listens), and one whose
+   * `maxConnections` is below what each worker can hold (it is split among them).
+   */
+  #chooseListenerSharing(): ListenerSharing | undefined {
+    const sharing = this.strategy.acceptsConnections;
+    if (
+      sharing === undefined ||
+      this.inheritedFd !== undefined ||
+      !this.canShareListener(sharing) ||
+      this.verifyRequest !== BaseServer.prototype.verifyRequest ||
+      this.processRequest !== BaseServer.prototype.processRequest ||
+      this.finishRequest !== BaseServer.prototype.finishRequest
+    ) {
+      return undefined;
+    }
+    return sharing;
+  }
+
+  /**
+   * For subclasses: whether workers of this kind of server can share its listening socket that
+   * way. Default: no; {@link TCPServer} can, both ways.
+   */
+  protected canShareListener(_sharing: ListenerSharing): boolean {
+    return false;
   }
 
   /**
@@ -273,6 +324,7 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
         new ServerStateError(`serverActivate() on a ${this.#state} server; call serverBind() first`),
       );
     }
+    if (this.#sharing !== undefined) return this.#activateWorkers();
     this.#boundSocket = undefined;
     this.#state = 'listening';
     const listening = new Promise<void>((resolve, reject) => {
@@ -319,6 +371,88 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
   }
 
   /**
+   * Activation when the strategy's workers accept: this server keeps the bound socket (its
+   * reservation of the address, and the descriptor `'inherit'` workers copy) and never listens
+   * on it; the strategy starts now, and activation ends when its workers listen.
+   */
+  #activateWorkers(): Promise<void> {
+    this.#state = 'listening';
+    const started = this.startStrategy().catch((error: unknown) => {
+      this.#state = 'closed';
+      this.#boundSocket?.close();
+      this.#boundSocket = undefined;
+      throw error;
+    });
+    return this.setActivation(started);
+  }
+
+  protected override sharedListener(): SharedListener | undefined {
+    const bound = this.#boundSocket;
+    const sharing = this.#sharing;
+    if (bound === undefined || sharing === undefined) return undefined;
+    const { address, port } = bound.address();
+    const { noDelay, keepAlive, keepAliveInitialDelay } = this.#acceptedSocketOptions;
+    return {
+      sharing,
+      fd: bound.fd(),
+      host: address,
+      port,
+      ipv6Only: this.listenerIPv6Only(),
+      backlog: this.requestQueueSize,
+      noDelay,
+      keepAlive,
+      keepAliveInitialDelay,
+      maxConnections: Number.isFinite(this.maxConnections) ? this.maxConnections : 0,
+      requestQueueSize: this.requestQueueSize,
+    };
+  }
+
+  /** For subclasses: IPV6_V6ONLY of the listening socket, for `'reusePort'` workers. Default `false`. */
+  protected listenerIPv6Only(): boolean {
+    return false;
+  }
+
+  protected override recordConnectionState(clientAddress: ClientAddress, state: ConnectionState): void {
+    if (state === 'new') {
+      this.counters.accepted += 1;
+      this.#remoteWaiting += 1;
+    } else if (state === 'active') {
+      this.#remoteWaiting -= 1;
+      this.#remoteActive += 1;
+    } else if (this.#remoteActive > 0) this.#remoteActive -= 1;
+    else this.#remoteWaiting -= 1;
+    this.#emitConnectionState(clientAddress, state);
+  }
+
+  protected override recordDrop(clientAddress: ClientAddress, reason: DropReason): void {
+    this.counters.accepted += 1;
+    this.#countDrop(clientAddress, reason);
+  }
+
+  #countDrop(clientAddress: ClientAddress, reason: DropReason): void {
+    this.droppedConnections += 1;
+    if (reason === 'maxConnections') this.counters.refusedByMaxConnections += 1;
+    else this.counters.refusedByRequestQueueSize += 1;
+    this.emit('drop', { clientAddress, reason });
+  }
+
+  /**
+   * Serve one request, as {@link BaseServer.handleRequest}; refused (ERR_SERVER_STATE) when the
+   * strategy's workers accept connections themselves: they cannot be told to take exactly one.
+   */
+  override handleRequest(): Promise<void> {
+    if (this.#sharing !== undefined) {
+      return Promise.reject(
+        new ServerStateError(
+          `handleRequest() on a server whose ${this.strategy.name} workers accept connections themselves; ` +
+            "use serveForever(), or a strategy that hands connections over (pool({ accept: 'main' }))",
+        ),
+      );
+    }
+    return super.handleRequest();
+  }
+
+  /**
    * End a request: half-close the write side so the peer reads a clean EOF after all that was
    * written, then `closeRequest`. Waits at most `drainTimeoutMs` for the write side to flush.
    */
@@ -334,11 +468,11 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
   }
 
   protected override get activeRequests(): number {
-    return this.#registry.activeCount;
+    return this.#registry.activeCount + this.#remoteActive;
   }
 
   protected override get waitingRequests(): number {
-    return this.#registry.waitingCount;
+    return this.#registry.waitingCount + this.#remoteWaiting;
   }
 
   protected override requestSettings(): RequestSettings {
@@ -370,10 +504,7 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
           : undefined;
     if (reason !== undefined) {
       socket.destroy();
-      this.droppedConnections += 1;
-      if (reason === 'maxConnections') this.counters.refusedByMaxConnections += 1;
-      else this.counters.refusedByRequestQueueSize += 1;
-      this.emit('drop', { clientAddress, reason });
+      this.#countDrop(clientAddress, reason);
       return;
     }
     this.#registry.add(socket, clientAddress);

@@ -111,9 +111,19 @@ export class TCPServer extends StreamServer<ServerAddress> {
   protected override bindSocket(): net.BoundSocket {
     checkReuseAddress(this.allowReuseAddress);
     const [host, port] = this.serverAddress;
-    const bound = bindListeningSocket(host, port, this.addressFamily, this.ipv6Only, this.allowReusePort);
+    // Workers that bind their own sockets to the address need SO_REUSEPORT on this one too.
+    const reusePort = this.allowReusePort || this.listenerSharing === 'reusePort';
+    const bound = bindListeningSocket(host, port, this.addressFamily, this.ipv6Only, reusePort);
     this.serverAddress = [host, bound.address().port];
     return bound;
+  }
+
+  protected override canShareListener(): boolean {
+    return true;
+  }
+
+  protected override listenerIPv6Only(): boolean {
+    return this.ipv6Only;
   }
 
   protected override peerAddress(socket: Socket): InetAddress | undefined {
