@@ -359,10 +359,17 @@ async function close(): Promise<void> {
 
 function openChannel(listener: (message: MainToWorkerMessage, handle: Socket | undefined) => void): Channel {
   const { post, exit } = openPort(listener);
-  // Messages wait for the end of this turn of the event loop, then go as one: under load a turn
-  // accepts and ends many connections, and one message each would cost both sides far more.
+  // Messages wait, then go as one (`batch`): under load one turn of the event loop accepts and
+  // ends many connections, and a message each would cost both sides far more. Most wait for the
+  // end of this turn; reports of connections this worker accepted, which only feed `stats()` and
+  // events, wait up to `reportDelayMs` for others.
   let pending: WorkerToMainMessage[] = [];
+  let isFlushQueued = false;
+  let reportTimer: NodeJS.Timeout | undefined;
   const flush = (): void => {
+    isFlushQueued = false;
+    clearTimeout(reportTimer);
+    reportTimer = undefined;
     const messages = pending;
     pending = [];
     if (messages.length === 1) post(messages[0] as WorkerToMainMessage);
@@ -376,14 +383,31 @@ function openChannel(listener: (message: MainToWorkerMessage, handle: Socket | u
         post(message);
         return;
       }
-      if (pending.length === 0) setImmediate(flush);
       pending.push(message);
+      if (isFlushQueued) return;
+      if (!isReport(message)) {
+        isFlushQueued = true;
+        setImmediate(flush);
+      } else reportTimer ??= setTimeout(flush, reportDelayMs);
     },
     exit: (code, message) => {
       flush();
       exit(code, message);
     },
   };
+}
+
+/** How long a report of an accepted connection may wait for others, in ms. */
+const reportDelayMs = 1;
+
+/** Whether a message only reports on a connection this worker accepted (its ids are below 0). */
+function isReport(message: WorkerToMainMessage): boolean {
+  return (
+    message.type === 'opened' ||
+    message.type === 'active' ||
+    message.type === 'dropped' ||
+    (message.type === 'done' && message.id < 0)
+  );
 }
 
 /** The raw link: a thread's parent port, or a child's IPC channel; every message sent at once. */
