@@ -10,6 +10,11 @@ export interface RunOptions {
   readonly warmupSeconds: number;
   /** Warm-up of the first scenario of a server that starts threads or processes as connections come. */
   readonly firstWarmupSeconds: number;
+  /**
+   * Warm-up of the first scenario of every server of the pools group (all of them, pool or not):
+   * each worker thread's isolate JIT-compiles on its own, seeing 1/N of the connections.
+   */
+  readonly poolsWarmupSeconds: number;
   readonly durationSeconds: number;
   readonly drainSeconds: number;
   readonly loadWorkers: number;
@@ -30,6 +35,7 @@ export const usageText = `usage: node bench/src/run.ts [options]
   --rounds N             rounds (default 3; quick 1)
   --warmup S             warm-up seconds before each measured window (default 0.5; quick 0.1)
   --first-warmup S       warm-up of a thread/fork/pool server's first scenario (default 1.5; quick 0.3)
+  --pools-warmup S       the pools group: warm-up of every server's first scenario (default 5; quick 0.3)
   --duration S           measured seconds per run (default 1; quick 0.25)
   --drain S              seconds outstanding echoes may take after the window (default 20)
   --load-generator G     native (default: load-native/load-generator.c, built with gcc; Node.js
@@ -39,8 +45,9 @@ export const usageText = `usage: node bench/src/run.ts [options]
                          native one does not (idle, TLS)
   --idle-connections N   connections of the idle scenario (default 10000; quick 2000)
   --only ID[,ID…]        only servers whose id contains one of these (a partial run, for trying things)
-  --group G[,G…]         only these groups: ${groupIds.join(', ')} (default: all); the results and
-                         document of a run of some groups are named after them (see bench/README.md)
+  --group G[,G…]         only these groups: ${groupIds.join(', ')} (default: all);
+                         the results and document of a run of some groups are named after them
+                         (see bench/README.md)
   --help`;
 
 export function parseRunOptions(argv: readonly string[]): RunOptions {
@@ -52,6 +59,7 @@ export function parseRunOptions(argv: readonly string[]): RunOptions {
       rounds: { type: 'string' },
       warmup: { type: 'string' },
       'first-warmup': { type: 'string' },
+      'pools-warmup': { type: 'string' },
       duration: { type: 'string' },
       drain: { type: 'string' },
       'load-workers': { type: 'string' },
@@ -81,6 +89,7 @@ export function parseRunOptions(argv: readonly string[]): RunOptions {
     rounds: Math.floor(number('rounds', quick ? 1 : 3, 1, 20)),
     warmupSeconds: number('warmup', quick ? 0.1 : 0.5, 0, 60),
     firstWarmupSeconds: number('first-warmup', quick ? 0.3 : 1.5, 0, 60),
+    poolsWarmupSeconds: number('pools-warmup', quick ? 0.3 : 5, 0, 60),
     durationSeconds: number('duration', quick ? 0.25 : 1, 0.1, 60),
     drainSeconds: number('drain', 20, 1, 300),
     loadWorkers: Math.floor(number('load-workers', 2, 1, 64)),

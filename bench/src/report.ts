@@ -7,8 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { evaluateAims } from './aims.ts';
-import { groupsOf, resultsSchemaVersion, type BenchResults } from './results.ts';
-import { groupIds } from './servers.ts';
+import { isAllGroupsRun, resultsSchemaVersion, type BenchResults } from './results.ts';
 import { writeReport } from './report/write-report.ts';
 
 const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -29,7 +28,7 @@ if (results.schemaVersion !== resultsSchemaVersion) {
   process.exit(1);
 }
 results.aims = evaluateAims(results); // as the current aims code says (the file keeps its own copy)
-const isAllGroups = groupIds.every((group) => groupsOf(results).includes(group));
+const isAllGroups = isAllGroupsRun(results);
 const out =
   values.out ??
   (isAllGroups

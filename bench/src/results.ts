@@ -88,9 +88,11 @@ export interface BenchResults {
   /**
    * The run's options (as run.ts took them), the idle connections it could open, and the fd limit.
    * `groups`: the groups run; absent from results written before groups could be chosen (all of them).
+   * `poolsWarmupSeconds`: absent from results written before the pools group existed.
    */
-  readonly settings: Omit<RunOptions, 'write' | 'only' | 'groups'> & {
+  readonly settings: Omit<RunOptions, 'write' | 'only' | 'groups' | 'poolsWarmupSeconds'> & {
     readonly groups?: readonly GroupId[];
+    readonly poolsWarmupSeconds?: number;
     readonly idleConnectionsWanted: number;
     readonly fdLimit: number;
   };
@@ -176,6 +178,16 @@ export function summarizeRuns(runs: readonly RunRecord[]): Record<string, Summar
 
 /** The groups a results file holds runs of (every group, for results from before groups could be chosen). */
 export const groupsOf = (results: BenchResults): readonly GroupId[] => results.settings.groups ?? groupIds;
+
+/**
+ * Whether the results are of a run of every group there was when they were written: results
+ * from before the pools group (no `poolsWarmupSeconds` in their settings) need no pools group.
+ */
+export function isAllGroupsRun(results: BenchResults): boolean {
+  const groups = groupsOf(results);
+  const hadPools = results.settings.poolsWarmupSeconds !== undefined;
+  return groupIds.every((group) => groups.includes(group) || (group === 'pools' && !hadPools));
+}
 
 export const cellOf = (results: BenchResults, scenario: ScenarioId, server: string): CellRecord | undefined =>
   results.cells.find((cell) => cell.scenario === scenario && cell.server === server);

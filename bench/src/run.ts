@@ -43,6 +43,7 @@ import {
   groups,
   serverSpecs,
   skipReason,
+  type Group,
   type GroupId,
   type ServerSpec,
 } from './servers.ts';
@@ -386,8 +387,22 @@ const newLoadGenerator = (): LoadGenerator =>
     ? new NativeLoadGenerator(nativeGenerator.path, options.loadProcesses, options.loadWorkers, fdLimit)
     : new LoadGeneratorClient(options.loadWorkers, fdLimit);
 
+/**
+ * The warm-up before the `index`th scenario of `spec` in `group`: longer before the first one of a
+ * server that starts threads or processes as connections come (`--first-warmup`), and before the
+ * first one of every server of a group that asks for it (the pools group: `--pools-warmup`).
+ */
+function warmupSecondsOf(group: Group, spec: ServerSpec, index: number): number {
+  if (index > 0) return options.warmupSeconds;
+  if (group.hasLongFirstWarmup === true) return Math.max(options.poolsWarmupSeconds, options.warmupSeconds);
+  return spec.startsWorkers
+    ? Math.max(options.firstWarmupSeconds, options.warmupSeconds)
+    : options.warmupSeconds;
+}
+
 /** Starts `spec`, runs its scenarios (a new load generator after one fails), stops it. */
 async function measureServer(
+  group: Group,
   spec: ServerSpec,
   scenarioIds: readonly ScenarioId[],
   round: number,
@@ -431,10 +446,7 @@ async function measureServer(
           .catch((error: unknown) => (error as Error).message);
         if (notReady !== undefined) return fail(index, `the server did not echo: ${notReady}`);
       }
-      const warmupSeconds =
-        index === 0 && spec.startsWorkers
-          ? Math.max(options.firstWarmupSeconds, options.warmupSeconds)
-          : options.warmupSeconds;
+      const warmupSeconds = warmupSecondsOf(group, spec, index);
       const timing: Timing = {
         warmupMs: warmupSeconds * 1000,
         durationMs: options.durationSeconds * 1000,
@@ -479,7 +491,7 @@ try {
       );
       for (const spec of servers) {
         const scenarioIds = planned.get(spec.id) ?? [];
-        if (scenarioIds.length > 0) await measureServer(spec, scenarioIds, round);
+        if (scenarioIds.length > 0) await measureServer(group, spec, scenarioIds, round);
       }
     }
   }

@@ -14,6 +14,8 @@ export const scenarioIds = [
   'scale-pingpong-n',
   'scale-pingpong-32',
   'scale-bulk-n',
+  'pools-connect',
+  'pools-large',
 ] as const;
 export type ScenarioId = (typeof scenarioIds)[number];
 
@@ -54,6 +56,25 @@ export interface Scenario {
 }
 
 const mebibyte = 1024 * 1024;
+
+/** The connection rate's load (and the pools group's): 16 loops of connect, one 64-byte line, close. */
+const connectRequest: Scenario['request'] = (port, timing) => ({
+  kind: 'connect',
+  port,
+  ...timing,
+  loops: 16,
+  lineBytes: 64,
+});
+
+/** The large transfers' load (and the pools group's): 20 loops of connect, 1 MiB as 1 KiB lines, close. */
+const largeRequest: Scenario['request'] = (port, timing) => ({
+  kind: 'large',
+  port,
+  ...timing,
+  connections: 20,
+  transferBytes: mebibyte,
+  lineBytes: 1024,
+});
 
 export const scenarios: readonly Scenario[] = [
   {
@@ -123,7 +144,7 @@ export const scenarios: readonly Scenario[] = [
       '16 loops, each: connect, send one 64-byte line, read its echo, close (and wait for the server to close). Connections per second and the latency of the whole cycle.',
     primaryMetric: 'connectionsPerSecond',
     isHigherBetter: true,
-    request: (port, timing) => ({ kind: 'connect', port, ...timing, loops: 16, lineBytes: 64 }),
+    request: connectRequest,
   },
   {
     id: 'large',
@@ -134,14 +155,7 @@ export const scenarios: readonly Scenario[] = [
       '20 loops, each: connect, send 1 MiB as 1 KiB lines, read the whole 1 MiB back (checked), close. Echoed MB/s and the time per transfer.',
     primaryMetric: 'megabytesPerSecond',
     isHigherBetter: true,
-    request: (port, timing) => ({
-      kind: 'large',
-      port,
-      ...timing,
-      connections: 20,
-      transferBytes: mebibyte,
-      lineBytes: 1024,
-    }),
+    request: largeRequest,
   },
   {
     id: 'idle',
@@ -213,6 +227,30 @@ export const scenarios: readonly Scenario[] = [
       lineBytes: 1024,
       recordLatency: false,
     }),
+  },
+  {
+    id: 'pools-connect',
+    measures: 'connections',
+    isServerCpuSampled: true,
+    title: 'Pools: connection rate',
+    description:
+      'As the connection rate: 16 loops, each: connect, send one 64-byte line, read its echo, close (and wait for the server to close). ' +
+      'Connections per second, the latency of the whole cycle, and the server CPU each connection cost.',
+    primaryMetric: 'connectionsPerSecond',
+    isHigherBetter: true,
+    request: connectRequest,
+  },
+  {
+    id: 'pools-large',
+    measures: 'transfers',
+    isServerCpuSampled: true,
+    title: 'Pools: large transfers',
+    description:
+      'As the large transfers: 20 loops, each: connect, send 1 MiB as 1 KiB lines, read the whole 1 MiB back (checked), close. ' +
+      'Echoed MB/s, the time per transfer, and the server CPU each transfer cost.',
+    primaryMetric: 'megabytesPerSecond',
+    isHigherBetter: true,
+    request: largeRequest,
   },
 ];
 

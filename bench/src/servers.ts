@@ -3,8 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { scaleOutInstances, scenarioById, type ScenarioId } from './scenarios.ts';
 
-export type ServerKind = 'ceiling' | 'baseline' | 'echo' | 'python' | 'cpu' | 'scale-out';
-export const groupIds = ['echo', 'idle', 'cpu', 'scale-out'] as const;
+export type ServerKind = 'ceiling' | 'baseline' | 'echo' | 'python' | 'cpu' | 'scale-out' | 'pools';
+export const groupIds = ['echo', 'idle', 'cpu', 'scale-out', 'pools'] as const;
 export type GroupId = (typeof groupIds)[number];
 
 export interface ServerSpec {
@@ -42,6 +42,12 @@ export interface Group {
   readonly id: GroupId;
   readonly servers: readonly ServerSpec[];
   readonly scenarios: readonly ScenarioId[];
+  /**
+   * Every server's first scenario gets the long warm-up (`--pools-warmup`), whether it starts
+   * workers or not: a pool of N threads has N V8 isolates, each JIT-compiling on its own and seeing
+   * 1/N of the connections, and every row of the group is measured after the same warm-up.
+   */
+  readonly hasLongFirstWarmup?: boolean;
 }
 
 export const strategies = ['serial', 'async', 'thread', 'fork', 'pool'] as const;
@@ -52,6 +58,16 @@ export type EchoHandler = (typeof echoHandlers)[number];
 export const lineEchoBaselineId = 'line-echo-batched';
 export const pythonThreadingId = 'python-threading';
 export const pythonThreadingCpuId = 'python-threading-cpu';
+export const pythonPoolId = 'python-pool';
+/** The pools group's one-process async row: its "vs async" reference. */
+export const poolsAsyncId = 'pools-async';
+/** The id of a pools group row: `--workers`, `--per-worker`, `--pool-kind`, `--accept`. */
+export const poolsRowId = (
+  workers: number,
+  perWorker: number,
+  kind: 'thread' | 'process',
+  accept: 'main' | 'workers',
+): string => `pools-${workers}x${perWorker}-${kind}-${accept}`;
 
 const local = (relative: string): string => fileURLToPath(new URL(relative, import.meta.url));
 const echoServerBin = fileURLToPath(
@@ -196,6 +212,61 @@ export function serverSpecs({ cEcho, python, tls, echoHandlers: handlers }: Tool
     },
     ...scaleOutSet(true),
   ];
+  // Worker pools, raw handler, on 127.0.0.1: the recipe's pool of 16 threads (one connection per
+  // worker) and pools of 2 workers serving 64 connections each, each with the main thread accepting
+  // (--accept main) and with the workers accepting (--accept workers); against one async process
+  // and Python's pool of 16 threads. Every ratio divides by the one-process row.
+  const poolsRow = (
+    id: string,
+    name: string,
+    args: readonly string[],
+    extra: Partial<ServerSpec>,
+  ): ServerSpec => ({
+    id,
+    name,
+    kind: 'pools',
+    handler: 'raw',
+    command: node,
+    args: [echoServerBin, '--host', '127.0.0.1', '--port', '0', '--quiet', '--handler', 'raw', ...args],
+    asyncId: poolsAsyncId,
+    pythonId: pythonPoolId,
+    startsWorkers: false,
+    ...extra,
+  });
+  const pool = (
+    workers: number,
+    perWorker: number,
+    kind: 'thread' | 'process',
+    accept: 'main' | 'workers',
+  ): ServerSpec => {
+    const what = `${workers} ${kind === 'thread' ? 'threads' : 'processes'}${perWorker === 1 ? '' : ` × ${perWorker}`}`;
+    return poolsRow(
+      poolsRowId(workers, perWorker, kind, accept),
+      `echo raw pool, ${what}, accept ${accept}`,
+      [
+        '--strategy',
+        'pool',
+        '--pool-kind',
+        kind,
+        '--workers',
+        String(workers),
+        '--per-worker',
+        String(perWorker),
+        '--accept',
+        accept,
+      ],
+      { strategy: 'pool', servesAtOnce: workers * perWorker, startsWorkers: true },
+    );
+  };
+  const poolsServers: ServerSpec[] = [
+    poolsRow(poolsAsyncId, 'echo raw async, 1 process', ['--strategy', 'async'], { strategy: 'async' }),
+    pool(16, 1, 'thread', 'main'),
+    pool(16, 1, 'thread', 'workers'),
+    pool(2, 64, 'thread', 'main'),
+    pool(2, 64, 'thread', 'workers'),
+    pool(2, 64, 'process', 'main'),
+    pool(2, 64, 'process', 'workers'),
+  ];
   return [
     {
       id: 'c-echo',
@@ -244,7 +315,7 @@ export function serverSpecs({ cEcho, python, tls, echoHandlers: handlers }: Tool
     // Strategy by strategy, raw then stream: A B C … in every round.
     ...echo,
     pythonServer(pythonThreadingId, 'Python ThreadingTCPServer', ['threading']),
-    pythonServer('python-pool', 'Python pool (16 threads)', ['pool']),
+    pythonServer(pythonPoolId, 'Python pool (16 threads)', ['pool']),
     cpuEcho('serial', 'serial', ['--strategy', 'serial']),
     cpuEcho('async', 'async', ['--strategy', 'async']),
     cpuEcho('thread', 'thread', ['--strategy', 'thread']),
@@ -258,6 +329,7 @@ export function serverSpecs({ cEcho, python, tls, echoHandlers: handlers }: Tool
       asyncId: 'cpu-async',
     },
     ...scaleOutServers,
+    ...poolsServers,
   ];
 }
 
@@ -270,6 +342,7 @@ const echoScenarios: readonly ScenarioId[] = ['throughput', 'pingpong-1', 'pingp
 export function skipReason(scenario: ScenarioId, server: ServerSpec): string | undefined {
   if (scenario.startsWith('scale-') || server.kind === 'scale-out')
     return scaleOutSkipReason(scenario, server);
+  if (scenario.startsWith('pools-') || server.kind === 'pools') return poolsSkipReason(scenario, server);
   const isCpuServer = server.kind === 'cpu' || server.id === pythonThreadingCpuId;
   if (scenario === 'cpu') return isCpuServer ? undefined : 'not a CPU-bound server';
   if (isCpuServer) return 'CPU-bound servers run the CPU-bound scenario only';
@@ -294,7 +367,7 @@ export function skipReason(scenario: ScenarioId, server: ServerSpec): string | u
       ? "the recipe's listen backlog of 5: some of 20 simultaneous 1 MiB connects are reset (ECONNRESET)"
       : "the recipe's listen backlog of 5: 50 simultaneous connects wait for SYN retransmits (1 s, 3 s, …)";
   }
-  if (server.id === 'python-pool' && scenario === 'throughput') {
+  if (server.id === pythonPoolId && scenario === 'throughput') {
     return "the recipe's listen backlog of 5 and 16 serving threads: of 50 simultaneous connects, some wait for SYN retransmits past the 20 s drain";
   }
   if (scenario === 'pingpong-50') {
@@ -327,11 +400,28 @@ function scaleOutSkipReason(scenario: ScenarioId, server: ServerSpec): string | 
   return undefined;
 }
 
+/** The pools group's cells: large transfers for the pools of 2 workers × 64 and the async row only. */
+function poolsSkipReason(scenario: ScenarioId, server: ServerSpec): string | undefined {
+  if (!scenario.startsWith('pools-')) return 'the pools servers run the pools scenarios only';
+  if (scenario === 'pools-large') {
+    if (server.kind === 'python') {
+      return "the recipe's listen backlog of 5: some of 20 simultaneous 1 MiB connects are reset (ECONNRESET)";
+    }
+    if (server.servesAtOnce !== undefined && server.servesAtOnce < 20) {
+      return (
+        `serves ${server.servesAtOnce} connections at a time (one per worker): no aim here, ` +
+        "and the echo group's echo raw pool row runs large transfers"
+      );
+    }
+  }
+  return undefined;
+}
+
 export function groups(servers: readonly ServerSpec[]): Group[] {
   const isCpuServer = (server: ServerSpec): boolean =>
     server.kind === 'cpu' || server.id === pythonThreadingCpuId;
   const isEchoGroupServer = (server: ServerSpec): boolean =>
-    !isCpuServer(server) && server.kind !== 'scale-out' && server.isTls !== true;
+    !isCpuServer(server) && server.kind !== 'scale-out' && server.kind !== 'pools' && server.isTls !== true;
   return [
     { id: 'echo', servers: servers.filter(isEchoGroupServer), scenarios: echoScenarios },
     {
@@ -346,6 +436,12 @@ export function groups(servers: readonly ServerSpec[]): Group[] {
         (server) => server.kind === 'scale-out' || server.id === 'raw-net' || server.id === 'raw-tls',
       ),
       scenarios: ['scale-connect', 'scale-pingpong-n', 'scale-pingpong-32', 'scale-bulk-n'],
+    },
+    {
+      id: 'pools',
+      servers: servers.filter((server) => server.kind === 'pools' || server.id === pythonPoolId),
+      scenarios: ['pools-connect', 'pools-large'],
+      hasLongFirstWarmup: true,
     },
   ];
 }

@@ -11,12 +11,14 @@ import {
   type ServerRecord,
 } from '../results.ts';
 import { scenarioById, type ScenarioId } from '../scenarios.ts';
+import { poolsAsyncId, pythonPoolId } from '../servers.ts';
 import type { Summary } from '../stats.ts';
 import { fixed, integer, percent, ratio } from './format.ts';
 
 /** The row a server's "vs baseline" ratio (and its bar in the chart) divides by, in `scenario`. */
 export function referenceOf(scenario: ScenarioId, server: ServerRecord): string | undefined {
   if (scenario === 'cpu') return server.asyncId;
+  if (scenario.startsWith('pools-')) return poolsAsyncId;
   if (scenario === 'idle') return 'raw-net';
   return server.baselineId;
 }
@@ -36,13 +38,16 @@ export const referenceText: Readonly<Record<ScenarioId, string>> = {
   'scale-pingpong-n': 'every row ÷ node:net raw (pipe)',
   'scale-pingpong-32': 'every row ÷ node:net raw (pipe)',
   'scale-bulk-n': 'plain rows ÷ node:net raw (pipe), TLS rows ÷ node:tls raw (pipe)',
+  'pools-connect':
+    'every row ÷ echo raw async, 1 process ("vs async" and the chart); "vs Python pool" ÷ Python pool (16 threads)',
+  'pools-large': 'every row ÷ echo raw async, 1 process ("vs async" and the chart)',
 };
 
-/** What the server CPU columns of the scale-out scenarios are. */
+/** What the server CPU columns of the scale-out and pools scenarios are. */
 const serverCpuText =
-  "- Server CPU (scale-out tables): user + system time of the server's processes (with their children) in the measured window, from /proc/PID/stat (10 ms ticks); " +
+  "- Server CPU (scale-out and pools tables): user + system time of the server's processes (with their children) in the measured window, from /proc/PID/stat (10 ms ticks); " +
   '"cores": CPU seconds ÷ window seconds; "CPU µs per …": that CPU ÷ what was counted in the window; ' +
-  '"main thread µs": the part spent on the main thread of a one-process server, which accepts every connection (a pool\'s also hands it to a worker); ' +
+  '"main thread µs": the part spent on the main thread of a one-process server, which accepts every connection (a pool\'s also hands it to a worker; with `--accept workers` the workers accept and the main thread only keeps count); ' +
   '"busiest process": with N processes on one port, the busiest one\'s share of that CPU (100% ÷ N is even; 100%: one process did all the work).';
 
 /** A table in Prettier's Markdown layout: cells padded to the widest in each column. */
@@ -115,11 +120,13 @@ function columnsOf(results: BenchResults, scenario: ScenarioId): Column[] {
   const mebibytes = (value: number): string => fixed(value / 2 ** 20, 1);
   const microseconds = (value: number): string => (value < 100 ? fixed(value, 1) : integer(value));
   const generatorCpu = metric('load generator CPU, cores', 'generatorCores', (value) => fixed(value, 2));
-  const serverCpu = (operation: string): Column[] => [
+  const serverCpu = (operation: string, hasSeveralProcesses = true): Column[] => [
     metric('server CPU, cores', 'serverCores', (value) => fixed(value, 2)),
     metric(`CPU µs per ${operation}`, 'cpuUsPerOperation', microseconds),
     metric('main thread µs', 'mainThreadUsPerOperation', microseconds),
-    metric('busiest process (min–max)', 'busiestProcessShare', percent, true),
+    ...(hasSeveralProcesses
+      ? [metric('busiest process (min–max)', 'busiestProcessShare', percent, true)]
+      : []),
   ];
   switch (scenario) {
     case 'throughput':
@@ -208,6 +215,26 @@ function columnsOf(results: BenchResults, scenario: ScenarioId): Column[] {
         strategy('megabytesPerSecond'),
         ...serverCpu('1 KiB line'),
       ];
+    // Every row ÷ the group's async row (referenceOf), Python's pool included.
+    case 'pools-connect':
+      return [
+        metric('connections/s (min–max)', 'connectionsPerSecond', integer, true),
+        metric('p50 ms', 'p50Ms', (value) => fixed(value, 2)),
+        metric('p99 ms', 'p99Ms', (value) => fixed(value, 2)),
+        baseline('connectionsPerSecond', 'vs async'),
+        versus('vs Python pool', 'connectionsPerSecond', () => pythonPoolId),
+        ...serverCpu('connection', false),
+        generatorCpu,
+      ];
+    case 'pools-large':
+      return [
+        metric('MB/s (min–max)', 'megabytesPerSecond', (value) => fixed(value, 1), true),
+        metric('ms per transfer, p50', 'transferP50Ms', (value) => fixed(value, 1)),
+        metric('p99', 'transferP99Ms', (value) => fixed(value, 1)),
+        baseline('megabytesPerSecond', 'vs async'),
+        ...serverCpu('1 MiB transfer', false),
+        generatorCpu,
+      ];
   }
 }
 
@@ -265,7 +292,7 @@ export function renderScenario(
     description,
     '',
     `Ratios: ${referenceText[scenario]}` +
-      (!columns.some((column) => column.title === 'vs async')
+      (!columns.some((column) => column.title === 'vs async') || scenario.startsWith('pools-')
         ? '.'
         : scenario.startsWith('scale-')
           ? `; "vs async" divides by the one-process async row${referenceText[scenario].includes('TLS') ? ' (a TLS row by the TLS one)' : ''}.`
@@ -286,7 +313,7 @@ export function renderAimsTable(results: BenchResults): string {
   const rows = results.aims.map((aim) => [
     aim.description,
     aim.ratio === undefined ? '—' : ratio(aim.ratio),
-    aim.status === 'n/a' || aim.status === 'not claimed' ? `${aim.status} (${aim.note ?? ''})` : aim.status,
+    aim.note === undefined ? aim.status : `${aim.status} (${aim.note})`,
   ]);
   const passed = results.aims.filter((aim) => aim.status === 'PASS').length;
   const aims = results.aims.filter((aim) => aim.status !== 'reported').length;
@@ -385,8 +412,7 @@ function legacyCeiling(results: BenchResults, server: ServerRecord | undefined):
 
 /** Whether the results hold runs of the echo group (the ceiling, the findings) or of a group with aims. */
 const hasEchoGroup = (results: BenchResults): boolean => groupsOf(results).includes('echo');
-const hasAims = (results: BenchResults): boolean =>
-  groupsOf(results).some((group) => group === 'echo' || group === 'idle' || group === 'cpu');
+const hasAims = (results: BenchResults): boolean => groupsOf(results).some((group) => group !== 'scale-out');
 
 /** The ceiling and the aims, for the end of a run; '' for a run of groups that have neither. */
 export function renderSummary(results: BenchResults): string {
@@ -400,10 +426,18 @@ const gibibytes = (bytes: number): string => fixed(bytes / 2 ** 30, 1);
 
 function renderRun(results: BenchResults, resultsLink: string): string {
   const { machine, runtime, settings } = results;
-  const firstWarmup =
-    settings.firstWarmupSeconds > settings.warmupSeconds
-      ? ` (${settings.firstWarmupSeconds} s before the first scenario of a server that starts threads or processes as connections come)`
-      : '';
+  const hasPools = groupsOf(results).includes('pools') && settings.poolsWarmupSeconds !== undefined;
+  const longerWarmups = [
+    ...(settings.firstWarmupSeconds > settings.warmupSeconds && !(hasPools && groupsOf(results).length === 1)
+      ? [
+          `${settings.firstWarmupSeconds} s before the first scenario of a server that starts threads or processes as connections come`,
+        ]
+      : []),
+    ...(hasPools && (settings.poolsWarmupSeconds ?? 0) > settings.warmupSeconds
+      ? [`${settings.poolsWarmupSeconds} s before the first scenario of every server of the pools group`]
+      : []),
+  ];
+  const firstWarmup = longerWarmups.length === 0 ? '' : ` (${longerWarmups.join('; ')})`;
   const failures =
     results.failures.length === 0 ? 'none' : `**${results.failures.length} run(s) FAILED** (listed below)`;
   return [
@@ -434,8 +468,14 @@ function renderRun(results: BenchResults, resultsLink: string): string {
 const renderHowToRead = (results: BenchResults): string =>
   [
     ...howToRead,
+    ...(results.cells.some((cell) => cell.scenario.startsWith('pools-')) ? [poolsText] : []),
     ...(results.scenarios.some(({ id }) => scenarioById(id).isServerCpuSampled) ? [serverCpuText] : []),
   ].join('\n');
+
+/** How the pools tables divide, and their warm-up. */
+const poolsText =
+  '- Pools tables: "vs async" divides every row (Python\'s pool too) by the group\'s one-process async row, and so do their charts; "vs Python pool" by the recipe\'s Python pool of 16 threads. ' +
+  'Every server of the group, pool or not, gets the same long warm-up before its first scenario (connection rate): a pool of N threads is N V8 isolates, each compiling its own code and seeing 1/N of the connections.';
 
 const howToRead = [
   '## How to read it',
@@ -478,15 +518,23 @@ export function renderDocument({
     ...results.notes.map((note) => `- ${note}`),
   ];
   const groups = groupsOf(results);
-  const isScaleOutOnly = groups.length === 1 && groups[0] === 'scale-out';
+  const only = groups.length === 1 ? groups[0] : undefined;
   return [
-    isScaleOutOnly ? '# Benchmarks: scale-out on one host' : '# Benchmarks',
+    only === 'scale-out'
+      ? '# Benchmarks: scale-out on one host'
+      : only === 'pools'
+        ? '# Benchmarks: worker pools'
+        : '# Benchmarks',
     '',
     `<!-- Generated by \`${regenerateCommand}\`: edit bench/findings.md or bench/src/report/, not this file. -->`,
     '',
-    (isScaleOutOnly
+    (only === 'scale-out'
       ? 'N echo processes sharing one port (SO_REUSEPORT) against a pool of N processes, a pool of N threads, one async process and raw node:net, all measured in the same run'
-      : "socketserver for TypeScript against raw node:net, a plain node:net line echo and the recipe's Python servers, all measured in the same run") +
+      : only === 'pools'
+        ? "Worker pools (`--strategy pool`): the recipe's pool of 16 threads and pools of 2 threads or processes serving 64 connections each, " +
+          'with the main thread accepting (`--accept main`) and with the workers accepting (`--accept workers`), ' +
+          "against one async process and the recipe's Python pool of 16 threads, all measured in the same run"
+        : "socketserver for TypeScript against raw node:net, a plain node:net line echo and the recipe's Python servers, all measured in the same run") +
       `; how to run it and what each scenario does: [bench/README.md](${links.readme}). ` +
       `Using several cores on one host (N processes on one port with \`--reuse-port\`, or a pool), and when each wins: [docs/scale-out.md](${links.scaleOut}).`,
     '',

@@ -16,11 +16,13 @@ const colors: Readonly<Record<ServerKind, string>> = {
   python: '#d9822b',
   cpu: '#2e8b57',
   'scale-out': '#1f9e9e',
+  pools: '#b8457a',
 };
 const legend: readonly [ServerKind, string][] = [
   ['echo', 'socketserver'],
   ['cpu', 'socketserver (CPU-bound)'],
   ['scale-out', 'socketserver (scale-out)'],
+  ['pools', 'socketserver (pools)'],
   ['baseline', 'node:net baseline'],
   ['python', 'Python recipe'],
   ['ceiling', 'C ceiling'],

@@ -31,11 +31,8 @@ function chartOf(results: BenchResults, scenario: ScenarioId): string | undefine
     rssPerConnectionBytes: 'RSS per connection',
   };
   const note = `${metricText[primaryMetric] ?? primaryMetric}, ${referenceText[scenario]}; ${isHigherBetter ? 'higher' : 'lower'} is better`;
-  return barChart(
-    `${title}: ${metricText[primaryMetric] ?? primaryMetric} vs baseline (medians)`,
-    note,
-    bars,
-  );
+  const versus = scenario.startsWith('pools-') ? 'vs async' : 'vs baseline';
+  return barChart(`${title}: ${metricText[primaryMetric] ?? primaryMetric} ${versus} (medians)`, note, bars);
 }
 
 /** Writes `results` to `resultsPath` (unless it is where they came from), then the document and charts. */
