@@ -25,8 +25,11 @@ export interface EchoOptions {
   poolKind: 'thread' | 'process';
   /** Pool: connections each worker serves at once, on its event loop (the recipe's pool: 1). */
   perWorker: number;
-  /** Pool, TCP: who accepts connections, the main thread (handing each over) or each worker itself. */
-  accept: 'main' | 'workers';
+  /**
+   * Pool, TCP: who accepts connections, the main thread (handing each over) or each worker itself;
+   * `undefined`: the pool's default (workers with `--per-worker` above 1, else main).
+   */
+  accept: 'main' | 'workers' | undefined;
   maxConnections: number | undefined;
   idleTimeoutMs: number | undefined;
   maxLineLength: number;
@@ -131,10 +134,8 @@ export function parseEchoArguments(argv: readonly string[], version: string): Pa
     .addOption(
       new Option(
         '--accept <who>',
-        'pool: main: the main thread accepts and hands each connection to the least busy worker; workers: each worker accepts itself (faster; tcp)',
-      )
-        .choices(['main', 'workers'])
-        .default('main'),
+        'pool: main: the main thread accepts and hands each connection to the least busy worker; workers: each worker accepts itself (faster; tcp) (default: workers with --per-worker above 1, else main)',
+      ).choices(['main', 'workers']),
     )
     .addOption(
       new Option('--pool-kind <kind>', "what the pool's workers are")

@@ -214,6 +214,27 @@ describe('echo-server: limits', () => {
   });
 });
 
+describe('echo-server --accept workers', () => {
+  it.each(['thread', 'process'])(
+    'a pool of %s workers that accept themselves runs the recipe session: Hello echoed, the connection announced',
+    async (kind) => {
+      const flags = ['--strategy', 'pool', '--workers', '2', '--pool-kind', kind, '--accept', 'workers'];
+      const { server, port } = await startEchoServer(['--port', '0', ...flags]);
+      const client = await connect('127.0.0.1', port);
+      expect(await client.send('Hello\n')).toBe(6);
+      expect((await client.recv(8192)).toString()).toBe('Hello\n');
+      await server.waitForLine(`Got connection from ('127.0.0.1', ${client.localPort})`);
+      await client.close();
+      server.kill('SIGINT');
+      expect(await server.waitForExit()).toEqual({ code: 1, signal: null });
+      expect(server.stdout).toBe(
+        `Multithreaded server running on port ${port}\nGot connection from ('127.0.0.1', ${client.localPort})\n\n\nLeaving.\n`,
+      );
+      expect(server.stderr).toBe('');
+    },
+  );
+});
+
 describe('echo-server --per-worker', () => {
   it.each(['thread', 'process'])(
     'a pool of one %s worker with --per-worker 3 serves 3 connections at once',
@@ -307,6 +328,7 @@ describe('echo-server: bad input', () => {
     [['--idle-timeout', 'soon']],
     [['--max-line-length', '0']],
     [['--strategy', 'pool', '--per-worker', '0']],
+    [['--strategy', 'pool', '--accept', 'nope']],
     [['--frobnicate']],
     [['extra-argument']],
   ])('%j: usage on stderr, exit 2, no stack trace', async (args) => {
@@ -323,6 +345,31 @@ describe('echo-server: bad input', () => {
     expect(code).toBe(2);
     expect(stdout).toBe('');
     expect(stderr.split('\n')[0]).toBe('error: option --per-worker applies to --strategy pool');
+    expectNoStackTrace(stderr);
+  });
+
+  it('--accept without --strategy pool: one line, exit 2', async () => {
+    const { code, stdout, stderr } = await runToExit(['--port', '0', '--accept', 'workers']);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr.split('\n')[0]).toBe('error: option --accept applies to --strategy pool');
+    expectNoStackTrace(stderr);
+  });
+
+  it('--accept with a value other than main or workers: one line naming the choices, exit 2', async () => {
+    const { code, stdout, stderr } = await runToExit([
+      '--port',
+      '0',
+      '--strategy',
+      'pool',
+      '--accept',
+      'nope',
+    ]);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr.split('\n')[0]).toBe(
+      "error: option '--accept <who>' argument 'nope' is invalid. Allowed choices are main, workers.",
+    );
     expectNoStackTrace(stderr);
   });
 
@@ -376,6 +423,7 @@ describe('echo-server: bad input', () => {
       '--workers',
       '--pool-kind',
       '--per-worker',
+      '--accept',
       '--max-connections',
       '--idle-timeout',
       '--max-line-length',

@@ -242,7 +242,7 @@ function createStrategy<Request>(options: EchoOptions): ConcurrencyStrategy<Requ
         workers: options.workers,
         kind: options.poolKind,
         perWorker: options.perWorker,
-        accept: options.accept,
+        ...(options.accept === undefined ? {} : { accept: options.accept }),
       });
   }
 }

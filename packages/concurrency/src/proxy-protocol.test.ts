@@ -9,20 +9,11 @@ import tls from 'node:tls';
 import * as proxyProtocol from 'proxy-protocol-js';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { forking, pool, threading, type WorkerPool } from '@socketserver/concurrency';
+import { proxyV1Header } from './test-support/proxy-headers.js';
 import { startServer, waitMs } from './test-support/recording-server.js';
 import { openClient, pidOf, whoami } from './test-support/test-clients.js';
 import { TLSEchoHandler } from './test-support/tls-echo-handler.js';
 import { threadId } from 'node:worker_threads';
-
-/** A v1 header naming `host:port` (TCP4), built by proxy-protocol-js. */
-function v1(host: string, port: number): Buffer {
-  const header = new proxyProtocol.V1ProxyProtocol(
-    proxyProtocol.INETProtocol.TCP4,
-    new proxyProtocol.Peer(host, port),
-    new proxyProtocol.Peer('127.0.0.1', 20000),
-  ).build();
-  return Buffer.from(header, 'latin1');
-}
 
 /** A v2 header naming an IPv6 client (`2001:db8::` + `last`), built by proxy-protocol-js. */
 function v2(last: number, port: number): Buffer {
@@ -62,7 +53,7 @@ describe.each(strategies)('PROXY protocol with %s: the header is read in the wor
     await server.listening;
     const one = await openClient(server.port);
     // The header and the first request in one write: the worker reads both, and keeps the request.
-    await one.sendAll(Buffer.concat([v1('203.0.113.7', 51234), Buffer.from('!address\n')]));
+    await one.sendAll(Buffer.concat([proxyV1Header('203.0.113.7', 51234), Buffer.from('!address\n')]));
     expect(JSON.parse((await one.readline()).toString())).toEqual({
       host: '203.0.113.7',
       port: 51234,
@@ -86,7 +77,7 @@ describe.each(strategies)('PROXY protocol with %s: the header is read in the wor
     const { server } = startServer(strategy(), { proxyProtocol: 'v2' });
     await server.listening;
     const client = await openClient(server.port);
-    await client.sendAll(Buffer.concat([v1('203.0.113.7', 1), Buffer.from('!address\n')]));
+    await client.sendAll(Buffer.concat([proxyV1Header('203.0.113.7', 1), Buffer.from('!address\n')]));
     expect((await client.recvUntilClosed()).toString()).toBe('');
     const [reported] = await server.waitForErrors(1);
     expect(reported?.error).toMatchObject({ code: 'ERR_PROXY_PROTOCOL' });
@@ -109,7 +100,7 @@ describe.each(strategies)('PROXY protocol with %s: the header is read in the wor
     });
     await server.listening;
     const client = await openClient(server.port);
-    await client.sendAll(Buffer.concat([v1('203.0.113.7', 1), Buffer.from('Hello\n')]));
+    await client.sendAll(Buffer.concat([proxyV1Header('203.0.113.7', 1), Buffer.from('Hello\n')]));
     // Closed unread: the kernel resets a connection closed with bytes left unread.
     expect(await client.recvUntilClosed().then(String, (error: { code?: string }) => error.code)).toMatch(
       /^(|ERR_CONNECTION_RESET)$/,
@@ -182,7 +173,7 @@ describe('PROXY protocol and TLS in a worker', () => {
       const raw = net.connect(server.port, '127.0.0.1');
       onTestFinished(() => void raw.destroy());
       await once(raw, 'connect', { signal: AbortSignal.timeout(waitMs) });
-      raw.write(Buffer.concat([v1('198.51.100.20', 6000), clientHello]));
+      raw.write(Buffer.concat([proxyV1Header('198.51.100.20', 6000), clientHello]));
       raw.pipe(wireSide).pipe(raw);
       await once(secure, 'secureConnect', { signal: AbortSignal.timeout(waitMs) });
       secure.write('!address\n!tls\n');

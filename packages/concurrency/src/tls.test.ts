@@ -1,6 +1,5 @@
-import { spawnSync } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +22,7 @@ import {
   type WorkerKind,
   type WorkerPool,
 } from '@socketserver/concurrency';
+import { makeCertificate } from './test-support/certificate.js';
 import { Recorder } from './test-support/datagram-servers.js';
 import { isProcessAlive, RecordingServer, waitMs } from './test-support/recording-server.js';
 import { randomLines } from './test-support/test-clients.js';
@@ -37,39 +37,10 @@ let cert: string;
 let intruderKey: string;
 let intruderCert: string;
 
-/** Make a throw-away key and self-signed certificate in `directory`, named `<name>-key.pem` and `<name>-cert.pem`. */
-function makeCertificate(name: string, commonName: string): { key: string; cert: string } {
-  const keyPath = join(directory, `${name}-key.pem`);
-  const certPath = join(directory, `${name}-cert.pem`);
-  const made = spawnSync(
-    '/usr/bin/openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      keyPath,
-      '-out',
-      certPath,
-      '-days',
-      '1',
-      '-subj',
-      `/CN=${commonName}`,
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    ],
-    { encoding: 'utf8', timeout: waitMs },
-  );
-  if (made.status !== 0) throw new Error(`openssl could not make a test certificate: ${made.stderr}`);
-  return { key: readFileSync(keyPath, 'utf8'), cert: readFileSync(certPath, 'utf8') };
-}
-
 beforeAll(() => {
   directory = mkdtempSync(join(tmpdir(), 'ssc-tls-'));
-  ({ key, cert } = makeCertificate('server', 'localhost'));
-  ({ key: intruderKey, cert: intruderCert } = makeCertificate('intruder', 'intruder'));
+  ({ key, cert } = makeCertificate(directory, 'server', 'localhost'));
+  ({ key: intruderKey, cert: intruderCert } = makeCertificate(directory, 'intruder', 'intruder'));
 });
 
 afterAll(() => rmSync(directory, { recursive: true, force: true }));

@@ -16,8 +16,9 @@ export interface PoolOptions extends WorkerStrategyOptions {
    */
   perWorker?: number;
   /**
-   * Who accepts connections on a TCP server.
-   * - `'main'` (the default): the server accepts every connection on the main thread and hands it
+   * Who accepts connections on a TCP server. Default: `'workers'` when `perWorker` is above 1,
+   * `'main'` for one connection per worker (see the package README for the measurements).
+   * - `'main'`: the server accepts every connection on the main thread and hands it
    *   to the least busy worker with a free slot, so a connection waits for whichever worker frees
    *   one first. The server listens from its construction, as Python's, and `handleRequest()`
    *   works.
@@ -35,8 +36,9 @@ export interface PoolOptions extends WorkerStrategyOptions {
 
 /**
  * The recipe's pre-allocated pool: a fixed set of workers, threads or processes, started with the
- * server, each serving `perWorker` connections at a time. Each connection goes to the least busy
- * worker. A worker that dies is replaced; only its own connections are lost.
+ * server, each serving `perWorker` connections at a time. With `accept: 'main'` each connection
+ * goes to the least busy worker; with `accept: 'workers'` each worker accepts its own. A worker
+ * that dies is replaced; only its own connections are lost.
  *
  * On a datagram server (`Request` is then `DatagramRequest`), each datagram goes to the least busy
  * worker with a copy of its bytes, and the worker's replies are sent through the server's socket.
@@ -46,6 +48,7 @@ export interface PoolOptions extends WorkerStrategyOptions {
 export function pool<Request = Socket>(options: PoolOptions = {}): WorkerPool<Request> {
   const workers = requireInteger('workers', options.workers ?? 16, 1);
   const kind = options.kind ?? 'thread';
+  const perWorker = requireInteger('perWorker', options.perWorker ?? 1, 1);
   if (kind !== 'thread' && kind !== 'process') {
     throw new InvalidOptionError('kind', kind, "'thread' or 'process'");
   }
@@ -55,10 +58,10 @@ export function pool<Request = Socket>(options: PoolOptions = {}): WorkerPool<Re
     minWorkers: workers,
     maxWorkers: workers,
     spareWorkers: 0,
-    requestsPerWorker: requireInteger('perWorker', options.perWorker ?? 1, 1),
+    requestsPerWorker: perWorker,
     maxRequestsPerWorker: Number.POSITIVE_INFINITY,
     idleWorkerTimeoutMs: undefined,
-    accept: requireAccept(options.accept ?? 'main'),
+    accept: requireAccept(options.accept ?? (perWorker > 1 ? 'workers' : 'main')),
     ...resolveWorkerStrategyOptions(options),
   });
 }

@@ -54,6 +54,7 @@ describe.each(kinds)("pool({ kind: '%s' })", (kind) => {
 
   it('with perWorker: 2 serves two clients at once in one worker', async () => {
     const { server } = startServer(pool({ workers: 1, kind, perWorker: 2 }));
+    await server.listening; // its workers accept (the default with perWorker above 1): they listen first
     expect(server.strategy.maxConcurrentRequests).toBe(2);
     const first = await openClient(server.port);
     const second = await openClient(server.port);
@@ -90,6 +91,7 @@ const deaths: {
 describe.each(kinds)("an uncaught exception in a connection's own code, pool({ kind: '%s' })", (kind) => {
   it('ends that connection alone, reported as its error; the worker serves on', async () => {
     const { server } = startServer(pool({ workers: 1, kind, perWorker: 2 }));
+    await server.listening; // its workers accept (the default with perWorker above 1): they listen first
     const doomed = await openClient(server.port);
     const neighbour = await openClient(server.port);
     const worker = await whoami(doomed);
@@ -200,7 +202,11 @@ describe.each(kinds)("pool({ kind: '%s' }) when workers cannot start", (kind) =>
 
 describe.each(kinds)("a pool({ kind: '%s' }) worker whose event loop is blocked", (kind) => {
   it('is reported and replaced after unresponsiveTimeoutMs; its connections are closed, not left hanging', async () => {
-    const { server } = startServer(pool({ workers: 1, kind, perWorker: 2, unresponsiveTimeoutMs: 300 }));
+    // The main thread accepts: with one thread accepting itself, connections would be refused
+    // while its replacement starts.
+    const { server } = startServer(
+      pool({ workers: 1, kind, perWorker: 2, unresponsiveTimeoutMs: 300, accept: 'main' }),
+    );
     const spinning = await openClient(server.port);
     const neighbour = await openClient(server.port);
     const worker = await whoami(spinning);

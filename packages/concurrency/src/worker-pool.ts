@@ -95,6 +95,8 @@ export interface WorkerPoolEvents {
 interface PendingRequest<Request> {
   /** `undefined` for a connection its worker accepted itself: this side never had its socket. */
   readonly request: Request | undefined;
+  /** For a connection its worker accepted itself: waiting in it for a slot (`new`), or served. */
+  acceptedState?: 'new' | 'active';
   readonly clientAddress: ClientAddress;
   readonly finish: () => void;
 }
@@ -118,6 +120,8 @@ interface PooledWorker<Request> {
   lastHeardAt: number;
   /** When it became ready (`performance.now()`); undefined while starting. */
   readyAt: number | undefined;
+  /** Connections it may hold, accepting itself: its share of the server's `maxConnections`. */
+  connectionShare: number;
 }
 
 type Phase = 'created' | 'starting' | 'running' | 'draining' | 'closing' | 'closed';
@@ -287,18 +291,37 @@ export class WorkerPool<Request = Socket>
 
   /**
    * The caps of each worker that accepts, the server's split among `maxWorkers`: at most
-   * `requestsPerWorker` served, `requestQueueSize / maxWorkers` waiting, and
-   * `maxConnections / maxWorkers` held (at least one each).
+   * `requestsPerWorker` served, `requestQueueSize / maxWorkers` waiting (at least one), and its
+   * share of `maxConnections` (see {@link WorkerPool.#listenFor}).
    */
   #listenSettings(listener: NonNullable<StrategyContext['listener']>): WorkerListenSettings {
     const { maxWorkers, requestsPerWorker } = this.#config;
-    const share = (total: number): number => Math.max(1, Math.floor(total / maxWorkers));
     return {
       listener,
       slots: requestsPerWorker,
-      maxWaiting: share(listener.requestQueueSize),
-      maxConnections: listener.maxConnections === 0 ? 0 : share(listener.maxConnections),
+      maxWaiting: Math.max(1, Math.floor(listener.requestQueueSize / maxWorkers)),
+      maxConnections: listener.maxConnections,
     };
+  }
+
+  /**
+   * What a new worker listens with, if it accepts: `undefined` while draining (it only serves what
+   * it is handed) or when it may hold no connection. Its share of the server's `maxConnections` is
+   * `maxConnections / maxWorkers` rounded up, at most what the live workers leave, so the shares
+   * never add up to more: with fewer `maxConnections` than workers, some workers do not listen.
+   */
+  #listenFor(worker: PooledWorker<Request>): WorkerListenSettings | undefined {
+    const listen = this.#listen;
+    if (listen === undefined || this.#phase === 'draining') return undefined;
+    const { maxConnections } = listen;
+    if (maxConnections === 0) return listen;
+    let held = 0;
+    for (const other of this.#workers) held += other.connectionShare;
+    worker.connectionShare = Math.min(
+      Math.ceil(maxConnections / this.#config.maxWorkers),
+      maxConnections - held,
+    );
+    return worker.connectionShare > 0 ? { ...listen, maxConnections: worker.connectionShare } : undefined;
   }
 
   /** Ping every worker that serves; end one silent for longer than `unresponsiveTimeoutMs`. */
@@ -393,6 +416,7 @@ export class WorkerPool<Request = Socket>
       fatalError: undefined,
       lastHeardAt: performance.now(),
       readyAt: undefined,
+      connectionShare: 0,
     };
     this.#workers.add(worker);
     const { startTimeoutMs } = this.#config;
@@ -403,9 +427,7 @@ export class WorkerPool<Request = Socket>
       );
       worker.handle.terminate();
     }, startTimeoutMs).unref();
-    // A worker started while draining serves only what it is handed: it does not listen.
-    const init = this.#phase === 'draining' ? { ...this.#init, listen: undefined } : this.#init;
-    if (init !== undefined) this.#send(worker, init as MainToWorkerMessage);
+    if (this.#init !== undefined) this.#send(worker, { ...this.#init, listen: this.#listenFor(worker) });
     this.emit('workerStart', worker.handle.id);
     return worker;
   }
@@ -431,19 +453,21 @@ export class WorkerPool<Request = Socket>
         return;
       case 'opened': {
         const { id, clientAddress, waiting } = message;
-        worker.requests.set(id, {
+        const request: PendingRequest<Request> = {
           request: undefined,
           clientAddress,
-          finish: () => context?.recordConnectionState(clientAddress, 'closed'),
-        });
+          acceptedState: 'new',
+          finish: () => context?.recordConnectionState(clientAddress, 'closed', request.acceptedState),
+        };
+        worker.requests.set(id, request);
         worker.servedCount += 1;
-        context?.recordConnectionState(clientAddress, 'new');
-        if (!waiting) context?.recordConnectionState(clientAddress, 'active');
+        context?.recordConnectionState(clientAddress, 'new', undefined);
+        if (!waiting) this.#markActive(request);
         return;
       }
       case 'active': {
         const request = worker.requests.get(message.id);
-        if (request !== undefined) context?.recordConnectionState(request.clientAddress, 'active');
+        if (request !== undefined) this.#markActive(request);
         return;
       }
       case 'dropped':
@@ -483,6 +507,13 @@ export class WorkerPool<Request = Socket>
         worker.fatalError = deserializeError(message.error);
         return;
     }
+  }
+
+  /** A connection its worker accepted is served now. */
+  #markActive(request: PendingRequest<Request>): void {
+    if (request.acceptedState !== 'new') return;
+    request.acceptedState = 'active';
+    this.#context?.recordConnectionState(request.clientAddress, 'active', 'new');
   }
 
   #onExit(worker: PooledWorker<Request>, exit: WorkerExit): void {
@@ -756,9 +787,11 @@ export class WorkerPool<Request = Socket>
 
 /**
  * How workers of `kind` share the server's listening socket: child processes inherit its
- * descriptor; threads, which share this process's descriptors (one closed by a dying thread would
- * be closed for all), bind their own with SO_REUSEPORT, where the kernel spreads connections over
- * such sockets (Linux, FreeBSD); elsewhere threads do not accept themselves.
+ * descriptor, so the socket listens, its accept queue kept, as long as the server holds it;
+ * threads, which share this process's descriptors (one closed by a dying thread would be closed
+ * for all), bind their own with SO_REUSEPORT, where the kernel spreads connections over such
+ * sockets (Linux, FreeBSD): a thread's queue dies with it, and while no thread listens (a pool of
+ * one restarting its worker) connections are refused. Elsewhere threads do not accept themselves.
  */
 function listenerSharingOf(kind: WorkerKind): ListenerSharing | undefined {
   if (kind === 'process') return 'inherit';

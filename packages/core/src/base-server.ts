@@ -407,7 +407,11 @@ export abstract class BaseServer<
   }
 
   /** For subclasses: a connection a strategy's worker accepted moved to `state`. Default: nothing. */
-  protected recordConnectionState(_clientAddress: ClientAddress, _state: ConnectionState): void {}
+  protected recordConnectionState(
+    _clientAddress: ClientAddress,
+    _state: ConnectionState,
+    _previous: ConnectionState | undefined,
+  ): void {}
 
   /** For subclasses: a strategy's worker dropped a connection at accept. Default: nothing. */
   protected recordDrop(_clientAddress: ClientAddress, _reason: DropReason): void {}
@@ -424,7 +428,8 @@ export abstract class BaseServer<
         this.counters.bytesOut += bytesOut;
       },
       listener: this.sharedListener(),
-      recordConnectionState: (clientAddress, state) => this.recordConnectionState(clientAddress, state),
+      recordConnectionState: (clientAddress, state, previous) =>
+        this.recordConnectionState(clientAddress, state, previous),
       recordDrop: (clientAddress, reason) => this.recordDrop(clientAddress, reason),
     };
   }

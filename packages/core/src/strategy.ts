@@ -97,10 +97,15 @@ export interface StrategyContext<Request = Socket> {
    */
   readonly listener: SharedListener | undefined;
   /**
-   * A connection a worker accepted moved to `state`: accepted (`new`, waiting for a slot),
-   * served (`active`), gone (`closed`), for `stats()` and the server's `connectionState` events.
+   * A connection a worker accepted moved from `previous` to `state`: accepted (`new`, waiting for
+   * a slot; `previous` undefined), served (`active`), gone (`closed`), for `stats()` and the
+   * server's `connectionState` events.
    */
-  recordConnectionState(clientAddress: ClientAddress, state: ConnectionState): void;
+  recordConnectionState(
+    clientAddress: ClientAddress,
+    state: ConnectionState,
+    previous: ConnectionState | undefined,
+  ): void;
   /** A worker closed a connection at accept, unserved, because a cap was reached: a `'drop'` event. */
   recordDrop(clientAddress: ClientAddress, reason: DropReason): void;
 }

@@ -274,8 +274,8 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
    * Whether the strategy's workers may accept connections themselves: only where every promise of
    * the server holds that way. `verifyRequest`, `processRequest` and `finishRequest` run here,
    * with the socket, so a server that overrides one accepts here; so does one on an inherited
-   * socket (its address is known only once this server listens), and one whose
-   * `maxConnections` is below what each worker can hold (it is split among them).
+   * socket (its address is known only once this server listens), and a Unix server (its workers
+   * would not know their peers' addresses). Workers split `maxConnections` among them.
    */
   #chooseListenerSharing(): ListenerSharing | undefined {
     const sharing = this.strategy.acceptsConnections;
@@ -412,15 +412,16 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
     return false;
   }
 
-  protected override recordConnectionState(clientAddress: ClientAddress, state: ConnectionState): void {
-    if (state === 'new') {
-      this.counters.accepted += 1;
-      this.#remoteWaiting += 1;
-    } else if (state === 'active') {
-      this.#remoteWaiting -= 1;
-      this.#remoteActive += 1;
-    } else if (this.#remoteActive > 0) this.#remoteActive -= 1;
-    else this.#remoteWaiting -= 1;
+  protected override recordConnectionState(
+    clientAddress: ClientAddress,
+    state: ConnectionState,
+    previous: ConnectionState | undefined,
+  ): void {
+    if (previous === 'new') this.#remoteWaiting -= 1;
+    else if (previous === 'active') this.#remoteActive -= 1;
+    else this.counters.accepted += 1;
+    if (state === 'new') this.#remoteWaiting += 1;
+    else if (state === 'active') this.#remoteActive += 1;
     this.#emitConnectionState(clientAddress, state);
   }
 
