@@ -64,7 +64,7 @@ export interface WorkerListenSettings {
   readonly listener: SharedListener;
   /** Connections it serves at once; more wait in it, up to `maxWaiting`. */
   readonly slots: number;
-  /** Connections that may wait in it for a slot; beyond, one is dropped (`requestQueueSize`). */
+  /** Connections that may wait in it for a slot (the server's `requestQueueSize`); beyond, one is dropped. */
   readonly maxWaiting: number;
   /** Connections it holds at most, served and waiting; beyond, one is dropped (`maxConnections`). */
   readonly maxConnections: number;

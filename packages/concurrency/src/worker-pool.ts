@@ -290,16 +290,18 @@ export class WorkerPool<Request = Socket>
   }
 
   /**
-   * The caps of each worker that accepts, the server's split among `maxWorkers`: at most
-   * `requestsPerWorker` served, `requestQueueSize / maxWorkers` waiting (at least one), and its
-   * share of `maxConnections` (see {@link WorkerPool.#listenFor}).
+   * The caps of each worker that accepts: at most `requestsPerWorker` served, `requestQueueSize`
+   * waiting (each worker's own queue, as each has its own listen backlog: the kernel's spread over
+   * threads' sockets is uneven, and a worker the scheduler left behind for a moment must not drop
+   * what a shared cap would keep), and its share of `maxConnections` (see
+   * {@link WorkerPool.#listenFor}).
    */
   #listenSettings(listener: NonNullable<StrategyContext['listener']>): WorkerListenSettings {
-    const { maxWorkers, requestsPerWorker } = this.#config;
+    const { requestsPerWorker } = this.#config;
     return {
       listener,
       slots: requestsPerWorker,
-      maxWaiting: Math.max(1, Math.floor(listener.requestQueueSize / maxWorkers)),
+      maxWaiting: listener.requestQueueSize,
       maxConnections: listener.maxConnections,
     };
   }

@@ -42,7 +42,7 @@ export interface SharedListener {
   readonly keepAliveInitialDelay: number;
   /** The server's `maxConnections`, `0` for none: the strategy splits it among its workers. */
   readonly maxConnections: number;
-  /** The server's `requestQueueSize`: the strategy splits it among its workers. */
+  /** The server's `requestQueueSize`: the listen backlog, and the cap on connections waiting in a worker. */
   readonly requestQueueSize: number;
 }
 
