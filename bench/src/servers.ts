@@ -194,6 +194,16 @@ export function serverSpecs({ cEcho, python, tls, echoHandlers: handlers }: Tool
         ['--strategy', 'pool', '--pool-kind', 'thread', '--workers', workers],
         { strategy: 'pool', servesAtOnce: scaleOutInstances, startsWorkers: true },
       ),
+      // Event-loop workers: 64 connections each, accepted by the workers themselves (the pool's
+      // default with --per-worker above 1).
+      ...(['process', 'thread'] as const).map((kind) =>
+        scaleOut(
+          `pool-${kind}-64`,
+          `echo raw pool, ${workers} ${kind === 'thread' ? 'threads' : 'processes'} × 64, accept workers`,
+          ['--strategy', 'pool', '--pool-kind', kind, '--workers', workers, '--per-worker', '64'],
+          { strategy: 'pool', servesAtOnce: scaleOutInstances * 64, startsWorkers: true },
+        ),
+      ),
     ];
   };
   const scaleOutServers: ServerSpec[] = [
