@@ -170,7 +170,7 @@ async function startAccepting(settings: WorkerListenSettings): Promise<void> {
 
 /** A connection this worker accepted: served at once if a slot is free, else it waits, or is dropped. */
 function onConnection(socket: Socket): void {
-  socket.on('error', () => {});
+  socket.on('error', ignoreError);
   const clientAddress = clientAddressOf(socket);
   const self = acceptor;
   if (clientAddress === undefined || self === undefined || closing !== undefined) {
@@ -193,9 +193,14 @@ function onConnection(socket: Socket): void {
   const id = --self.lastId;
   const waiting = self.served >= slots;
   channel.send({ type: 'opened', id, clientAddress, waiting });
+  // Nothing is read from a waiting socket, as on the main side: a client that leaves while
+  // waiting is seen when its turn comes.
   if (waiting) self.waiting.push({ id, clientAddress, socket });
   else serveAccepted(self, id, clientAddress, socket);
 }
+
+/** The 'error' listener of a socket nobody reads yet: its handler's reads see the failure. */
+function ignoreError(): void {}
 
 /** Serve a connection this worker accepted; when it ends, serve the next one waiting. */
 function serveAccepted(self: Acceptor, id: number, clientAddress: ClientAddress, socket: Socket): void {
@@ -213,6 +218,7 @@ function serveAccepted(self: Acceptor, id: number, clientAddress: ClientAddress,
 function stopAccepting(): void {
   const self = acceptor;
   if (self === undefined) return;
+  acceptor = undefined;
   self.server.close();
   for (const { id, socket } of self.waiting.splice(0)) {
     socket.destroy();
@@ -244,7 +250,7 @@ function serve(
   const { HandlerClass, settings, server, setUp } = handler;
   // A failure while nobody reads is seen by the handler's next read or write; unheard, it would
   // be an uncaught exception.
-  socket.on('error', () => {});
+  socket.on('error', ignoreError);
   socket.allowHalfOpen = true;
   sockets.set(id, socket);
   let isEnded = false;

@@ -130,9 +130,9 @@ export interface ConcurrencyStrategy<Request = Socket> {
   /**
    * Set when the strategy's workers can accept connections themselves, and how they share the
    * listening socket (see {@link ListenerSharing}): no connection then passes through the
-   * server's thread. The server lets them when it can keep its promises that way (a TCP or Unix
-   * stream server whose `verifyRequest`, `processRequest` and `finishRequest` are the defaults,
-   * with a socket it bound itself): it gives `start()` a {@link StrategyContext.listener}, starts
+   * server's thread. The server lets them when it can keep its promises that way (a TCP server
+   * whose `verifyRequest`, `processRequest` and `finishRequest` are the defaults, with a socket it
+   * bound itself): it gives `start()` a {@link StrategyContext.listener}, starts
    * the strategy when it activates, and `drain()` must stop every worker accepting. Otherwise the
    * server accepts and calls `processRequest` as for any strategy. Absent: never.
    */
