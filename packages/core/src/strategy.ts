@@ -30,15 +30,19 @@ export interface SharedListener {
   readonly sharing: ListenerSharing;
   /** The server's bound socket: open until the server closes, never listened on by the server. */
   readonly fd: number;
-  /** Where a `'reusePort'` worker binds its own socket: numeric host, port, IPV6_V6ONLY. */
+  /** Where a `'reusePort'` worker binds its own socket: the numeric host the server bound. */
   readonly host: string;
+  /** The port the server bound (the real one, for port 0). */
   readonly port: number;
+  /** IPV6_V6ONLY of the server's socket, for a `'reusePort'` worker's own. */
   readonly ipv6Only: boolean;
   /** The listen backlog. */
   readonly backlog: number;
-  /** The options of accepted sockets: TCP_NODELAY, SO_KEEPALIVE and its first delay in ms. */
+  /** TCP_NODELAY on accepted sockets. */
   readonly noDelay: boolean;
+  /** SO_KEEPALIVE on accepted sockets. */
   readonly keepAlive: boolean;
+  /** Idle time before the first keep-alive probe, in ms; 0: the system's. */
   readonly keepAliveInitialDelay: number;
   /** The server's `maxConnections`, `0` for none: the strategy splits it among its workers. */
   readonly maxConnections: number;
