@@ -294,9 +294,21 @@ async function flood(
 }
 
 describe('echo-server under a low fd limit', () => {
-  it('a pool of 16 threads flooded with 300 connections right after its banner serves on', async () => {
-    // `ulimit -n 128`: the flood takes the descriptors its workers need to start.
-    const flags = ['--port', '0', '--quiet', '--strategy', 'pool', '--workers', '16'];
+  it.each([
+    ['a pool of 16 threads', ['--strategy', 'pool', '--workers', '16']],
+    ['one async process', ['--strategy', 'async']],
+    [
+      'a pool of 2 threads accepting themselves',
+      ['--strategy', 'pool', '--workers', '2', '--per-worker', '64', '--accept', 'workers'],
+    ],
+    [
+      'a pool of 2 processes accepting themselves',
+      ['--strategy', 'pool', '--workers', '2', '--per-worker', '64', '--pool-kind', 'process'],
+    ],
+  ])('%s flooded with 300 connections right after its banner serves on', async (_name, strategyFlags) => {
+    // `ulimit -n 128`: the flood takes the descriptors the server needs to accept, and a pool's
+    // workers need to start; libuv closes what it cannot accept, and the server must not die.
+    const flags = ['--port', '0', '--quiet', ...strategyFlags];
     const script = 'ulimit -n 128 && exec "$0" "$@"';
     const server = ServerProcess.start('sh', ['-c', script, process.execPath, echoServerBin, ...flags]);
     onTestFinished(() => server[Symbol.asyncDispose]());

@@ -66,6 +66,11 @@ export async function serveMetrics(source: { stats(): ServerStats }, port: numbe
   counter('socketserver_sent_bytes_total', 'Bytes sent to clients.', (s) => s.bytesOut);
   counter('socketserver_handler_errors_total', 'Failures reported to handleError.', (s) => s.handlerErrors);
   counter(
+    'socketserver_accept_errors_total',
+    'Connections the listening socket failed to accept; the server listened on.',
+    (s) => s.acceptErrors,
+  );
+  counter(
     'socketserver_worker_restarts_total',
     'Workers that died and were replaced.',
     (s) => s.workerRestarts,

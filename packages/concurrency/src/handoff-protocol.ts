@@ -88,6 +88,8 @@ export type WorkerToMainMessage =
     }
   /** Waiting connection `id` is being served now. */
   | { readonly type: 'active'; readonly id: number }
+  /** A worker's listening socket failed to accept a connection (`accept` failed); it listens on. */
+  | { readonly type: 'accept-failed'; readonly error: SerializedError }
   /** A worker that accepts closed a connection at once, unserved: a cap was reached. */
   | { readonly type: 'dropped'; readonly clientAddress: ClientAddress; readonly reason: DropReason }
   /** The worker owns the socket now; the parent may close its copy (process workers). */

@@ -162,8 +162,12 @@ async function startAccepting(settings: WorkerListenSettings): Promise<void> {
     server.listen(new net.BoundSocket({ host, port, ipv6Only, reusePort: true }), listener.backlog);
   }
   await listening;
-  // A failure of the listening socket once listening: this worker can no longer accept.
-  server.on('error', (error) => channel.exit(1, { type: 'fatal', error: serializeError(error) }));
+  // A failed accept loses one connection and never the worker (the server counts and reports
+  // it); any other failure of the listening socket leaves this worker unable to accept.
+  server.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.syscall === 'accept') channel.send({ type: 'accept-failed', error: serializeError(error) });
+    else channel.exit(1, { type: 'fatal', error: serializeError(error) });
+  });
   server.on('connection', onConnection);
   acceptor = { server, settings, waiting: [], served: 0, lastId: 0 };
 }

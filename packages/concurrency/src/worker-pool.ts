@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import {
   locateRequestHandler,
   requireBoolean,
-  requireDelayMs,
+  requireTimeoutMs,
   ServerClosedError,
   ServerStateError,
   SocketServerError,
@@ -28,14 +28,16 @@ import { spawnWorker, type WorkerExit, type WorkerHandle, type WorkerKind } from
 export interface WorkerStrategyOptions {
   /**
    * Python's `block_on_close`. `true` (the default): `close()` tells each worker to close its
-   * connections, waits for their handlers to finish, at most the server's `drainTimeoutMs`, then
-   * terminates what remains. `false`: `close()` terminates every worker at once (threads are
+   * connections, waits for their handlers to finish, at most the server's `drainTimeoutMs` (0: no
+   * wait), then terminates what remains. `false`: `close()` terminates every worker at once (threads are
    * terminated, child processes get SIGKILL), as Python's daemon threads are abandoned.
    */
   blockOnClose?: boolean;
   /**
    * How long a worker may take to start and load the handler class, in ms (0 to 2^31 - 1); past it
-   * the worker is terminated and reported as ERR_WORKER_START_FAILED. Default 10 000.
+   * the worker is terminated and reported as ERR_WORKER_START_FAILED. `0` turns the deadline off:
+   * a worker may take as long as it likes to start (one that hangs while loading is then never
+   * replaced). Default 10 000.
    */
   startTimeoutMs?: number;
   /**
@@ -43,7 +45,7 @@ export interface WorkerStrategyOptions {
    * before it is reported and replaced: a worker whose event loop is blocked (a handler stuck in a
    * loop, a synchronous call that never returns) cannot answer. Its connections are closed, each
    * reported as `ERR_WORKER_EXITED`, never left hanging. Pings go every third of it. `0` turns the
-   * check off. Default 30 000.
+   * check off: no pings. Default 30 000.
    */
   unresponsiveTimeoutMs?: number;
 }
@@ -68,10 +70,10 @@ export interface WorkerPoolConfig {
   readonly idleWorkerTimeoutMs: number | undefined;
   /** See {@link WorkerStrategyOptions.blockOnClose}. */
   readonly blockOnClose: boolean;
-  /** See {@link WorkerStrategyOptions.startTimeoutMs}. */
-  readonly startTimeoutMs: number;
-  /** See {@link WorkerStrategyOptions.unresponsiveTimeoutMs}; 0: no health pings. */
-  readonly unresponsiveTimeoutMs: number;
+  /** See {@link WorkerStrategyOptions.startTimeoutMs}; `undefined` (or 0): no start deadline. */
+  readonly startTimeoutMs: number | undefined;
+  /** See {@link WorkerStrategyOptions.unresponsiveTimeoutMs}; `undefined` (or 0): no health pings. */
+  readonly unresponsiveTimeoutMs: number | undefined;
   /**
    * Who accepts connections: `'workers'`, each from the listening socket itself, when the server
    * lets them (see `ConcurrencyStrategy.acceptsConnections`); `'main'`: the server, which hands
@@ -152,8 +154,8 @@ export function resolveWorkerStrategyOptions(
 ): Pick<WorkerPoolConfig, 'blockOnClose' | 'startTimeoutMs' | 'unresponsiveTimeoutMs'> {
   return {
     blockOnClose: requireBoolean('blockOnClose', options.blockOnClose ?? true),
-    startTimeoutMs: requireDelayMs('startTimeoutMs', options.startTimeoutMs ?? 10_000),
-    unresponsiveTimeoutMs: requireDelayMs('unresponsiveTimeoutMs', options.unresponsiveTimeoutMs ?? 30_000),
+    startTimeoutMs: requireTimeoutMs('startTimeoutMs', options.startTimeoutMs ?? 10_000),
+    unresponsiveTimeoutMs: requireTimeoutMs('unresponsiveTimeoutMs', options.unresponsiveTimeoutMs ?? 30_000),
   };
 }
 
@@ -282,7 +284,7 @@ export class WorkerPool<Request = Socket>
     // Those that started serve; the others are started again, with the back-off.
     for (const failure of failures) this.#onStartFailed(failure);
     const { unresponsiveTimeoutMs } = this.#config;
-    if (unresponsiveTimeoutMs > 0) {
+    if (unresponsiveTimeoutMs) {
       this.#healthTimer = setInterval(() => this.#checkHealth(), Math.max(1, unresponsiveTimeoutMs / 3));
       this.#healthTimer.unref();
     }
@@ -328,7 +330,7 @@ export class WorkerPool<Request = Socket>
 
   /** Ping every worker that serves; end one silent for longer than `unresponsiveTimeoutMs`. */
   #checkHealth(): void {
-    const { unresponsiveTimeoutMs } = this.#config;
+    const unresponsiveTimeoutMs = this.#config.unresponsiveTimeoutMs ?? 0; // only armed when set
     const now = performance.now();
     for (const worker of this.#workers) {
       // A starting worker has its start deadline, a retiring one its close deadline.
@@ -422,13 +424,15 @@ export class WorkerPool<Request = Socket>
     };
     this.#workers.add(worker);
     const { startTimeoutMs } = this.#config;
-    worker.timer = setTimeout(() => {
-      worker.startError = new SocketServerError(
-        'ERR_WORKER_START_FAILED',
-        `${describeWorker(worker)} did not start within ${startTimeoutMs} ms`,
-      );
-      worker.handle.terminate();
-    }, startTimeoutMs).unref();
+    if (startTimeoutMs) {
+      worker.timer = setTimeout(() => {
+        worker.startError = new SocketServerError(
+          'ERR_WORKER_START_FAILED',
+          `${describeWorker(worker)} did not start within ${startTimeoutMs} ms`,
+        );
+        worker.handle.terminate();
+      }, startTimeoutMs).unref();
+    }
     if (this.#init !== undefined) this.#send(worker, { ...this.#init, listen: this.#listenFor(worker) });
     this.emit('workerStart', worker.handle.id);
     return worker;
@@ -474,6 +478,9 @@ export class WorkerPool<Request = Socket>
       }
       case 'dropped':
         context?.recordDrop(message.clientAddress, message.reason);
+        return;
+      case 'accept-failed':
+        context?.recordAcceptError(deserializeError(message.error));
         return;
       case 'accepted':
         // A child process has its own copy now (threads do not send it: the transfer closed ours).

@@ -58,6 +58,11 @@ export interface ServerStats {
   readonly bytesOut: number;
   /** Failures reported to `handleError`. */
   readonly handlerErrors: number;
+  /**
+   * Connections the listening socket failed to accept (ENOBUFS, ENOMEM, EMFILE beyond what libuv
+   * absorbs, ...): each was lost, and the server listened on (stream servers).
+   */
+  readonly acceptErrors: number;
   /** Workers of the strategy that died while serving and were replaced. */
   readonly workerRestarts: number;
   /** Whether `shutdown()` (or `serverClose()`) is under way. */
@@ -82,6 +87,8 @@ export interface ServerCounters {
   bytesOut: number;
   /** See {@link ServerStats.handlerErrors}. */
   handlerErrors: number;
+  /** See {@link ServerStats.acceptErrors}. */
+  acceptErrors: number;
 }
 
 /**
@@ -141,6 +148,7 @@ export abstract class BaseServer<
     bytesIn: 0,
     bytesOut: 0,
     handlerErrors: 0,
+    acceptErrors: 0,
   };
 
   /** For subclasses: `serverAddress` validated by the subclass. */
@@ -191,6 +199,7 @@ export abstract class BaseServer<
       bytesIn: counters.bytesIn,
       bytesOut: counters.bytesOut,
       handlerErrors: counters.handlerErrors,
+      acceptErrors: counters.acceptErrors,
       workerRestarts: this.strategy.workerRestarts ?? 0,
       draining: this.#stopping !== undefined && !this.#hasStopped,
     };
@@ -416,6 +425,11 @@ export abstract class BaseServer<
   /** For subclasses: a strategy's worker dropped a connection at accept. Default: nothing. */
   protected recordDrop(_clientAddress: ClientAddress, _reason: DropReason): void {}
 
+  /** For subclasses: a listening socket failed to accept a connection. Default: reported as a server error. */
+  protected handleAcceptError(error: NodeJS.ErrnoException): void {
+    this.reportServerError(error);
+  }
+
   #strategyContext(): StrategyContext<Request> {
     return {
       RequestHandlerClass: this.RequestHandlerClass,
@@ -431,6 +445,7 @@ export abstract class BaseServer<
       recordConnectionState: (clientAddress, state, previous) =>
         this.recordConnectionState(clientAddress, state, previous),
       recordDrop: (clientAddress, reason) => this.recordDrop(clientAddress, reason),
+      recordAcceptError: (error) => this.handleAcceptError(error),
     };
   }
 

@@ -1,3 +1,5 @@
+import { printable } from './printable.js';
+
 /**
  * Every failure this library reports carries a stable `code`. Match on `code`, not on
  * `instanceof`: an error that crosses a thread or process boundary loses its prototype,
@@ -12,6 +14,8 @@ export type SocketServerErrorCode =
   | 'ERR_PERMISSION_DENIED'
   /** Binding failed for another system reason. */
   | 'ERR_BIND_FAILED'
+  /** The listening socket failed to accept a connection (ENOBUFS, ENOMEM, ...); it listens on. */
+  | 'ERR_ACCEPT_FAILED'
   /** An option has a value outside its domain. */
   | 'ERR_INVALID_OPTION'
   /** An option is valid, but this platform cannot honour it. */
@@ -100,7 +104,7 @@ export class BindError extends SocketServerError {
     const where =
       typeof address === 'string'
         ? describeUnixPath(address)
-        : `${address[0] === '' ? 'all interfaces' : address[0]} port ${address[1]}`;
+        : `${address[0] === '' ? 'all interfaces' : printable(address[0])} port ${address[1]}`;
     super(code, `cannot listen on ${where}: ${reason}${detail === undefined ? '' : ` (${detail})`}`, {
       cause,
     });
@@ -110,9 +114,13 @@ export class BindError extends SocketServerError {
   }
 }
 
-/** A Unix socket path for a message: the path, or `@name` for a Linux abstract name. */
+/**
+ * A Unix socket path for a message: the path, or `@name` for a Linux abstract name, with what is
+ * not printable escaped by {@link printable} (`/tmp/a\nb` for a newline in it), so that the
+ * message stays one line.
+ */
 export function describeUnixPath(path: string): string {
-  return path.startsWith('\0') ? `@${path.slice(1)}` : path;
+  return path.startsWith('\0') ? `@${printable(path.slice(1))}` : printable(path);
 }
 
 /**
@@ -153,7 +161,7 @@ function describeBindFailure(cause: NodeJS.ErrnoException): [SocketServerErrorCo
     case 'EROFS':
       return ['ERR_PERMISSION_DENIED', 'read-only file system (EROFS)'];
     default:
-      return ['ERR_BIND_FAILED', cause.message];
+      return ['ERR_BIND_FAILED', printable(cause.message)];
   }
 }
 

@@ -32,6 +32,7 @@ describe('stats() of a stream server', () => {
       bytesIn: 0,
       bytesOut: 0,
       handlerErrors: 0,
+      acceptErrors: 0,
       workerRestarts: 0,
       draining: false,
     });

@@ -68,9 +68,12 @@ export interface RequestSettings {
   readonly tls?: TLSSettings | undefined;
   /** The server's PROXY protocol settings: a stream request's header is read where it is served. `undefined`: none. */
   readonly proxyProtocol?: ProxyProtocolSettings | undefined;
-  /** Close a connection silent for this long, in ms; `undefined`: never. */
+  /** Close a connection silent for this long, in ms; `undefined` (or 0): never, as the server's `idleTimeoutMs`. */
   readonly idleTimeoutMs: number | undefined;
-  /** How long ending a request may wait for its output to flush, in ms. */
+  /**
+   * How long ending a request may wait for its output to flush, and a worker told to close may
+   * take, in ms: the server's `drainTimeoutMs`. `0`: do not wait (an orderly wait, not a timeout).
+   */
   readonly drainTimeoutMs: number;
 }
 
@@ -112,6 +115,8 @@ export interface StrategyContext<Request = Socket> {
   ): void;
   /** A worker closed a connection at accept, unserved, because a cap was reached: a `'drop'` event. */
   recordDrop(clientAddress: ClientAddress, reason: DropReason): void;
+  /** A worker's listening socket failed to accept a connection: counted and reported as the server's own. */
+  recordAcceptError(error: NodeJS.ErrnoException): void;
 }
 
 /**

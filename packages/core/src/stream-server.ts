@@ -183,6 +183,8 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
   /** Connections the strategy's workers accepted themselves, waiting for a slot and served. */
   #remoteWaiting = 0;
   #remoteActive = 0;
+  /** Accept errors since the last report, while a burst of them lasts. */
+  #acceptErrorBurst: { count: number } | undefined;
   /** Past the drain: what is left is closed on purpose (see reportError). */
   #isClosingConnections = false;
 
@@ -223,9 +225,12 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
       ...acceptedSocketOptions,
     });
     this.#listener.on('connection', (socket) => this.#onConnection(socket));
-    // A failure to listen is the activation's; one while listening closes the server.
-    this.#listener.on('error', (error) => {
-      if (this.#state === 'listening') this.fail(error);
+    // A failure to listen is the activation's. One while listening is a failed accept, which
+    // loses one connection and never the server; anything else closes the server.
+    this.#listener.on('error', (error: NodeJS.ErrnoException) => {
+      if (this.#state !== 'listening') return;
+      if (error.syscall === 'accept') this.handleAcceptError(error);
+      else this.fail(error);
     });
   }
 
@@ -435,6 +440,47 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
     if (reason === 'maxConnections') this.counters.refusedByMaxConnections += 1;
     else this.counters.refusedByRequestQueueSize += 1;
     this.emit('drop', { clientAddress, reason });
+  }
+
+  /**
+   * A connection could not be accepted (the listening socket's `accept` failed: ENOBUFS, ENOMEM,
+   * EMFILE where libuv could not absorb it, ...). The connection is lost, never the server: it is
+   * counted in `stats().acceptErrors`, and reported to `handleServerError` once per burst (the
+   * first failure at once, then at most one line a second saying how many followed), as Go's
+   * server logs its accept back-off. libuv keeps the socket listening.
+   */
+  protected override handleAcceptError(error: NodeJS.ErrnoException): void {
+    this.counters.acceptErrors += 1;
+    if (this.#acceptErrorBurst !== undefined) {
+      this.#acceptErrorBurst.count += 1;
+      return;
+    }
+    const burst = { count: 0 };
+    this.#acceptErrorBurst = burst;
+    this.reportServerError(
+      new SocketServerError(
+        'ERR_ACCEPT_FAILED',
+        `cannot accept a connection: ${error.message}; still listening`,
+        {
+          cause: error,
+        },
+      ),
+    );
+    const endBurst = (): void => {
+      if (burst.count === 0) {
+        this.#acceptErrorBurst = undefined;
+        return;
+      }
+      this.reportServerError(
+        new SocketServerError(
+          'ERR_ACCEPT_FAILED',
+          `${burst.count} more connection(s) could not be accepted in the last ${acceptErrorReportMs / 1000} s; still listening`,
+        ),
+      );
+      burst.count = 0;
+      setTimeout(endBurst, acceptErrorReportMs).unref();
+    };
+    setTimeout(endBurst, acceptErrorReportMs).unref();
   }
 
   /**
@@ -669,6 +715,9 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
     this.#state = 'closed';
   }
 }
+
+/** Accept failures are reported at most once per this many ms (the first of a burst at once). */
+const acceptErrorReportMs = 1_000;
 
 /** The 'error' listener of a waiting socket: its handler's reads see the failure. */
 function ignoreError(): void {}
