@@ -43,6 +43,17 @@ async function scrape(url: string): Promise<Map<string, number>> {
   return samples;
 }
 
+/** Resolves when `socket` closes, however (a reset included); rejects after 5 s. */
+function closed(socket: net.Socket): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the socket did not close within 5 s')), 5000);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 describe('echo-server --metrics-port', () => {
   it.each([
     ['async', ['--strategy', 'async']],
@@ -99,6 +110,47 @@ describe('echo-server --metrics-port', () => {
     const response = await fetch(url.replace('/metrics', '/other'), { signal: AbortSignal.timeout(5000) });
     expect(response.status).toBe(404);
     await response.text();
+  });
+
+  it('a half-sent metrics request does not hold SIGTERM: the server exits at once', async () => {
+    const { server, url } = await startWithMetrics(['--strategy', 'async']);
+    const { port } = new URL(url);
+    const stalled = net.connect(Number(port), '127.0.0.1');
+    onTestFinished(() => stalled.destroy());
+    stalled.on('error', () => {});
+    await once(stalled, 'connect', { signal: AbortSignal.timeout(5000) });
+    stalled.write('GET /metr'); // never finished
+    // The request reached the server: a scrape on another connection is answered meanwhile.
+    await scrape(url);
+    const stalledClosed = closed(stalled);
+    server.kill('SIGTERM');
+    // Well within the 5 s headers timeout: the endpoint closes its connections at once.
+    expect((await server.waitForExit({ timeoutMs: 3000 })).code).toBe(0);
+    await stalledClosed;
+  });
+
+  it('holds at most 16 connections at once; more are closed, and scrapes go on', async () => {
+    const { url } = await startWithMetrics(['--strategy', 'async']);
+    const { port } = new URL(url);
+    const open: net.Socket[] = [];
+    const closedEarly: Promise<unknown>[] = [];
+    for (let index = 0; index < 20; index += 1) {
+      const socket = net.connect(Number(port), '127.0.0.1');
+      onTestFinished(() => socket.destroy());
+      socket.on('error', () => {});
+      await once(socket, 'connect', { signal: AbortSignal.timeout(5000) });
+      socket.write('GET /metr'); // held open, half-sent
+      open.push(socket);
+      if (index >= 16) closedEarly.push(closed(socket));
+    }
+    // The four beyond the cap are closed by the server.
+    await Promise.all(closedEarly);
+    // Freeing one slot lets a scrape through.
+    const first = open[0] as net.Socket;
+    const firstClosed = closed(first);
+    first.destroy();
+    await firstClosed;
+    await scrape(url);
   });
 
   it('a metrics port in use: one line naming it, exit 1', async () => {

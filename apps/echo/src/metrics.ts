@@ -12,9 +12,23 @@ export interface MetricsEndpoint {
 }
 
 /**
+ * Bounds of the metrics endpoint, meant for a scraper now and then: a request's headers must come
+ * within 5 s and the whole request within 10 s, an idle keep-alive connection is closed after 5 s,
+ * and at most 16 connections are open at once (more are closed at once).
+ */
+const metricsLimits = {
+  headersTimeoutMs: 5_000,
+  requestTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5_000,
+  maxConnections: 16,
+} as const;
+
+/**
  * Serve a server's `stats()`, and the process's own metrics, in Prometheus's text format at
  * `http://127.0.0.1:PORT/metrics` (prom-client); read at each scrape, so nothing is kept in step.
- * Loopback only: metrics say how loaded the server is, which is not for everyone.
+ * Loopback only: metrics say how loaded the server is, which is not for everyone. Bounded (see
+ * `metricsLimits`), and `close()` closes every connection at once: a half-sent request never
+ * holds a shutdown.
  */
 export async function serveMetrics(source: { stats(): ServerStats }, port: number): Promise<MetricsEndpoint> {
   const registry = new Registry();
@@ -79,20 +93,32 @@ export async function serveMetrics(source: { stats(): ServerStats }, port: numbe
     s.draining ? 1 : 0,
   );
 
-  const http = createServer((request, response) => {
-    if (request.method !== 'GET' || request.url !== '/metrics') {
-      response.writeHead(404).end('Not found: the metrics are at /metrics\n');
-      return;
-    }
-    registry.metrics().then(
-      (text) => response.writeHead(200, { 'Content-Type': registry.contentType }).end(text),
-      (error: unknown) => response.writeHead(500).end(`${String(error)}\n`),
-    );
-  });
+  const http = createServer(
+    {
+      headersTimeout: metricsLimits.headersTimeoutMs,
+      requestTimeout: metricsLimits.requestTimeoutMs,
+      keepAliveTimeout: metricsLimits.keepAliveTimeoutMs,
+    },
+    (request, response) => {
+      if (request.method !== 'GET' || request.url !== '/metrics') {
+        response.writeHead(404).end('Not found: the metrics are at /metrics\n');
+        return;
+      }
+      registry.metrics().then(
+        (text) => response.writeHead(200, { 'Content-Type': registry.contentType }).end(text),
+        (error: unknown) => response.writeHead(500).end(`${String(error)}\n`),
+      );
+    },
+  );
+  http.maxConnections = metricsLimits.maxConnections;
   await listen(http, port);
   return {
     port: (http.address() as AddressInfo).port,
-    close: () => new Promise((resolve) => http.close(() => resolve())),
+    close: () =>
+      new Promise((resolve) => {
+        http.close(() => resolve());
+        http.closeAllConnections();
+      }),
   };
 }
 

@@ -41,7 +41,7 @@ async function serverWithListener(): Promise<{
     const listener = createServer(...args);
     created.push(listener);
     return listener;
-  }) as typeof net.createServer);
+  }));
   let server: ServerErrorRecorder;
   try {
     server = new ServerErrorRecorder(['127.0.0.1', 0], EchoHandler);
