@@ -116,7 +116,7 @@ describe('echo-server --metrics-port', () => {
     const { server, url } = await startWithMetrics(['--strategy', 'async']);
     const { port } = new URL(url);
     const stalled = net.connect(Number(port), '127.0.0.1');
-    onTestFinished(() => stalled.destroy());
+    onTestFinished(() => void stalled.destroy());
     stalled.on('error', () => {});
     await once(stalled, 'connect', { signal: AbortSignal.timeout(5000) });
     stalled.write('GET /metr'); // never finished
@@ -136,7 +136,7 @@ describe('echo-server --metrics-port', () => {
     const closedEarly: Promise<unknown>[] = [];
     for (let index = 0; index < 20; index += 1) {
       const socket = net.connect(Number(port), '127.0.0.1');
-      onTestFinished(() => socket.destroy());
+      onTestFinished(() => void socket.destroy());
       socket.on('error', () => {});
       await once(socket, 'connect', { signal: AbortSignal.timeout(5000) });
       socket.write('GET /metr'); // held open, half-sent
