@@ -35,13 +35,13 @@ async function serverWithListener(): Promise<{
 }> {
   const created: net.Server[] = [];
   const createServer = net.createServer.bind(net);
-  const spy = vi.spyOn(net, 'createServer').mockImplementation(((
-    ...args: Parameters<typeof net.createServer>
-  ) => {
-    const listener = createServer(...args);
-    created.push(listener);
-    return listener;
-  }));
+  const spy = vi
+    .spyOn(net, 'createServer')
+    .mockImplementation((...args: Parameters<typeof net.createServer>) => {
+      const listener = createServer(...args);
+      created.push(listener);
+      return listener;
+    });
   let server: ServerErrorRecorder;
   try {
     server = new ServerErrorRecorder(['127.0.0.1', 0], EchoHandler);
