@@ -13,6 +13,7 @@ import {
   eventLoopStrategy,
   listenFds,
   notifySystemd,
+  printable,
   serialStrategy,
   type ConcurrencyStrategy,
   type DatagramRequest,
@@ -34,7 +35,7 @@ import {
 /** The server of each `--protocol` and `--unix` combination. */
 type EchoServer = TCPServer | UnixStreamServer | UDPServer | UnixDatagramServer;
 
-/** Exit codes of the contract (shared/echo-cli.md). */
+/** Exit codes of the contract (apps/echo/README.md, "Signals and exit codes"). */
 const exitCodes = { sigint: 1, sigterm: 0, cannotListen: 1, usage: usageExitCode } as const;
 
 /**
@@ -179,7 +180,7 @@ function createActivatedServer(
   if (options.protocol === 'udp') {
     throw new SocketServerError(
       'ERR_UNSUPPORTED_OPTION',
-      `socket activation: fd ${inherited.fd} (${inherited.name}) is served as a stream socket; --protocol udp cannot take it`,
+      `socket activation: fd ${inherited.fd} (${printable(inherited.name)}) is served as a stream socket; --protocol udp cannot take it`,
     );
   }
   const Handler = streamHandlers[options.handler];
@@ -202,9 +203,13 @@ function readTLSFiles(files: TLSFiles): TLSOptions {
     } catch (error) {
       const { errno } = error as NodeJS.ErrnoException;
       const reason = errno === undefined ? (error as Error).message : getSystemErrorMessage(errno);
-      throw new SocketServerError('ERR_INVALID_OPTION', `cannot read ${flag} file ${path}: ${reason}`, {
-        cause: error,
-      });
+      throw new SocketServerError(
+        'ERR_INVALID_OPTION',
+        `cannot read ${flag} file ${printable(path)}: ${printable(reason)}`,
+        {
+          cause: error,
+        },
+      );
     }
   };
   const cert = read('--tls-cert', files.cert);
@@ -253,7 +258,9 @@ async function resolveHost(host: string): Promise<string> {
   try {
     return (await lookup(host)).address;
   } catch (error) {
-    throw new SocketServerError('ERR_ADDRESS_NOT_AVAILABLE', `cannot resolve host ${host}`, { cause: error });
+    throw new SocketServerError('ERR_ADDRESS_NOT_AVAILABLE', `cannot resolve host ${printable(host)}`, {
+      cause: error,
+    });
   }
 }
 

@@ -10,7 +10,7 @@ import {
   type TimeoutOptions,
 } from '@socketserver/client';
 import type { PendingOperations } from './pending-operations.js';
-import { socketPathLabel } from './socket-address.js';
+import { hostPortLabel, socketPathLabel } from './socket-address.js';
 
 /** The client's wait when `timeoutMs` is not given: 10 s. */
 const defaultTimeoutMs = 10_000;
@@ -79,10 +79,9 @@ export class InterruptibleClient implements AsyncDisposable {
         signal: callerSignal === undefined ? signal : AbortSignal.any([callerSignal, signal]),
       }),
     );
-    const peer = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     return new InterruptibleClient(
       client,
-      peer,
+      hostPortLabel(host, port),
       operations,
       cancelCheckIntervalMs === undefined ? {} : { cancelCheckIntervalMs },
     );
@@ -142,8 +141,7 @@ export class InterruptibleClient implements AsyncDisposable {
   /** "127.0.0.1:50412", or "[::1]:50412": this end of the connection; `''` on a Unix-domain one. */
   get localEndpoint(): string {
     if (this.isUnixDomain) return '';
-    const address = this.localAddress.includes(':') ? `[${this.localAddress}]` : this.localAddress;
-    return `${address}:${this.localPort}`;
+    return hostPortLabel(this.localAddress, this.localPort);
   }
 
   /** Whether `close()` or `destroy()` was called. */

@@ -8,7 +8,7 @@ import {
   type TimeoutOptions,
 } from '@socketserver/client';
 import type { PendingOperations } from './pending-operations.js';
-import { socketPathLabel } from './socket-address.js';
+import { hostPortLabel, socketPathLabel } from './socket-address.js';
 
 /**
  * The REPL's datagram socket: a {@link DatagramClient} with the same methods, whose waiting
@@ -104,8 +104,7 @@ export class InterruptibleDatagramClient implements AsyncDisposable {
   get description(): string {
     const { address } = this;
     if (typeof address === 'string') return `Unix datagram socket at ${socketPathLabel(address)}`;
-    const [host, port] = address;
-    return `UDP socket at ${host.includes(':') ? `[${host}]` : host}:${port}`;
+    return `UDP socket at ${hostPortLabel(...address)}`;
   }
 
   /** "UDP socket at 127.0.0.1:50412, open", or "Unix datagram socket at /tmp/x.sock, closed". */

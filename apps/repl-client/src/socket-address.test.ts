@@ -1,6 +1,12 @@
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { socketPathFromArgument, socketPathLabel, sourceLiteral, udpBindingFor } from './socket-address.js';
+import {
+  hostPortLabel,
+  socketPathFromArgument,
+  socketPathLabel,
+  sourceLiteral,
+  udpBindingFor,
+} from './socket-address.js';
 
 describe('socketPathFromArgument and socketPathLabel', () => {
   it('read @name as a Linux abstract name and show it back as @name', () => {
@@ -13,6 +19,13 @@ describe('socketPathFromArgument and socketPathLabel', () => {
       expect(socketPathFromArgument(path)).toBe(path);
       expect(socketPathLabel(path)).toBe(path);
     }
+  });
+
+  it('escape what is not printable in a label, as core printable does', () => {
+    expect(socketPathLabel('/tmp/evil\n\x1b[2J.sock')).toBe('/tmp/evil\\n\\x1b[2J.sock');
+    expect(socketPathLabel('\0name\u202e')).toBe('@name\\u202e');
+    expect(hostPortLabel('::1', 20000)).toBe('[::1]:20000');
+    expect(hostPortLabel('host\n', 20000)).toBe('host\\n:20000');
   });
 });
 
@@ -42,8 +55,22 @@ describe('sourceLiteral', () => {
     expect(sourceLiteral(['localhost', 20000])).toBe("['localhost', 20000]");
   });
 
+  it('escapes what is not printable, so the literal is one line that drives no terminal', () => {
+    expect(sourceLiteral('/tmp/\x1b[2J\x85\u2028\u202e\ud800é')).toBe(
+      "'/tmp/\\x1b[2J\\x85\\u2028\\u202e\\ud800é'",
+    );
+    expect(sourceLiteral('\u{e0001}')).toBe("'\\u{e0001}'");
+  });
+
   it('gives back the value when run as JavaScript', () => {
-    for (const value of ['\0a1', '\'"\\', 'tab\there', '\0\0', '/tmp/echo.sock']) {
+    for (const value of [
+      '\0a1',
+      '\'"\\',
+      'tab\there',
+      '\0\0',
+      '/tmp/echo.sock',
+      '/tmp/\x1b[2J\x7f\x85\u2028\u202e\ud800\u{e0001}😀é',
+    ]) {
       expect(runInNewContext(sourceLiteral(value)) as unknown).toBe(value);
     }
   });

@@ -1,5 +1,6 @@
 import { isIPv6 } from 'node:net';
 import type { DatagramAddress, OpenUdpOptions } from '@socketserver/client';
+import { describeUnixPath, printable } from '@socketserver/core';
 
 /**
  * The socket path that a `--unix` argument names: `@name` is the Linux abstract name `'\0name'`
@@ -9,9 +10,17 @@ export function socketPathFromArgument(argument: string): string {
   return argument.startsWith('@') ? `\0${argument.slice(1)}` : argument;
 }
 
-/** Names a socket path in messages: the path itself, or `@name` for a Linux abstract name. */
+/**
+ * Names a socket path in messages: the path itself, or `@name` for a Linux abstract name, what is
+ * not printable escaped (core's `describeUnixPath`: `/tmp/a\nb` for a newline in it).
+ */
 export function socketPathLabel(path: string): string {
-  return path.startsWith('\0') ? `@${path.slice(1)}` : path;
+  return describeUnixPath(path);
+}
+
+/** Names a TCP or UDP endpoint in messages: `host:port`, `[host]:port` for IPv6, what is not printable in `host` escaped. */
+export function hostPortLabel(host: string, port: number): string {
+  return host.includes(':') ? `[${printable(host)}]:${port}` : `${printable(host)}:${port}`;
 }
 
 /**
@@ -35,16 +44,27 @@ const sourceEscapes: ReadonlyMap<string, string> = new Map([
 
 /**
  * `value` as JavaScript source to type in the REPL: a single-quoted string (`'\n'`, `'\0'`
- * and quotes escaped), a number, or a `[host, port]` array.
+ * and quotes escaped, and what core's `printable` would escape as `\xNN`, `\uNNNN` or `\u{N}`),
+ * a number, or a `[host, port]` array.
  */
 export function sourceLiteral(value: DatagramAddress | number): string {
   if (typeof value === 'number') return String(value);
   if (typeof value !== 'string') return `[${value.map((part) => sourceLiteral(part)).join(', ')}]`;
-  const escaped = value.replace(/[\\'\n\r\t\0]/g, (character, offset: number) =>
+  const escaped = value.replace(/[\\'\n\r\t\0]|[^\x20-\x7e]/gu, (character, offset: number) => {
     // '\0' before a digit would read as an octal escape.
-    character === '\0' && /\d/.test(value.charAt(offset + 1))
-      ? '\\x00'
-      : (sourceEscapes.get(character) ?? character),
-  );
+    if (character === '\0' && /\d/.test(value.charAt(offset + 1))) return '\\x00';
+    const short = sourceEscapes.get(character);
+    if (short !== undefined) return short;
+    return printable(character) === character ? character : javaScriptEscape(character);
+  });
   return `'${escaped}'`;
+}
+
+/** A character as a JavaScript string escape: `\xNN`, `\uNNNN`, or `\u{N}` past the BMP. */
+function javaScriptEscape(character: string): string {
+  const codePoint = character.codePointAt(0) ?? 0;
+  const hex = codePoint.toString(16);
+  if (codePoint < 0x100) return `\\x${hex.padStart(2, '0')}`;
+  if (codePoint < 0x10000) return `\\u${hex.padStart(4, '0')}`;
+  return `\\u{${hex}}`;
 }

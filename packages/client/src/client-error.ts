@@ -1,3 +1,5 @@
+import { printable } from './printable.js';
+
 /**
  * Stable codes for every failure of the test client. Match on these, not on `instanceof`.
  *
@@ -64,7 +66,9 @@ export class ClientError extends Error {
       default: {
         // An AggregateError from trying several addresses has only a code.
         const reason = (error instanceof Error && error.message) || systemCode || String(error);
-        return new ClientError('ERR_SOCKET', `Socket error on ${peer}: ${reason}`, { cause: error });
+        return new ClientError('ERR_SOCKET', `Socket error on ${peer}: ${printable(reason)}`, {
+          cause: error,
+        });
       }
     }
   }

@@ -9,6 +9,7 @@ import type { DgramSocket } from 'node-unix-socket';
 import { ChangeNotifier } from './change-notifier.js';
 import { ClientError } from './client-error.js';
 import { hostPortLabel, unixPathLabel } from './peer-label.js';
+import { printable } from './printable.js';
 import { requireInteger } from './require-integer.js';
 import { requireSocketPath } from './require-socket-path.js';
 import { defaultTimeoutMs, resolveTimeoutMs, type TimeoutOptions } from './timeout-options.js';
@@ -113,7 +114,7 @@ function loadDgramSocket(): typeof DgramSocket {
 /** `ERR_SOCKET` for a socket that could not be bound to `local`. */
 function bindError(error: unknown, local: string): ClientError {
   const reason = (error instanceof Error && error.message) || String(error);
-  return new ClientError('ERR_SOCKET', `Cannot bind ${local}: ${reason}`, { cause: error });
+  return new ClientError('ERR_SOCKET', `Cannot bind ${local}: ${printable(reason)}`, { cause: error });
 }
 
 /** Shows an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) as the IPv4 address it maps. */

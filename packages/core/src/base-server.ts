@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { formatClientAddress, type ClientAddress } from './client-address.js';
 import { ServerClosedError, ServerStateError, SocketServerError } from './errors.js';
-import { requireDelayMs } from './option-validators.js';
+import { requireDelayMs, requireTimeoutMs } from './option-validators.js';
+import { printable } from './printable.js';
 import { runRequestHandler, type HandlerServer, type RequestHandlerClass } from './request-handler.js';
 import { serialStrategy } from './serial-strategy.js';
 import type { ServerAddress } from './server-address.js';
@@ -23,9 +24,17 @@ export interface BaseServerOptions<Request> {
   bindAndActivate?: boolean;
   /** Where requests run. Default {@link serialStrategy}: one at a time, as Python's servers. */
   strategy?: ConcurrencyStrategy<Request>;
-  /** How long `handleRequest()` waits for a request before `handleTimeout()`, in ms. Default: forever. */
+  /**
+   * How long `handleRequest()` waits for a request before `handleTimeout()`, in ms (at most
+   * 2^31 - 1). `0` turns the timeout off, as in Node and Go: it waits as long as it takes (not
+   * Python's `timeout = 0`, a poll). Default: off.
+   */
   timeoutMs?: number;
-  /** How long `shutdown()` lets running requests finish before closing them, in ms. Default 10 000. */
+  /**
+   * How long `shutdown()` lets running requests finish before closing them, in ms (0 to 2^31 - 1).
+   * A bound on an orderly wait, not a timeout that fails anything: `0` closes them at once, without
+   * waiting (it does not mean "no limit"). Default 10 000.
+   */
   drainTimeoutMs?: number;
   /** A structured-clonable record handed to every request handler as `server.handlerOptions`. */
   handlerOptions?: Readonly<Record<string, unknown>>;
@@ -120,7 +129,7 @@ export abstract class BaseServer<
   readonly handlerOptions: Readonly<Record<string, unknown>>;
   /** The address given, and after `serverBind()` the real one (the port picked for port 0). */
   serverAddress: Address;
-  /** How long `handleRequest()` waits for a request, in ms; `undefined` for forever. */
+  /** How long `handleRequest()` waits for a request, in ms; `undefined` (or 0) for forever. See {@link BaseServerOptions.timeoutMs}. */
   timeoutMs: number | undefined;
   /** How long `shutdown()` lets running requests finish, in ms. See {@link BaseServerOptions.drainTimeoutMs}. */
   drainTimeoutMs: number;
@@ -163,8 +172,7 @@ export abstract class BaseServer<
     this.serverAddress = serverAddress;
     this.strategy = options.strategy ?? serialStrategy<Request>();
     this.handlerOptions = options.handlerOptions ?? {};
-    this.timeoutMs =
-      options.timeoutMs === undefined ? undefined : requireDelayMs('timeoutMs', options.timeoutMs);
+    this.timeoutMs = requireTimeoutMs('timeoutMs', options.timeoutMs);
     this.drainTimeoutMs = requireDelayMs('drainTimeoutMs', options.drainTimeoutMs ?? defaults.drainTimeoutMs);
 
     const { signal } = options;
@@ -263,7 +271,8 @@ export abstract class BaseServer<
     this.#isServing = true;
     try {
       await this.#ready();
-      const timeout = this.timeoutMs === undefined ? undefined : AbortSignal.timeout(this.timeoutMs);
+      // 0 as well (the field may be set after construction, unchecked): no timeout.
+      const timeout = this.timeoutMs ? AbortSignal.timeout(this.timeoutMs) : undefined;
       const stop = this.#stopController.signal;
       const next = await this.nextRequest(timeout === undefined ? stop : AbortSignal.any([stop, timeout]));
       if (next !== undefined) return await this.dispatchRequest(next);
@@ -276,8 +285,8 @@ export abstract class BaseServer<
 
   /**
    * Stop gracefully, as Go's `Shutdown`: stop taking requests, let running ones finish for
-   * `drainTimeoutMs` (or until `signal` aborts), then close what remains. Idempotent; a second call
-   * waits on the first.
+   * `drainTimeoutMs` (0: no wait; or until `signal` aborts), then close what remains. Idempotent; a
+   * second call waits on the first.
    */
   shutdown(options: { drainTimeoutMs?: number; signal?: AbortSignal } = {}): Promise<void> {
     const drainTimeoutMs = requireDelayMs('drainTimeoutMs', options.drainTimeoutMs ?? this.drainTimeoutMs);
@@ -466,14 +475,29 @@ function toError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
 }
 
-/** The one line `handleError` prints for an error: its code and message, never a stack. */
+/**
+ * The one line `handleError` prints for an error: its code and message, never a stack, with what
+ * is not printable escaped by {@link printable}, so that no message can forge lines. The message
+ * of a {@link SocketServerError} names paths and addresses already escaped by {@link printable}:
+ * it is kept as it is, its backslashes not doubled again, unless it still has a character to
+ * escape besides the backslash, then it is escaped whole. Any other error is described as it
+ * came, then escaped.
+ */
 export function describeError(error: unknown): string {
-  if (error instanceof SocketServerError) return `${error.code}: ${error.message}`;
+  if (error instanceof SocketServerError) return `${error.code}: ${printableMessage(error.message)}`;
   if (error instanceof Error) {
     const { code } = error as NodeJS.ErrnoException;
-    return code !== undefined && !error.message.includes(code)
-      ? `${code}: ${error.message}`
-      : `${error.name}: ${error.message}`;
+    return printable(
+      code !== undefined && !error.message.includes(code)
+        ? `${code}: ${error.message}`
+        : `${error.name}: ${error.message}`,
+    );
   }
-  return String(error);
+  return printable(String(error));
+}
+
+/** A message printable as made kept as it is (its backslashes already start escapes), any other escaped. */
+function printableMessage(message: string): string {
+  const escaped = printable(message);
+  return escaped === message.replaceAll('\\', '\\\\') ? message : escaped;
 }

@@ -24,6 +24,31 @@ describe('formatClientAddress', () => {
     expect(formatUnixPath('\0name')).toBe("b'\\x00name'");
     expect(formatClientAddress({ family: 'Unix', path: '\0é' })).toBe("b'\\x00\\xc3\\xa9'");
   });
+
+  it('escapes what is not printable, as a Python repr: a path cannot forge lines or drive a terminal', () => {
+    expect(formatUnixPath('/tmp/a\nb\x1b[2J.sock')).toBe("'/tmp/a\\nb\\x1b[2J.sock'");
+    expect(formatClientAddress({ family: 'Unix', path: '/tmp/\r\t\x85\u2028\u202e\ud800' })).toBe(
+      "'/tmp/\\r\\t\\x85\\u2028\\u202e\\ud800'",
+    );
+    expect(formatUnixPath('/tmp/é.sock')).toBe("'/tmp/é.sock'");
+  });
+
+  it("quotes as Python's repr: double quotes for a single quote alone, else the quote escaped", () => {
+    expect(formatUnixPath("/tmp/it's")).toBe('"/tmp/it\'s"');
+    expect(formatUnixPath('/tmp/"it\'s"')).toBe("'/tmp/\"it\\'s\"'");
+  });
+
+  it('escapes an abstract name byte by byte as a Python bytes repr: \\t \\n \\r, \\xNN, the quote', () => {
+    expect(formatUnixPath('\0a\nb\x1b[2J')).toBe("b'\\x00a\\nb\\x1b[2J'");
+    expect(formatUnixPath("\0it's")).toBe('b"\\x00it\'s"');
+    expect(formatUnixPath('\0"\'\\')).toBe("b'\\x00\"\\'\\\\'");
+  });
+
+  it('escapes a host too (an IPv6 scope may name any interface)', () => {
+    expect(formatClientAddress({ host: 'fe80::1%eth\n0', port: 1, family: 'IPv6' })).toBe(
+      "('fe80::1%eth\\n0', 1, 0, 0)",
+    );
+  });
 });
 
 describe('clientAddressOf', () => {

@@ -1,3 +1,5 @@
+import { printable } from './printable.js';
+
 /**
  * The peer of a request, Python's `client_address`: an {@link InetAddress} for TCP and UDP, a
  * {@link UnixAddress} for Unix-domain sockets. Narrow it on `family`.
@@ -70,25 +72,46 @@ const maxUnmappedHosts = 1024;
  * The address as Python prints it: `('127.0.0.1', 46923)`, `('::1', 46923, 0, 0)` for IPv6 (host,
  * port, flowinfo, scope id), and for a Unix peer the path's repr: `''` when unnamed,
  * `'/run/app.sock'`, or `b'\x00name'` for a Linux abstract name (Python gives those as bytes).
+ * Like Python's repr, it escapes what is not printable (see {@link printable}): a path bound by a
+ * peer, or named in a PROXY header, prints on one line however it was made, `'/tmp/a\nb'` for a
+ * newline in it. The address itself is not changed: handlers get it as it came.
  */
 export function formatClientAddress(address: ClientAddress): string {
   if (address.family === 'Unix') return formatUnixPath(address.path);
   return address.family === 'IPv6'
-    ? `('${address.host}', ${address.port}, 0, 0)`
-    : `('${address.host}', ${address.port})`;
+    ? `(${quoted(address.host)}, ${address.port}, 0, 0)`
+    : `(${quoted(address.host)}, ${address.port})`;
 }
 
-/** A Unix socket path as Python's repr shows it (see {@link formatClientAddress}). */
+/**
+ * A Unix socket path as Python's repr shows it (see {@link formatClientAddress}): quoted, with
+ * what is not printable escaped by {@link printable}; a Linux abstract name as a bytes literal,
+ * each byte that is not printable ASCII as `\xNN` (`\t`, `\n`, `\r` for those three).
+ */
 export function formatUnixPath(path: string): string {
   if (path.startsWith('\0')) {
-    const bytes = [...Buffer.from(path)].map((byte) =>
-      byte >= 0x20 && byte < 0x7f && byte !== 0x27 && byte !== 0x5c
-        ? String.fromCharCode(byte)
-        : `\\x${byte.toString(16).padStart(2, '0')}`,
-    );
-    return `b'${bytes.join('')}'`;
+    const bytes = Buffer.from(path);
+    const quote = pythonQuote(bytes.includes(0x27), bytes.includes(0x22));
+    const shown = [...bytes].map((byte) => {
+      const character = String.fromCharCode(byte);
+      if (character === '\\' || character === quote) return `\\${character}`;
+      if (byte >= 0x20 && byte < 0x7f) return character;
+      return shortByteEscapes[character] ?? `\\x${byte.toString(16).padStart(2, '0')}`;
+    });
+    return `b${quote}${shown.join('')}${quote}`;
   }
-  // Python's repr: single quotes, or double quotes when the text has a single quote and no double one.
-  const quote = path.includes("'") && !path.includes('"') ? '"' : "'";
-  return `${quote}${path.replaceAll('\\', '\\\\').replaceAll(quote, `\\${quote}`)}${quote}`;
+  return quoted(path);
 }
+
+/** `text` as Python's repr shows a str: quoted, its own quote escaped, the rest by {@link printable}. */
+function quoted(text: string): string {
+  const quote = pythonQuote(text.includes("'"), text.includes('"'));
+  return `${quote}${printable(text).replaceAll(quote, `\\${quote}`)}${quote}`;
+}
+
+/** Python's repr: single quotes, or double quotes when the text has a single quote and no double one. */
+function pythonQuote(hasSingle: boolean, hasDouble: boolean): "'" | '"' {
+  return hasSingle && !hasDouble ? '"' : "'";
+}
+
+const shortByteEscapes: Readonly<Record<string, string>> = { '\t': '\\t', '\n': '\\n', '\r': '\\r' };

@@ -74,6 +74,7 @@ export { ConnectionRegistry } from './connection-registry.js';
 export type { Connection, ConnectionState } from './connection-registry.js';
 export { clientAddressOf, formatClientAddress, formatUnixPath, unnamedUnixPeer } from './client-address.js';
 export type { ClientAddress, InetAddress, UnixAddress } from './client-address.js';
+export { printable } from './printable.js';
 export {
   SocketServerError,
   BindError,

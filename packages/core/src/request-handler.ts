@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { ClientAddress } from './client-address.js';
 import { SocketServerError } from './errors.js';
+import { printable } from './printable.js';
 
 /**
  * What a request handler sees of the server that runs it. In the main thread it is the
@@ -168,14 +169,18 @@ export function locateRequestHandler<Request>(
 export async function loadRequestHandler<Request = Socket>(
   location: HandlerLocation,
 ): Promise<RequestHandlerClass<Request>> {
-  const where = `${location.exportName} from ${location.moduleUrl}`;
+  const where = printable(`${location.exportName} from ${location.moduleUrl}`);
   let module: Record<string, unknown>;
   try {
     module = (await import(location.moduleUrl)) as Record<string, unknown>;
   } catch (error) {
-    throw new SocketServerError('ERR_HANDLER_LOAD_FAILED', `cannot load ${where}: ${String(error)}`, {
-      cause: error,
-    });
+    throw new SocketServerError(
+      'ERR_HANDLER_LOAD_FAILED',
+      `cannot load ${where}: ${printable(String(error))}`,
+      {
+        cause: error,
+      },
+    );
   }
   const exported = module[location.exportName];
   if (typeof exported !== 'function') {

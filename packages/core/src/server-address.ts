@@ -1,5 +1,6 @@
 import net from 'node:net';
-import { InvalidOptionError } from './errors.js';
+import { formatUnixPath } from './client-address.js';
+import { describeUnixPath, InvalidOptionError } from './errors.js';
 
 /** `[host, port]`, Python's `server_address` for TCP and UDP. Host `''` means every interface. */
 export type ServerAddress = readonly [host: string, port: number];
@@ -37,17 +38,17 @@ export function validateUnixPath(path: string): string {
   }
   const isAbstract = path.startsWith('\0');
   if (isAbstract && process.platform !== 'linux') {
-    throw new InvalidOptionError('path', JSON.stringify(path), 'a file path (abstract names are Linux only)');
+    throw new InvalidOptionError('path', formatUnixPath(path), 'a file path (abstract names are Linux only)');
   }
   if (path.includes('\0', isAbstract ? 1 : 0)) {
-    throw new InvalidOptionError('path', JSON.stringify(path), 'a path without NUL bytes');
+    throw new InvalidOptionError('path', formatUnixPath(path), 'a path without NUL bytes');
   }
   const length = Buffer.byteLength(path);
   const limit = isAbstract ? maxUnixPathLength + 1 : maxUnixPathLength;
   if (length > limit) {
     throw new InvalidOptionError(
       'path',
-      `${path.slice(0, 40)}... (${length} bytes)`,
+      `${describeUnixPath(path.slice(0, 40))}... (${length} bytes)`,
       `at most ${limit} bytes: a Unix socket path must fit sockaddr_un; use a shorter directory`,
     );
   }

@@ -1,5 +1,6 @@
 import { readFileSync, readlinkSync } from 'node:fs';
-import { SocketServerError, UnsupportedOptionError } from './errors.js';
+import { describeUnixPath, SocketServerError, UnsupportedOptionError } from './errors.js';
+import { printable } from './printable.js';
 import { loadDgramSocket, sendDatagram } from './unix-dgram.js';
 
 /** The first file descriptor systemd passes (`SD_LISTEN_FDS_START`): 0-2 are stdio. */
@@ -83,13 +84,13 @@ export async function notifySystemd(state: string, env: NodeJS.ProcessEnv = proc
   if (path === undefined || path === '') return false;
   if (path.startsWith('@')) {
     throw new UnsupportedOptionError(
-      `an abstract NOTIFY_SOCKET (${path})`,
+      `an abstract NOTIFY_SOCKET (${printable(path)})`,
       'node-unix-socket pads abstract names, so the notification would not reach it',
     );
   }
   const socket = new (loadDgramSocket())();
   try {
-    await sendDatagram(socket, Buffer.from(state), path, `notify ${path}`);
+    await sendDatagram(socket, Buffer.from(state), path, `notify ${describeUnixPath(path)}`);
     return true;
   } finally {
     socket.close();

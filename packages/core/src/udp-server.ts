@@ -1,6 +1,6 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { clientAddressOf } from './client-address.js';
+import { clientAddressOf, formatUnixPath } from './client-address.js';
 import type { DatagramAddress, DatagramRequest } from './datagram-socket.js';
 import {
   DatagramServer,
@@ -9,6 +9,7 @@ import {
   type DatagramTransport,
 } from './datagram-server.js';
 import { BindError, SocketServerError } from './errors.js';
+import { printable } from './printable.js';
 import type { RequestHandlerClass } from './request-handler.js';
 import {
   bindAddresses,
@@ -115,7 +116,7 @@ export class UDPServer extends DatagramServer<ServerAddress> {
             reject(
               new SocketServerError(
                 'ERR_SEND_FAILED',
-                `cannot send to ${toHost} port ${toPort}: ${error.message}`,
+                `cannot send to ${toHost} port ${toPort}: ${printable(error.message)}`,
                 { cause: error },
               ),
             );
@@ -135,7 +136,7 @@ export class UDPServer extends DatagramServer<ServerAddress> {
     if (typeof address === 'string') {
       return new SocketServerError(
         'ERR_SEND_FAILED',
-        `cannot send to '${address}': a UDP server sends to [host, port]`,
+        `cannot send to ${formatUnixPath(address)}: a UDP server sends to [host, port]`,
       );
     } else if (Array.isArray(address)) {
       [host, port] = address as readonly [string, number];
@@ -147,7 +148,7 @@ export class UDPServer extends DatagramServer<ServerAddress> {
     if (!Number.isInteger(port) || port < 1 || port > 65_535 || net.isIP(host) === 0) {
       return new SocketServerError(
         'ERR_SEND_FAILED',
-        `cannot send to ${String(host)} port ${String(port)}: not an IP address and port`,
+        `cannot send to ${printable(String(host))} port ${printable(String(port))}: not an IP address and port`,
       );
     }
     // An IPv6 socket reaches an IPv4 peer (as clientAddress shows it) through its mapped address.

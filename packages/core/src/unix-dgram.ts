@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type { DgramSocket } from 'node-unix-socket';
 import { SocketServerError, UnsupportedOptionError } from './errors.js';
+import { printable } from './printable.js';
 
 /**
  * Node has no Unix datagram sockets: this is the one place core reaches them, through
@@ -19,7 +20,7 @@ export function loadDgramSocket(): typeof DgramSocket {
   } catch (error) {
     throw new UnsupportedOptionError(
       'Unix datagram sockets',
-      `node-unix-socket cannot load on ${process.platform}-${process.arch}: ${(error as Error).message}`,
+      `node-unix-socket cannot load on ${process.platform}-${process.arch}: ${printable((error as Error).message)}`,
     );
   }
 }
@@ -64,7 +65,9 @@ export function sendDatagram(
   const { promise, resolve, reject } = Promise.withResolvers<void>();
   const fail = (error: Error): void => {
     const failure = systemError(error, 'sendto');
-    const reason = failure.code === 'EUNKNOWN' ? error.message : `${error.message} (${failure.code})`;
+    const reason = printable(
+      failure.code === 'EUNKNOWN' ? error.message : `${error.message} (${failure.code})`,
+    );
     reject(new SocketServerError('ERR_SEND_FAILED', `cannot ${action}: ${reason}`, { cause: failure }));
   };
   const buffer = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);

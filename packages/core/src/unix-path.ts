@@ -1,5 +1,6 @@
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { BindError, InvalidOptionError } from './errors.js';
+import { printable } from './printable.js';
 import { isAbstractPath } from './server-address.js';
 
 /**
@@ -74,7 +75,7 @@ function unlinkStale(path: string, failure: NodeJS.ErrnoException): void {
     throw new BindError(
       path,
       failure,
-      `a stale socket file that cannot be removed: ${(error as Error).message}`,
+      `a stale socket file that cannot be removed: ${printable((error as Error).message)}`,
     );
   }
 }
