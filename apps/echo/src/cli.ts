@@ -31,8 +31,10 @@ export interface EchoOptions {
    */
   accept: 'main' | 'workers' | undefined;
   maxConnections: number | undefined;
+  /** `--idle-timeout`: close a connection silent this long, in ms; `undefined` or 0: never. */
   idleTimeoutMs: number | undefined;
   maxLineLength: number;
+  /** `--drain-timeout`: how long SIGTERM lets open connections finish, in ms; 0: no wait. */
   drainTimeoutMs: number;
   /** SO_REUSEADDR when `--reuse-address` or `--no-reuse-address` was given; `undefined`: the server's default. */
   reuseAddress: boolean | undefined;
@@ -62,6 +64,9 @@ export interface TLSFiles {
 /** The outcome of parsing: settings to run with, or text to print and an exit code. */
 export type ParseResult =
   { kind: 'run'; options: EchoOptions } | { kind: 'exit'; exitCode: number; stdout: string; stderr: string };
+
+/** The longest delay a Node timer honours, 2^31 - 1 ms: the most a time flag takes. */
+const maxTimerMs = 2 ** 31 - 1;
 
 /** Exit code of a bad flag or value: a usage error, as the contract requires. */
 export const usageExitCode = 2;
@@ -148,9 +153,10 @@ export function parseEchoArguments(argv: readonly string[], version: string): Pa
       ),
     )
     .addOption(
-      new Option('--idle-timeout <ms>', 'close a connection silent for this long (default: none)').argParser(
-        integerAtLeast(1),
-      ),
+      new Option(
+        '--idle-timeout <ms>',
+        'close a connection silent for this long; 0 turns it off (default: off)',
+      ).argParser(integerBetween(0, maxTimerMs)),
     )
     .addOption(
       new Option('--max-line-length <n>', 'stream and line handlers: the longest line accepted, in bytes')
@@ -158,9 +164,12 @@ export function parseEchoArguments(argv: readonly string[], version: string): Pa
         .argParser(integerAtLeast(1)),
     )
     .addOption(
-      new Option('--drain-timeout <ms>', 'on SIGTERM, how long open connections may finish')
+      new Option(
+        '--drain-timeout <ms>',
+        'on SIGTERM, how long open connections may finish; 0: close them at once, no wait',
+      )
         .default(10000)
-        .argParser(integerAtLeast(0)),
+        .argParser(integerBetween(0, maxTimerMs)),
     )
     .addOption(
       new Option(

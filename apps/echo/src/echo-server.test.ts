@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import { connect } from '@socketserver/client';
 import { ServerProcess } from '@socketserver/client/server-process';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -204,6 +205,17 @@ describe('echo-server: limits', () => {
     expect(await silent.recv(1, { timeoutMs: 5000 })).toHaveLength(0);
   });
 
+  it('--idle-timeout 0 turns it off: a connection silent for 300 ms is echoed on', async () => {
+    const { server, port } = await startEchoServer(['--port', '0', '--quiet', '--idle-timeout', '0']);
+    await using client = await connect('127.0.0.1', port);
+    await client.sendAll('first\n');
+    expect((await client.readline()).toString()).toBe('first\n');
+    await delay(300); // the silence is what is tested
+    await client.sendAll('second\n');
+    expect((await client.readline()).toString()).toBe('second\n');
+    expect(server.stderr).toBe('');
+  });
+
   it('--max-connections drops a connection beyond the cap', async () => {
     const { port } = await startEchoServer(['--port', '0', '--quiet', '--max-connections', '1']);
     await using first = await connect('127.0.0.1', port);
@@ -338,6 +350,8 @@ describe('echo-server: bad input', () => {
     [['--pool-kind', 'fiber']],
     [['--max-connections', '0']],
     [['--idle-timeout', 'soon']],
+    [['--idle-timeout', '2147483648']],
+    [['--drain-timeout', '2147483648']],
     [['--max-line-length', '0']],
     [['--strategy', 'pool', '--per-worker', '0']],
     [['--strategy', 'pool', '--accept', 'nope']],
@@ -447,6 +461,10 @@ describe('echo-server: bad input', () => {
       expect(stdout).toContain(flag);
     }
     expect(stdout).toContain('platform default: on');
+    // What 0 means for each time flag: off for the idle timeout, no wait for the drain.
+    const text = stdout.replace(/\s+/g, ' ');
+    expect(text).toContain('--idle-timeout <ms> close a connection silent for this long; 0 turns it off');
+    expect(text).toContain('--drain-timeout <ms> on SIGTERM, how long open connections may finish; 0: close');
   });
 
   it('a leading -- (as `pnpm start -- --help` passes it) is only a separator', async () => {

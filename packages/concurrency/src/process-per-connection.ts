@@ -21,7 +21,9 @@ export interface ForkingOptions extends WorkerStrategyOptions {
   reuseChildren?: boolean;
   /**
    * With `reuseChildren`, retire a child that has served nothing for this long, in ms (0 to
-   * 2^31 - 1), keeping `spareChildren`. Without it, unused. Default 10 000.
+   * 2^31 - 1), keeping `spareChildren`. Without it, unused. How long an idle child is kept, not a
+   * timeout that fails anything: `0` retires a surplus child as soon as its connection ends (it is
+   * not "never"). Default 10 000.
    */
   idleChildTimeoutMs?: number;
 }

@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { duplexPair } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
 import net from 'node:net';
 import tls from 'node:tls';
 import * as proxyProtocol from 'proxy-protocol-js';
@@ -109,6 +110,28 @@ describe.each(strategies)('PROXY protocol with %s: the header is read in the wor
     expect((reported?.error as Error).message).toBe(
       'PROXY protocol: 127.0.0.1 is not a trusted proxy (proxyTrustedSources)',
     );
+  });
+});
+
+describe.each([
+  ['pool({ kind: "thread" })', () => pool({ workers: 1, kind: 'thread' })],
+  ['pool({ kind: "process" })', () => pool({ workers: 1, kind: 'process' })],
+])('proxyHeaderTimeoutMs: 0 turns the timeout off in the worker too, with %s', (_name, strategy) => {
+  it('takes a header sent in two parts 300 ms apart', async () => {
+    const { server } = startServer(strategy(), { proxyProtocol: 'v1', proxyHeaderTimeoutMs: 0 });
+    await server.listening;
+    const client = await openClient(server.port);
+    const header = proxyV1Header('203.0.113.9', 9009);
+    await client.sendAll(header.subarray(0, 10));
+    await delay(300); // the slow proxy: the pause is what is tested
+    expect(server.errors).toEqual([]);
+    await client.sendAll(Buffer.concat([header.subarray(10), Buffer.from('!address\n')]));
+    expect(JSON.parse((await client.readline()).toString())).toEqual({
+      host: '203.0.113.9',
+      port: 9009,
+      family: 'IPv4',
+    });
+    expect(server.errors).toEqual([]);
   });
 });
 

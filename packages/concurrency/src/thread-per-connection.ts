@@ -12,8 +12,9 @@ export interface ThreadingOptions extends WorkerStrategyOptions {
   maxThreads?: number;
   /**
    * Retire a thread that has served nothing for this long, in ms (0 to 2^31 - 1); an idle thread
-   * is reused by the next connection until then. 0: retire a thread as soon as its connection
-   * ends, so every connection starts a thread. Default 10 000.
+   * is reused by the next connection until then. How long an idle thread is kept, not a timeout
+   * that fails anything: `0` retires a thread as soon as its connection ends (it is not "never"), so
+   * every connection starts a thread. Default 10 000.
    */
   idleThreadTimeoutMs?: number;
 }

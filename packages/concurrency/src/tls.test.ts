@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import tls from 'node:tls';
 import { threadId } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
@@ -369,6 +370,36 @@ describe("the handshake timeout, in the worker: pool({ kind: 'thread' }) with ha
     const client = await TLSLineClient.connect({ host: '127.0.0.1', port: server().port });
     expect(await client.ask('in time')).toBe('in time');
     expect(server().startedWorkerIds).toHaveLength(1);
+  });
+});
+
+describe("handshakeTimeoutMs: 0 turns the timeout off in the worker too: pool({ kind: 'thread' })", () => {
+  const server = sharedServer(
+    () => pool({ workers: 1, kind: 'thread' }),
+    () => ({ handshakeTimeoutMs: 0 }),
+  );
+
+  it('serves a client that sends its ClientHello 300 ms late', async () => {
+    const raw = net.connect({ host: '127.0.0.1', port: server().port });
+    onTestFinished(() => void raw.destroy());
+    raw.on('error', () => {});
+    const signal = AbortSignal.timeout(waitMs);
+    await once(raw, 'connect', { signal });
+    raw.resume(); // nothing comes before a ClientHello but the server's EOF
+    const holding = new AbortController();
+    const held = await Promise.race([
+      once(raw, 'end', { signal: holding.signal }).then(() => 'closed'),
+      delay(300, 'held', { signal: holding.signal }), // the slow client: the pause is what is tested
+    ]).finally(() => holding.abort());
+    expect(held).toBe('held');
+    raw.pause();
+    const client = tls.connect({ socket: raw, ca: cert, servername: 'localhost' });
+    onTestFinished(() => void client.destroy());
+    await once(client, 'secureConnect', { signal });
+    client.write('late\n');
+    const [answer] = (await once(client, 'data', { signal })) as [Buffer];
+    expect(answer.toString()).toBe('late\n');
+    expect(server().errors).toEqual([]);
   });
 });
 

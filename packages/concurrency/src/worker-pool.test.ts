@@ -1,9 +1,10 @@
 import { rmSync, writeFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { pool, type WorkerKind } from '@socketserver/concurrency';
 import { isProcessAlive, startServer } from './test-support/recording-server.js';
 import { refuseLoadMarker } from './test-support/refuse-load-marker.js';
 import { RefusingHandler } from './test-support/refusing-handler.js';
+import { SlowLoadingHandler, slowLoadVariable } from './test-support/slow-loading-handler.js';
 import { openClient, pidOf, whoami } from './test-support/test-clients.js';
 
 const kinds: WorkerKind[] = ['thread', 'process'];
@@ -197,6 +198,33 @@ describe.each(kinds)("pool({ kind: '%s' }) when workers cannot start", (kind) =>
     expect(server.errors.map(({ error }) => (error as { code?: unknown }).code)).toEqual([
       'ERR_WORKER_EXITED',
     ]);
+  });
+});
+
+describe.each(kinds)("pool({ kind: '%s' }) workers that take 300 ms to load the handler", (kind) => {
+  /** Workers started from now on, in this test, take 300 ms to load {@link SlowLoadingHandler}. */
+  function loadSlowly(): void {
+    process.env[slowLoadVariable] = '300';
+    onTestFinished(() => void delete process.env[slowLoadVariable]);
+  }
+
+  it('with startTimeoutMs: 0 (off), are waited for, and serve', async () => {
+    loadSlowly();
+    const { server } = startServer(pool({ workers: 1, kind, startTimeoutMs: 0 }), {}, SlowLoadingHandler);
+    const client = await openClient(server.port);
+    await client.sendAll('slow start\n');
+    expect((await client.readline()).toString()).toBe('slow start\n');
+    expect(server.serverErrors).toEqual([]);
+    expect(server.startedWorkerIds).toHaveLength(1);
+  });
+
+  it('with a small startTimeoutMs, are ended and reported as ERR_WORKER_START_FAILED', async () => {
+    loadSlowly();
+    const { serving } = startServer(pool({ workers: 1, kind, startTimeoutMs: 50 }), {}, SlowLoadingHandler);
+    await expect(serving).rejects.toMatchObject({
+      code: 'ERR_WORKER_START_FAILED',
+      message: expect.stringMatching(/did not start within 50 ms$/) as unknown,
+    });
   });
 });
 

@@ -29,8 +29,8 @@ export interface WorkerStrategyOptions {
   /**
    * Python's `block_on_close`. `true` (the default): `close()` tells each worker to close its
    * connections, waits for their handlers to finish, at most the server's `drainTimeoutMs` (0: no
-   * wait), then terminates what remains. `false`: `close()` terminates every worker at once (threads are
-   * terminated, child processes get SIGKILL), as Python's daemon threads are abandoned.
+   * wait), then terminates what remains. `false`: `close()` terminates every worker at once
+   * (threads are terminated, child processes get SIGKILL), as Python's daemon threads are abandoned.
    */
   blockOnClose?: boolean;
   /**

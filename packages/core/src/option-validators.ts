@@ -24,18 +24,30 @@ export function requireBoolean(name: string, value: unknown): boolean {
   throw new InvalidOptionError(name, value, 'a boolean');
 }
 
-/** `value` when it is a number of ms from 0 to {@link maxDelayMs}; otherwise an {@link InvalidOptionError}. */
+/**
+ * `value` when it is a number of ms from 0 to {@link maxDelayMs}; otherwise an
+ * {@link InvalidOptionError}. For bounds on an orderly wait (`drainTimeoutMs`: how long running
+ * requests may finish) and delays, where 0 means "do not wait"; a timeout that ends something for
+ * being slow takes {@link requireTimeoutMs}, where 0 means "off".
+ */
 export function requireDelayMs(name: string, value: unknown): number {
   if (typeof value === 'number' && value >= 0 && value <= maxDelayMs) return value;
   throw new InvalidOptionError(name, value, `a number of ms from 0 to ${maxDelayMs}`);
 }
 
 /**
- * `value` when it is `undefined` (no timeout) or a number of ms above 0, at most {@link maxDelayMs};
- * otherwise an {@link InvalidOptionError}.
+ * A timeout that ends something for being slow (a connection, a handshake, a wait, a worker),
+ * checked: `undefined` or `0` turn it off (`undefined` is returned, as Node's and Go's timeouts take
+ * 0), a number of ms above 0, at most {@link maxDelayMs}, is returned as it is; anything else
+ * (negative, `NaN`, `Infinity`, not a number) is an {@link InvalidOptionError} naming `name`.
+ * Pass the default in its place (`value ?? 10_000`) for a timeout that is on unless turned off.
  */
 export function requireTimeoutMs(name: string, value: unknown): number | undefined {
-  if (value === undefined) return undefined;
+  if (value === undefined || value === 0) return undefined;
   if (typeof value === 'number' && value > 0 && value <= maxDelayMs) return value;
-  throw new InvalidOptionError(name, value, `a number of ms above 0, at most ${maxDelayMs}, or undefined`);
+  throw new InvalidOptionError(
+    name,
+    value,
+    `a number of ms from 0 (off) to ${maxDelayMs}, or undefined (off)`,
+  );
 }

@@ -5,6 +5,7 @@ import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { duplexPair } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
 import tls from 'node:tls';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import type { ClientAddress } from './client-address.js';
@@ -217,6 +218,28 @@ describe('a stream server with proxyProtocol', () => {
     expect(await addressLine(next)).toMatchObject({ host: '192.0.2.9' });
   });
 
+  it('with proxyHeaderTimeoutMs: 0 (off), takes a header sent in two parts 300 ms apart', async () => {
+    const server = await startProxied({ proxyHeaderTimeoutMs: 0 });
+    const client = await connect(server);
+    const header = v1Header(['192.0.2.30', 3030]);
+    client.write(header.subarray(0, 10));
+    await delay(300); // the slow proxy: the pause is what is tested
+    expect(client.ended).toBe(false);
+    expect(server.errors).toEqual([]);
+    client.write(header.subarray(10));
+    expect(await addressLine(client)).toMatchObject({ host: '192.0.2.30', port: 3030 });
+  });
+
+  it('with a small proxyHeaderTimeoutMs, closes that client before the second part', async () => {
+    const server = await startProxied({ proxyHeaderTimeoutMs: 50 });
+    const header = v1Header(['192.0.2.30', 3030]);
+    const error = await expectRefused(server, header.subarray(0, 10));
+    expect(error).toMatchObject({
+      reason: 'timeout',
+      message: 'PROXY protocol: no complete header within 50 ms',
+    });
+  });
+
   it('gives the handler the whole header with proxyHeaderOf: the destination and the v2 TLVs', async () => {
     const server = new ProxiedServer(['127.0.0.1', 0], HeaderHandler, { proxyProtocol: 'v2' });
     onTestFinished(() => server.serverClose());
@@ -251,6 +274,10 @@ describe('a stream server with proxyProtocol', () => {
     expect(make({ proxyProtocol: 'v1', proxyTrustedSources: ['localhost'] })).toThrow(/proxyTrustedSources/);
     expect(make({ proxyProtocol: 'v1', maxProxyHeaderSize: 100 })).toThrow(/maxProxyHeaderSize/);
     expect(make({ proxyProtocol: 'v1', proxyHeaderTimeoutMs: -1 })).toThrow(/proxyHeaderTimeoutMs/);
+    expect(make({ proxyProtocol: 'v1', proxyHeaderTimeoutMs: Number.NaN })).toThrow(/proxyHeaderTimeoutMs/);
+    expect(make({ proxyProtocol: 'v1', proxyHeaderTimeoutMs: 0 })().proxyProtocol?.headerTimeoutMs).toBe(
+      undefined,
+    );
   });
 
   it('serves the serial strategy one proxied connection at a time', async () => {

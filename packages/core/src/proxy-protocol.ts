@@ -8,7 +8,7 @@
 import net, { type Socket } from 'node:net';
 import { clientAddressOf, type ClientAddress, type InetAddress } from './client-address.js';
 import { InvalidOptionError, SocketServerError } from './errors.js';
-import { requireDelayMs, requireInteger } from './option-validators.js';
+import { requireInteger, requireTimeoutMs } from './option-validators.js';
 
 /** Which PROXY protocol versions a server accepts: `'any'` takes either, told apart by the first byte. */
 export type ProxyProtocolVersion = 'v1' | 'v2' | 'any';
@@ -329,7 +329,12 @@ export interface ProxyProtocolOptions {
   proxyProtocol: ProxyProtocolVersion;
   /** See `StreamServerOptions.proxyTrustedSources`. */
   proxyTrustedSources?: readonly string[] | undefined;
-  /** See `StreamServerOptions.proxyHeaderTimeoutMs`. */
+  /**
+   * How long a trusted peer may take to send its whole PROXY header, in ms (at most 2^31 - 1); past
+   * it the connection is closed and reported (ERR_PROXY_PROTOCOL, reason `'timeout'`). `0` turns the
+   * timeout off: a peer may take as long as it likes. Default 10 000. See
+   * `StreamServerOptions.proxyHeaderTimeoutMs`.
+   */
   proxyHeaderTimeoutMs?: number | undefined;
   /** See `StreamServerOptions.maxProxyHeaderSize`. */
   maxProxyHeaderSize?: number | undefined;
@@ -341,8 +346,8 @@ export interface ProxyProtocolSettings {
   readonly version: ProxyProtocolVersion;
   /** The trusted sources, as given (addresses and `address/prefix` ranges). */
   readonly trustedSources: readonly string[];
-  /** How long a trusted peer may take to send its header, in ms. */
-  readonly headerTimeoutMs: number;
+  /** How long a trusted peer may take to send its header, in ms; `undefined`: no timeout (`proxyHeaderTimeoutMs` was 0). */
+  readonly headerTimeoutMs: number | undefined;
   /** The longest v2 header taken, in bytes. */
   readonly maxHeaderSize: number;
 }
@@ -361,7 +366,7 @@ export function resolveProxyProtocolOptions(options: ProxyProtocolOptions): Prox
   return {
     version: proxyProtocol,
     trustedSources,
-    headerTimeoutMs: requireDelayMs('proxyHeaderTimeoutMs', options.proxyHeaderTimeoutMs ?? 10_000),
+    headerTimeoutMs: requireTimeoutMs('proxyHeaderTimeoutMs', options.proxyHeaderTimeoutMs ?? 10_000),
     maxHeaderSize: requireInteger(
       'maxProxyHeaderSize',
       options.maxProxyHeaderSize ?? defaultMaxProxyHeaderSize,
@@ -406,8 +411,8 @@ function proxyTrustList(sources: readonly string[]): net.BlockList {
  * past it put back (`unshift`) for the handler, and the socket paused again; the whole header is
  * then {@link proxyHeaderOf} the socket. Rejects with a
  * {@link ProxyProtocolError}, the socket destroyed, when the peer is not trusted (nothing is read
- * from it) or the header is malformed, truncated, oversized or late. A Unix stream peer is always
- * trusted: the socket file's permissions say who may connect.
+ * from it) or the header is malformed, truncated, oversized or late (past `headerTimeoutMs`, if
+ * set). A Unix stream peer is always trusted: the socket file's permissions say who may connect.
  */
 export function proxyHeaderReader(
   settings: ProxyProtocolSettings,
@@ -476,10 +481,13 @@ function readProxyHeader(
         { cause: error },
       ),
     );
-  const timer = setTimeout(
-    () => fail(new ProxyProtocolError('timeout', `no complete header within ${headerTimeoutMs} ms`)),
-    headerTimeoutMs,
-  );
+  // `undefined` (or 0, in settings made by hand): no timeout.
+  const timer = headerTimeoutMs
+    ? setTimeout(
+        () => fail(new ProxyProtocolError('timeout', `no complete header within ${headerTimeoutMs} ms`)),
+        headerTimeoutMs,
+      )
+    : undefined;
   socket.on('data', onData).on('end', onEnd).on('close', onEnd).on('error', onError);
   socket.resume();
   return promise;

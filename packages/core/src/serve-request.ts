@@ -141,14 +141,15 @@ interface IdleWatch {
   readonly onIdle: () => void;
 }
 
-/** Arm the idle timeout of a request, if there is one. */
+/** Arm the idle timeout of a request, if there is one (`undefined` or 0: none). */
 function watchIdle(
   request: Socket,
   clientAddress: ClientAddress,
   steps: EndingSteps,
   idleTimeoutMs: number | undefined,
 ): IdleWatch | undefined {
-  if (idleTimeoutMs === undefined) return undefined;
+  // 0 as well: the server's `idleTimeoutMs` field may be set after construction, unchecked.
+  if (idleTimeoutMs === undefined || idleTimeoutMs === 0) return undefined;
   const watch: IdleWatch = {
     hasTimedOut: false,
     onIdle: () => {

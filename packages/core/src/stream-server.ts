@@ -30,7 +30,10 @@ export interface StreamServerOptions extends BaseServerOptions<Socket> {
    * once and reported with a `'drop'` event, as Node's `server.maxConnections`. Default none.
    */
   maxConnections?: number;
-  /** Close a connection that sent nothing for this many ms; reported to `handleError`. Default none. */
+  /**
+   * Close a connection that sent nothing for this many ms (at most 2^31 - 1); reported to
+   * `handleError` (ERR_IDLE_TIMEOUT). `0` turns it off, as in Node and Go. Default: off.
+   */
   idleTimeoutMs?: number;
   /**
    * Serve this inherited listening socket, a file descriptor (3 from systemd socket activation: see
@@ -64,7 +67,11 @@ export interface StreamServerOptions extends BaseServerOptions<Socket> {
    * (`127.0.0.0/8`, `::1`).
    */
   proxyTrustedSources?: readonly string[];
-  /** How long a trusted peer may take to send its whole PROXY header, in ms. Default 10 000. */
+  /**
+   * How long a trusted peer may take to send its whole PROXY header, in ms (at most 2^31 - 1); past
+   * it the connection is closed and reported (ERR_PROXY_PROTOCOL). `0` turns the timeout off, as in
+   * Node and Go. Default 10 000.
+   */
   proxyHeaderTimeoutMs?: number;
   /** The longest PROXY v2 header taken (addresses and TLVs), in bytes. Default 4096. */
   maxProxyHeaderSize?: number;
@@ -140,7 +147,7 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
   requestQueueSize: number;
   /** Cap on connections open at once; `Infinity` when none. See {@link StreamServerOptions.maxConnections}. */
   maxConnections: number;
-  /** Idle timeout per connection, in ms; `undefined` for none. See {@link StreamServerOptions.idleTimeoutMs}. */
+  /** Idle timeout per connection, in ms; `undefined` (or 0) for none. See {@link StreamServerOptions.idleTimeoutMs}. */
   idleTimeoutMs: number | undefined;
   /** Connections closed at accept because of `maxConnections` or `requestQueueSize`. */
   droppedConnections = 0;

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { readdirSync } from 'node:fs';
 import net from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import { connect } from '@socketserver/client';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { formatClientAddress, type ClientAddress, type InetAddress } from './client-address.js';
@@ -140,10 +141,11 @@ describe('TCPServer: binding and activation', () => {
     [['example.invalid', 0], {}, 'host'],
     [['127.0.0.1', 0], { requestQueueSize: 0 }, 'requestQueueSize'],
     [['127.0.0.1', 0], { maxConnections: 1.5 }, 'maxConnections'],
-    [['127.0.0.1', 0], { idleTimeoutMs: 0 }, 'idleTimeoutMs'],
+    [['127.0.0.1', 0], { idleTimeoutMs: -1 }, 'idleTimeoutMs'],
     [['127.0.0.1', 0], { drainTimeoutMs: -5 }, 'drainTimeoutMs'],
     [['127.0.0.1', 0], { idleTimeoutMs: 3e9 }, 'idleTimeoutMs'],
     [['127.0.0.1', 0], { timeoutMs: 2 ** 31 }, 'timeoutMs'],
+    [['127.0.0.1', 0], { timeoutMs: -1 }, 'timeoutMs'],
   ] as const)('rejects a bad option at construction: %j %j', (address, options, name) => {
     expect(() => new TCPServer(address, EchoHandler, { bindAndActivate: false, ...options })).toThrow(
       expect.objectContaining({
@@ -234,6 +236,28 @@ describe('TCPServer: requests', () => {
     onTestFinished(() => server.serverClose());
     await server.handleRequest();
     expect(timeouts).toBe(1);
+  });
+
+  it('handleRequest with timeoutMs: 0 (off) waits for a connection that comes 300 ms later', async () => {
+    let timeouts = 0;
+    class Timed extends TCPServer {
+      override handleTimeout(): void {
+        timeouts += 1;
+      }
+    }
+    const server = new Timed(['127.0.0.1', 0], EchoHandler, { timeoutMs: 0 });
+    onTestFinished(() => server.serverClose());
+    expect(server.timeoutMs).toBeUndefined();
+    await server.listening;
+    const handled = server.handleRequest();
+    await delay(300); // the late client: the wait is what is tested
+    expect(timeouts).toBe(0);
+    await using client = await connect('127.0.0.1', server.port);
+    await client.sendAll('late');
+    expect((await client.recv(4)).toString()).toBe('late');
+    await client.close();
+    await handled;
+    expect(timeouts).toBe(0);
   });
 
   it('the template steps are hooks: processRequest, finishRequest, shutdownRequest, closeRequest, serviceActions', async () => {
@@ -441,6 +465,18 @@ describe('TCPServer: limits', () => {
     expect(server.errors).toHaveLength(1);
     expect(server.errors[0]?.error).toMatchObject({ code: 'ERR_IDLE_TIMEOUT' });
     expect(server.errors[0]?.clientAddress).toMatchObject({ port: client.localPort });
+  });
+
+  it('idleTimeoutMs: 0 turns the idle timeout off: a connection silent for 300 ms is served on', async () => {
+    const { server } = startServer(EchoHandler, { idleTimeoutMs: 0 });
+    expect(server.idleTimeoutMs).toBeUndefined();
+    await using client = await connect('127.0.0.1', server.port);
+    await client.sendAll('hi');
+    expect((await client.recv(2)).toString()).toBe('hi');
+    await delay(300); // the silence is what is tested
+    await client.sendAll('again');
+    expect((await client.recv(5)).toString()).toBe('again');
+    expect(server.errors).toEqual([]);
   });
 });
 

@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { eventLoopStrategy } from './event-loop-strategy.js';
@@ -76,6 +77,30 @@ async function connectTLS(options: tls.ConnectionOptions): Promise<tls.TLSSocket
   return client;
 }
 
+/**
+ * A slow client: it connects over TCP and sends its ClientHello only after `holdMs`. Resolves with
+ * `'closed'` if the server ended the connection before, else with the TLS socket once secure.
+ */
+async function connectWithLateClientHello(port: number, holdMs: number): Promise<tls.TLSSocket | 'closed'> {
+  const raw = net.connect(port, '127.0.0.1');
+  onTestFinished(() => void raw.destroy());
+  raw.on('error', () => {}); // a reset is as good a close as any
+  await once(raw, 'connect', { signal: AbortSignal.timeout(5000) });
+  raw.resume(); // the server sends nothing before a ClientHello: only its EOF can come
+  const holding = new AbortController();
+  const held = await Promise.race([
+    once(raw, 'end', { signal: holding.signal }).then(() => 'closed' as const),
+    once(raw, 'close', { signal: holding.signal }).then(() => 'closed' as const),
+    delay(holdMs, 'held' as const, { signal: holding.signal }),
+  ]).finally(() => holding.abort());
+  if (held === 'closed') return 'closed';
+  raw.pause();
+  const client = tls.connect({ socket: raw, ca: cert, servername: 'localhost' });
+  onTestFinished(() => void client.destroy());
+  await once(client, 'secureConnect', { signal: AbortSignal.timeout(5000) });
+  return client;
+}
+
 async function echo(client: tls.TLSSocket, text: string): Promise<string> {
   client.write(text);
   const [data] = (await once(client, 'data', { signal: AbortSignal.timeout(5000) })) as [Buffer];
@@ -121,6 +146,21 @@ describe('a TLS stream server', () => {
     await once(silent, 'close', { signal: AbortSignal.timeout(5000) });
     const [reported] = await server.waitForErrors(1);
     expect((reported?.error as Error).message).toBe('no TLS handshake within 100 ms');
+  });
+
+  it('with handshakeTimeoutMs: 0 (off), serves a client that sends its ClientHello 300 ms late', async () => {
+    const server = await startTLSServer({ handshakeTimeoutMs: 0 });
+    const client = await connectWithLateClientHello(server.port, 300);
+    if (client === 'closed') throw new Error('the server closed the connection before the ClientHello');
+    expect(await echo(client, 'late\n')).toBe('late\n');
+    expect(server.errors).toEqual([]);
+  });
+
+  it('with a small handshakeTimeoutMs, closes that late client before its ClientHello', async () => {
+    const server = await startTLSServer({ handshakeTimeoutMs: 50 });
+    expect(await connectWithLateClientHello(server.port, 5000)).toBe('closed');
+    const [reported] = await server.waitForErrors(1);
+    expect((reported?.error as Error).message).toBe('no TLS handshake within 50 ms');
   });
 
   it('with requestCert, refuses a client without a trusted certificate', async () => {
@@ -187,6 +227,13 @@ describe('resolveTLSOptions', () => {
     expect(() => resolveTLSOptions({ key: intruder.key, cert })).toThrow(
       expect.objectContaining({ code: 'ERR_INVALID_OPTION' }),
     );
+  });
+
+  it('takes handshakeTimeoutMs: 0 as no timeout (undefined), across a structured clone too', () => {
+    const settings = resolveTLSOptions({ key, cert, handshakeTimeoutMs: 0 });
+    expect(settings.handshakeTimeoutMs).toBeUndefined();
+    expect(structuredClone(settings).handshakeTimeoutMs).toBeUndefined();
+    expect(resolveTLSOptions({ key, cert, handshakeTimeoutMs: 250 }).handshakeTimeoutMs).toBe(250);
   });
 
   it.each([

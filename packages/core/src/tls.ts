@@ -2,7 +2,7 @@ import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import type { Socket } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
 import { InvalidOptionError, SocketServerError } from './errors.js';
-import { requireDelayMs } from './option-validators.js';
+import { requireTimeoutMs } from './option-validators.js';
 
 /** The `tls` option of a stream server: what makes its connections TLS. */
 export interface TLSOptions {
@@ -18,7 +18,14 @@ export interface TLSOptions {
   rejectUnauthorized?: boolean;
   /** ALPN protocols the server speaks, most preferred first (`['h2', 'http/1.1']`). Default: none. */
   ALPNProtocols?: readonly string[];
-  /** How long a client may take to finish the handshake, in ms. Default 10 000. */
+  /**
+   * How long a client may take to finish the handshake, from its connection being served, in ms (at
+   * most 2^31 - 1); past it the connection is closed and reported (ERR_TLS_HANDSHAKE). `0` turns the
+   * timeout off, as 0 does for Node's `socket.setTimeout()` and Go's server timeouts (not Node's
+   * `tls.Server`, which takes `handshakeTimeout: 0` as its 120 s default): a client may take as long
+   * as it likes (bound it some other way, or one that never sends its ClientHello holds its slot).
+   * Default 10 000.
+   */
   handshakeTimeoutMs?: number;
 }
 
@@ -39,8 +46,8 @@ export interface TLSSettings {
   readonly rejectUnauthorized: boolean;
   /** See {@link TLSOptions.ALPNProtocols}. */
   readonly ALPNProtocols: readonly string[] | undefined;
-  /** See {@link TLSOptions.handshakeTimeoutMs}. */
-  readonly handshakeTimeoutMs: number;
+  /** See {@link TLSOptions.handshakeTimeoutMs}; `undefined`: no timeout (the option was 0). */
+  readonly handshakeTimeoutMs: number | undefined;
 }
 
 /** The TLS handshake of a connection failed (a plain-TCP client, a bad certificate, a timeout). */
@@ -66,7 +73,7 @@ export function resolveTLSOptions(options: TLSOptions): TLSSettings {
     requestCert: options.requestCert ?? false,
     rejectUnauthorized: options.rejectUnauthorized ?? true,
     ALPNProtocols: options.ALPNProtocols === undefined ? undefined : [...options.ALPNProtocols],
-    handshakeTimeoutMs: requireDelayMs('tls.handshakeTimeoutMs', options.handshakeTimeoutMs ?? 10_000),
+    handshakeTimeoutMs: requireTimeoutMs('tls.handshakeTimeoutMs', options.handshakeTimeoutMs ?? 10_000),
   };
   createSecureContext(settings); // text that is not PEM fails here, not per connection
   checkKeyMatchesCertificate(settings);
@@ -98,9 +105,9 @@ function checkKeyMatchesCertificate({ key, cert }: TLSSettings): void {
 
 /**
  * What turns an accepted socket into a TLS one, server side: the handshake, bounded by
- * `handshakeTimeoutMs`. Resolves with the TLS socket once secure (handlers read and write it as
- * any socket); rejects with a {@link TLSHandshakeError}, the raw socket destroyed. One secure
- * context serves every connection.
+ * `handshakeTimeoutMs` (unbounded when it is `undefined` or 0). Resolves with the TLS socket once
+ * secure (handlers read and write it as any socket); rejects with a {@link TLSHandshakeError}, the
+ * raw socket destroyed. One secure context serves every connection.
  */
 export function tlsUpgrade(settings: TLSSettings): (socket: Socket) => Promise<TLSSocket> {
   const secureContext = createSecureContext(settings);
@@ -155,10 +162,14 @@ export function tlsUpgrade(settings: TLSSettings): (socket: Socket) => Promise<T
       fail(new TLSHandshakeError(`TLS handshake failed: ${describeTLSError(error)}`, { cause: error }));
     const onClose = (): void =>
       fail(new TLSHandshakeError('the client closed the connection during the TLS handshake'));
-    const timer = setTimeout(
-      () => fail(new TLSHandshakeError(`no TLS handshake within ${settings.handshakeTimeoutMs} ms`)),
-      settings.handshakeTimeoutMs,
-    );
+    const { handshakeTimeoutMs } = settings;
+    // `undefined` (or 0, in settings made by hand): no timeout.
+    const timer = handshakeTimeoutMs
+      ? setTimeout(
+          () => fail(new TLSHandshakeError(`no TLS handshake within ${handshakeTimeoutMs} ms`)),
+          handshakeTimeoutMs,
+        )
+      : undefined;
     secure.once('secure', onSecure).once('error', onError).once('close', onClose);
     return promise;
   };

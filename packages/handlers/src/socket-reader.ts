@@ -15,8 +15,9 @@ export interface SocketReaderOptions {
    */
   highWaterMarkBytes?: number;
   /**
-   * How long one read may wait for bytes, in ms (> 0, at most 2^31 - 1), before it rejects with
-   * `ERR_IDLE_TIMEOUT` (Python's `socket.settimeout`); the reader stays usable. Default `undefined`:
+   * How long one read may wait for bytes, in ms (at most 2^31 - 1), before it rejects with
+   * `ERR_IDLE_TIMEOUT` (Python's `socket.settimeout`); the reader stays usable. `0` turns it off, as
+   * in Node and Go (not a non-blocking read, as Python's `settimeout(0)`). Default `undefined`: off,
    * a read waits until bytes, EOF or a failure arrive.
    */
   timeoutMs?: number | undefined;
@@ -94,7 +95,7 @@ export class SocketReader {
     return this.#timeoutMs;
   }
 
-  /** Set the read timeout, in ms; `undefined` for none. Throws `ERR_INVALID_OPTION` when out of range. */
+  /** Set the read timeout, in ms; `undefined` or 0 for none (read back as `undefined`). Throws `ERR_INVALID_OPTION` when out of range. */
   set timeoutMs(value: number | undefined) {
     this.#timeoutMs = requireTimeoutMs('timeoutMs', value);
     clearTimeout(this.#timer);

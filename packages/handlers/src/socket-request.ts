@@ -38,14 +38,16 @@ export class SocketRequest implements BufferedInput {
 
   /**
    * How long one `recv` (and so one `rfile` read) may wait for bytes, in ms, before it rejects with
-   * `ERR_IDLE_TIMEOUT`; Python's `settimeout`. `undefined` (the default): wait as long as it takes.
-   * Writes are not bounded by it; the server's `idleTimeoutMs` bounds a client that stops reading.
+   * `ERR_IDLE_TIMEOUT`; Python's `settimeout`. `undefined` (the default) or `0` (read back as
+   * `undefined`): wait as long as it takes, as Node's and Go's timeouts take 0 (not Python's
+   * `settimeout(0)`, a non-blocking socket, which has no equivalent here). Writes are not bounded by
+   * it; the server's `idleTimeoutMs` bounds a client that stops reading.
    */
   get timeoutMs(): number | undefined {
     return this.#reader.timeoutMs;
   }
 
-  /** Set the read timeout, in ms; `undefined` for none. Takes effect from the next wait. */
+  /** Set the read timeout, in ms; `undefined` or 0 for none. Takes effect from the next wait. */
   set timeoutMs(value: number | undefined) {
     this.#reader.timeoutMs = value;
   }

@@ -1,4 +1,5 @@
 import { EventEmitter, once } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { StreamRequestHandler } from './stream-request-handler.js';
 import { codesOf, startTestServer, waitMs } from './test-support/start-test-server.js';
@@ -19,6 +20,11 @@ class EchoHandler extends StreamRequestHandler {
 
 class CappedEchoHandler extends EchoHandler {
   static override maxLineLength = 16;
+}
+
+/** An echo handler whose reads time out after 100 ms unless `handlerOptions` say otherwise. */
+class HastyEchoHandler extends EchoHandler {
+  static override timeoutMs = 100;
 }
 
 /** Answers an over-long line with a message instead of ending the connection. */
@@ -168,11 +174,14 @@ describe('StreamRequestHandler', () => {
       }),
     ).toEqual({ maxLineLength: 4, timeoutMs: 250, disableNagleAlgorithm: true });
     expect(StreamRequestHandler.resolveOptions({ maxLineLength: undefined }).maxLineLength).toBe(65_536);
+    // 0 turns the read timeout off, the class's own included.
+    expect(HastyEchoHandler.resolveOptions({}).timeoutMs).toBe(100);
+    expect(HastyEchoHandler.resolveOptions({ timeoutMs: 0 }).timeoutMs).toBeUndefined();
     for (const handlerOptions of [
       { maxLineLength: 0 },
       { maxLineLength: '12' },
       { maxLineLength: 1.5 },
-      { timeoutMs: 0 },
+      { timeoutMs: -1 },
       { timeoutMs: Number.POSITIVE_INFINITY },
       { timeoutMs: 2 ** 31 },
       { disableNagleAlgorithm: 'yes' },
@@ -195,6 +204,27 @@ describe('StreamRequestHandler', () => {
     const client = await TestConnection.open(server.port);
     await client.write('before the pause\n');
     expect((await client.waitForEnd()).toString()).toBe('before the pause\n');
+    expect(codesOf(await server.waitForErrors(1))).toEqual(['ERR_IDLE_TIMEOUT']);
+  });
+
+  it('with timeoutMs: 0 (off), a read waits: a line sent 300 ms after the last is echoed', async () => {
+    const server = await startTestServer(HastyEchoHandler, { handlerOptions: { timeoutMs: 0 } });
+    const client = await TestConnection.open(server.port);
+    await client.write('first\n');
+    expect((await client.waitForBytes(6)).toString()).toBe('first\n');
+    await delay(300); // the silence is what is tested
+    expect(client.socket.readableEnded).toBe(false);
+    expect(server.errors).toEqual([]);
+    await client.write('second\n');
+    expect((await client.waitForBytes(13)).toString()).toBe('first\nsecond\n');
+    expect(server.errors).toEqual([]);
+  });
+
+  it("without it, the class's small timeoutMs ends that connection in the pause", async () => {
+    const server = await startTestServer(HastyEchoHandler);
+    const client = await TestConnection.open(server.port);
+    await client.write('first\n');
+    expect((await client.waitForEnd()).toString()).toBe('first\n');
     expect(codesOf(await server.waitForErrors(1))).toEqual(['ERR_IDLE_TIMEOUT']);
   });
 

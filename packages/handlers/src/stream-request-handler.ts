@@ -16,9 +16,10 @@ export interface StreamRequestHandlerOptions {
    */
   maxLineLength?: number;
   /**
-   * How long one read from `rfile` or `request.recv` may wait for bytes, in ms (> 0, at most
-   * 2^31 - 1), before it rejects with `ERR_IDLE_TIMEOUT`, which by default ends the connection;
-   * Python's `timeout`. Default: the class's `timeoutMs`, `undefined`: no timeout.
+   * How long one read from `rfile` or `request.recv` may wait for bytes, in ms (at most 2^31 - 1),
+   * before it rejects with `ERR_IDLE_TIMEOUT`, which by default ends the connection; Python's
+   * `timeout`. `0` turns it off, as in Node and Go (Python's `timeout = 0`, a non-blocking socket,
+   * has no equivalent here). Default: the class's `timeoutMs`, `undefined`: no timeout.
    */
   timeoutMs?: number;
   /**
@@ -45,7 +46,7 @@ export interface StreamRequestHandlerOptions {
 export class StreamRequestHandler extends BaseRequestHandler {
   /** See {@link StreamRequestHandlerOptions.maxLineLength}. Default 65 536. */
   static maxLineLength: number = 65_536;
-  /** See {@link StreamRequestHandlerOptions.timeoutMs}. Default `undefined`: no timeout. */
+  /** See {@link StreamRequestHandlerOptions.timeoutMs}. Default `undefined`: no timeout (0: none either). */
   static timeoutMs: number | undefined = undefined;
   /** See {@link StreamRequestHandlerOptions.disableNagleAlgorithm}. Default `false`. */
   static disableNagleAlgorithm: boolean = false;
@@ -63,7 +64,7 @@ export class StreamRequestHandler extends BaseRequestHandler {
   static resolveOptions(handlerOptions: Readonly<Record<string, unknown>>): {
     /** See {@link StreamRequestHandlerOptions.maxLineLength}. */
     maxLineLength: number;
-    /** See {@link StreamRequestHandlerOptions.timeoutMs}. */
+    /** See {@link StreamRequestHandlerOptions.timeoutMs}; `undefined`: no timeout (the option was unset or 0). */
     timeoutMs: number | undefined;
     /** See {@link StreamRequestHandlerOptions.disableNagleAlgorithm}. */
     disableNagleAlgorithm: boolean;
