@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Baselines: the recipe's echo servers (shared/seed-recipe.md), on port 0.
+"""Baselines: the recipe's echo servers (docs/recipe.md), on port 0.
 
     python3 bench/baselines/python_echo.py serial|threading|pool [--cpu]
 

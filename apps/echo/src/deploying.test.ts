@@ -34,7 +34,7 @@ describe('docs/deploy: systemd socket activation (socketserver-echo.socket, sock
     expect(unitValue(serviceUnit, 'Unit', 'Requires')).toBe('socketserver-echo.socket');
     expect(unitValue(serviceUnit, 'Service', 'Type')).toBe('notify');
     expect(unitValue(serviceUnit, 'Service', 'KillSignal')).toBe('SIGTERM');
-    // Only echo-server is signalled: it stops its own workers (shared/echo-cli.md).
+    // Only echo-server is signalled: it stops its own workers (apps/echo/README.md).
     expect(unitValue(serviceUnit, 'Service', 'KillMode')).toBe('mixed');
     const drainTimeoutMs = Number(flagValue(execStart.args, '--drain-timeout'));
     expect(drainTimeoutMs).toBeGreaterThan(0);
