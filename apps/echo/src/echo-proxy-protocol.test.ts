@@ -255,6 +255,9 @@ function haproxyConfig(bind: string, echoPort: number, serverOptions: string): s
     '    timeout connect 5s',
     '    timeout client 30s',
     '    timeout server 30s',
+    // One connection to echo per client: a refused one is not tried again (HAProxy retries an
+    // early close under load, which would write a second refusal line).
+    '    retries 0',
     'frontend clients',
     `    bind ${bind}`,
     '    default_backend echoes',
