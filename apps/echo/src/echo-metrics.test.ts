@@ -90,6 +90,7 @@ describe('echo-server --metrics-port', () => {
     expect(after.get('socketserver_received_bytes_total')).toBe(10 * 5 * line.length);
     expect(after.get('socketserver_sent_bytes_total')).toBe(10 * 5 * line.length);
     expect(after.get('socketserver_handler_errors_total')).toBe(0);
+    expect(after.get('socketserver_truncated_datagrams_total')).toBe(0);
     expect(after.get('socketserver_worker_restarts_total')).toBe(0);
   });
 

@@ -85,6 +85,11 @@ export async function serveMetrics(source: { stats(): ServerStats }, port: numbe
     (s) => s.acceptErrors,
   );
   counter(
+    'socketserver_truncated_datagrams_total',
+    'Datagrams longer than maxPacketSize, cut to it before their handler got them.',
+    (s) => s.truncatedDatagrams,
+  );
+  counter(
     'socketserver_worker_restarts_total',
     'Workers that died and were replaced.',
     (s) => s.workerRestarts,

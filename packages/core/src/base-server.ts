@@ -72,6 +72,11 @@ export interface ServerStats {
    * absorbs, ...): each was lost, and the server listened on (stream servers).
    */
   readonly acceptErrors: number;
+  /**
+   * Datagrams longer than `maxPacketSize`, cut to it before their handler got them (datagram
+   * servers; 0 for stream servers). Counted each, reported to `handleError` once per burst.
+   */
+  readonly truncatedDatagrams: number;
   /** Workers of the strategy that died while serving and were replaced. */
   readonly workerRestarts: number;
   /** Whether `shutdown()` (or `serverClose()`) is under way. */
@@ -98,6 +103,8 @@ export interface ServerCounters {
   handlerErrors: number;
   /** See {@link ServerStats.acceptErrors}. */
   acceptErrors: number;
+  /** See {@link ServerStats.truncatedDatagrams}. */
+  truncatedDatagrams: number;
 }
 
 /**
@@ -158,6 +165,7 @@ export abstract class BaseServer<
     bytesOut: 0,
     handlerErrors: 0,
     acceptErrors: 0,
+    truncatedDatagrams: 0,
   };
 
   /** For subclasses: `serverAddress` validated by the subclass. */
@@ -208,6 +216,7 @@ export abstract class BaseServer<
       bytesOut: counters.bytesOut,
       handlerErrors: counters.handlerErrors,
       acceptErrors: counters.acceptErrors,
+      truncatedDatagrams: counters.truncatedDatagrams,
       workerRestarts: this.strategy.workerRestarts ?? 0,
       draining: this.#stopping !== undefined && !this.#hasStopped,
     };

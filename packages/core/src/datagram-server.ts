@@ -19,14 +19,31 @@ export interface DatagramServerOptions extends BaseServerOptions<DatagramRequest
   /**
    * The most bytes of one datagram a handler gets, Python's `max_packet_size`. A longer datagram
    * is cut to it, as the system's `recvfrom` cuts it, and reported to `handleError`
-   * (ERR_DATAGRAM_TRUNCATED). 1-65 535; default 8192.
+   * (ERR_DATAGRAM_TRUNCATED) once per burst: the first at once, then at most one report a second
+   * saying how many more were cut. Each is counted in `stats().truncatedDatagrams`. 1-65 535;
+   * default 8192.
    */
   maxPacketSize?: number;
   /**
    * Datagrams received and waiting for a free slot of the strategy; beyond it a datagram is
-   * dropped (`'drop'` event), as a full socket buffer drops it. Default 128.
+   * dropped (`'drop'` event, `stats().refused.requestQueueSize`), as a full socket buffer drops
+   * it. Default 128.
    */
   requestQueueSize?: number;
+  /**
+   * The most requests (datagrams being handled) running at once; beyond it datagrams wait in the
+   * queue (`requestQueueSize`), then are dropped. The server runs at most the lower of this and
+   * the strategy's own bound (1 for the serial strategy, its threads for a pool, none for the
+   * event-loop strategy). A datagram has no connection whose count `maxConnections` bounds, so
+   * without this the event-loop strategy would start a handler for every datagram that arrives,
+   * each holding its buffer and its pending work: a flood of 10 000 datagrams to a slow handler
+   * would be 10 000 handlers. The default, 1024, is far above what a handler that answers at once
+   * ever needs (it finishes long before the next thousand datagrams arrive) and keeps a flood's
+   * memory to about 1024 × `maxPacketSize` (8 MiB by default), the order of the 1024 open files a
+   * stream server typically gets per process. An integer >= 1, or `Infinity` for no bound of the
+   * server's own.
+   */
+  maxConcurrentRequests?: number;
 }
 
 /** Events of a datagram server. */
@@ -86,15 +103,17 @@ export abstract class DatagramServer<Address extends ServerAddress | string> ext
   static maxPacketSize = 8192;
   /** See {@link DatagramServerOptions.requestQueueSize}. */
   static requestQueueSize = 128;
+  /** See {@link DatagramServerOptions.maxConcurrentRequests}. */
+  static maxConcurrentRequests = 1024;
 
   /** See {@link DatagramServerOptions.maxPacketSize}. */
   maxPacketSize: number;
   /** See {@link DatagramServerOptions.requestQueueSize}. */
   requestQueueSize: number;
+  /** See {@link DatagramServerOptions.maxConcurrentRequests}. */
+  maxConcurrentRequests: number;
   /** Datagrams dropped because the queue was full. */
   droppedDatagrams = 0;
-  /** Datagrams longer than `maxPacketSize`, cut to it. */
-  truncatedDatagrams = 0;
   /** The server's socket as handlers see it: `request[1]`. */
   readonly socket: DatagramSocket = {
     sendto: (data, address) => this.#send(data, address),
@@ -106,6 +125,8 @@ export abstract class DatagramServer<Address extends ServerAddress | string> ext
   #runningRequests = 0;
   /** Notified when a datagram is queued or a request settles. */
   readonly #changes = new ChangeSignal();
+  /** Truncations not yet reported in the current burst, and the timer that reports them. */
+  #truncationBurst: { count: number; last: TruncatedDatagram | undefined; timer: NodeJS.Timeout } | undefined;
 
   /**
    * For subclasses: `serverAddress` validated by the subclass, whose constructor ends with
@@ -129,6 +150,16 @@ export abstract class DatagramServer<Address extends ServerAddress | string> ext
       options.requestQueueSize ?? defaults.requestQueueSize,
       1,
     );
+    const maxConcurrentRequests = options.maxConcurrentRequests ?? defaults.maxConcurrentRequests;
+    this.maxConcurrentRequests =
+      maxConcurrentRequests === Number.POSITIVE_INFINITY
+        ? maxConcurrentRequests
+        : requireInteger('maxConcurrentRequests', maxConcurrentRequests, 1);
+  }
+
+  /** Datagrams longer than `maxPacketSize`, cut to it (as `stats().truncatedDatagrams`). */
+  get truncatedDatagrams(): number {
+    return this.counters.truncatedDatagrams;
   }
 
   /**
@@ -242,16 +273,67 @@ export abstract class DatagramServer<Address extends ServerAddress | string> ext
       return;
     }
     let packet = data;
-    if (data.length > this.maxPacketSize) {
-      packet = data.subarray(0, this.maxPacketSize);
-      this.truncatedDatagrams += 1;
-    }
+    if (data.length > this.maxPacketSize) packet = data.subarray(0, this.maxPacketSize);
     const request: DatagramRequest = [packet, this.socket];
-    if (packet !== data) {
-      this.reportError(request, clientAddress, new DatagramTruncatedError(data.length, this.maxPacketSize));
-    }
+    if (packet !== data) this.#reportTruncation({ request, clientAddress, size: data.length });
     this.#queue.push({ request, clientAddress });
     this.#changes.notify();
+  }
+
+  /**
+   * Count a truncated datagram and report it to `handleError` once per burst: the first at once,
+   * then, a second later and every second while more come, one report saying how many more were
+   * cut (with the latest one's request and sender), as `handleAcceptError` of stream servers.
+   */
+  #reportTruncation(truncated: TruncatedDatagram): void {
+    this.counters.truncatedDatagrams += 1;
+    const burst = this.#truncationBurst;
+    if (burst !== undefined) {
+      burst.count += 1;
+      burst.last = truncated;
+      return;
+    }
+    const { request, clientAddress, size } = truncated;
+    this.reportError(request, clientAddress, new DatagramTruncatedError(size, this.maxPacketSize));
+    const next = {
+      count: 0,
+      last: undefined,
+      timer: setTimeout(() => this.#endTruncationPeriod(), truncationReportMs),
+    };
+    next.timer.unref();
+    this.#truncationBurst = next;
+  }
+
+  /** Report the truncations of the last period, if any; the burst ends after a quiet one. */
+  #endTruncationPeriod(): void {
+    const burst = this.#truncationBurst;
+    if (burst === undefined) return;
+    if (burst.count === 0 || burst.last === undefined) {
+      this.#truncationBurst = undefined;
+      return;
+    }
+    this.#reportTruncationSummary(burst.count, burst.last);
+    burst.count = 0;
+    burst.last = undefined;
+    burst.timer = setTimeout(() => this.#endTruncationPeriod(), truncationReportMs);
+    burst.timer.unref();
+  }
+
+  #reportTruncationSummary(count: number, { request, clientAddress, size }: TruncatedDatagram): void {
+    this.reportError(
+      request,
+      clientAddress,
+      new DatagramTruncatedError(size, this.maxPacketSize, count, truncationReportMs),
+    );
+  }
+
+  /** On closing: report what the current burst has not yet, and stop its timer. */
+  #flushTruncations(): void {
+    const burst = this.#truncationBurst;
+    if (burst === undefined) return;
+    clearTimeout(burst.timer);
+    this.#truncationBurst = undefined;
+    if (burst.count > 0 && burst.last !== undefined) this.#reportTruncationSummary(burst.count, burst.last);
   }
 
   #send(data: Uint8Array | string, address: DatagramAddress): Promise<void> {
@@ -270,13 +352,18 @@ export abstract class DatagramServer<Address extends ServerAddress | string> ext
   /** The next datagram, once the strategy has a free slot; `undefined` when `signal` aborts. */
   protected override async nextRequest(signal: AbortSignal): Promise<QueuedDatagram | undefined> {
     while (!signal.aborted) {
-      if (this.#runningRequests < this.strategy.maxConcurrentRequests) {
+      if (this.#runningRequests < this.#concurrencyLimit()) {
         const next = this.#queue.shift();
         if (next !== undefined) return next;
       }
       await this.#changes.changed(signal);
     }
     return undefined;
+  }
+
+  /** The lower of the server's `maxConcurrentRequests` and the strategy's. */
+  #concurrencyLimit(): number {
+    return Math.min(this.maxConcurrentRequests, this.strategy.maxConcurrentRequests);
   }
 
   /** Verify, then process; tracked until it settles, which it always does, never rejecting. */
@@ -331,6 +418,7 @@ export abstract class DatagramServer<Address extends ServerAddress | string> ext
   protected override async stopServing(deadline: AbortSignal): Promise<void> {
     this.#state = this.#state === 'created' ? 'closed' : 'closing';
     this.#queue.length = 0;
+    this.#flushTruncations();
     await Promise.all([this.#whenIdle(deadline), this.strategy.drain(deadline)]);
     await this.strategy.close();
     this.#state = 'closed';
@@ -343,3 +431,14 @@ export abstract class DatagramServer<Address extends ServerAddress | string> ext
     while (this.#runningRequests > 0 && !signal.aborted) await this.#changes.changed(signal);
   }
 }
+
+/** A datagram cut to `maxPacketSize`, as its report names it. */
+interface TruncatedDatagram {
+  readonly request: DatagramRequest;
+  readonly clientAddress: ClientAddress;
+  /** Its length before the cut. */
+  readonly size: number;
+}
+
+/** How often, at most, truncated datagrams are reported during a burst. */
+const truncationReportMs = 1_000;

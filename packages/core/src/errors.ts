@@ -132,14 +132,22 @@ export class DatagramTruncatedError extends SocketServerError {
   readonly size: number;
   /** The bytes the handler got. */
   readonly maxPacketSize: number;
+  /**
+   * 0 for the first truncation of a burst, reported at once; otherwise how many datagrams were
+   * truncated since the last report (this one, `size`, the latest of them), reported together.
+   */
+  readonly more: number;
 
-  constructor(size: number, maxPacketSize: number) {
+  constructor(size: number, maxPacketSize: number, more = 0, periodMs = 1_000) {
     super(
       'ERR_DATAGRAM_TRUNCATED',
-      `datagram of ${size} bytes truncated to maxPacketSize (${maxPacketSize} bytes)`,
+      more === 0
+        ? `datagram of ${size} bytes truncated to maxPacketSize (${maxPacketSize} bytes)`
+        : `${more} more datagram(s) truncated to maxPacketSize (${maxPacketSize} bytes) in the last ${periodMs / 1000} s; the latest of ${size} bytes`,
     );
     this.size = size;
     this.maxPacketSize = maxPacketSize;
+    this.more = more;
   }
 }
 

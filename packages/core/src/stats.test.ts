@@ -33,6 +33,7 @@ describe('stats() of a stream server', () => {
       bytesOut: 0,
       handlerErrors: 0,
       acceptErrors: 0,
+      truncatedDatagrams: 0,
       workerRestarts: 0,
       draining: false,
     });

@@ -18,6 +18,7 @@ import {
   ErrorLog,
   Inbox,
   UdpClient,
+  within,
 } from './test-support/socket-helpers.js';
 import { UDPServer, type UDPServerOptions } from './udp-server.js';
 
@@ -504,5 +505,151 @@ describe('UDPServer: lifecycle', () => {
         message: expect.stringContaining(name) as string,
       }),
     );
+  });
+});
+
+/** Resolves once `predicate` holds, polled every few ms; false (no throw) after `timeoutMs`. */
+async function until(predicate: () => boolean, timeoutMs = 5000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  return true;
+}
+
+describe('UDPServer: bounds under a flood', () => {
+  it(
+    '10 000 datagrams to a handler that never finishes, on the event-loop strategy: at most maxConcurrentRequests (1024) run, 128 wait, the rest are dropped and counted; stats() answers and serverClose() ends cleanly',
+    { timeout: 60_000 },
+    async () => {
+      const release = deferred();
+      let running = 0;
+      let mostRunning = 0;
+      let started = 0;
+      class Hanging extends DatagramHandler {
+        override async handle(): Promise<void> {
+          started += 1;
+          running += 1;
+          mostRunning = Math.max(mostRunning, running);
+          await release.promise;
+          running -= 1;
+        }
+      }
+      const { server } = await startUdpServer(Hanging, { strategy: eventLoopStrategy() });
+      expect(server.maxConcurrentRequests).toBe(1024);
+      const drops: DropEvent[] = [];
+      server.on('drop', (event) => drops.push(event));
+      const client = await UdpClient.open();
+      const total = 10_000;
+      const batch = 64; // well under the socket's receive buffer: paced, loopback keeps them all
+      let sent = 0;
+      while (sent < total) {
+        const sends: Promise<void>[] = [];
+        for (let i = 0; i < batch && sent < total; i += 1, sent += 1)
+          sends.push(client.send(`d${sent}`, server.port));
+        await Promise.all(sends);
+        const target = sent;
+        await until(() => server.stats().accepted >= target, 1000);
+      }
+      const stats = server.stats();
+      expect(stats.accepted).toBeGreaterThan(9_000);
+      expect(stats.accepted).toBeLessThanOrEqual(total);
+      // every slot taken, the queue full, the rest refused
+      expect(await until(() => running === 1024)).toBe(true);
+      const settled = server.stats();
+      expect(settled).toMatchObject({ active: 1024, waiting: 128, draining: false, handlerErrors: 0 });
+      expect(settled.refused.requestQueueSize).toBe(settled.accepted - 1024 - 128);
+      expect(server.droppedDatagrams).toBe(settled.refused.requestQueueSize);
+      expect(drops).toHaveLength(settled.refused.requestQueueSize);
+      expect(drops[0]).toMatchObject({ reason: 'requestQueueSize' });
+      expect(mostRunning).toBe(1024);
+      expect(started).toBe(1024);
+
+      const startedAt = Date.now();
+      const closing = server.serverClose();
+      expect(server.stats()).toMatchObject({ draining: true, waiting: 0 });
+      release.resolve();
+      await within(closing, 'serverClose() once the handlers are released');
+      expect(Date.now() - startedAt).toBeLessThan(5000);
+      expect(running).toBe(0);
+      expect(started).toBe(1024); // the queued ones were dropped at close, never started
+      expect(server.stats()).toMatchObject({ active: 0, waiting: 0, draining: false });
+    },
+  );
+
+  it('maxConcurrentRequests: the lower of the server’s and the strategy’s bound; Infinity allowed; invalid values are ERR_INVALID_OPTION', async () => {
+    const release = deferred();
+    let running = 0;
+    class Hanging extends DatagramHandler {
+      override async handle(): Promise<void> {
+        running += 1;
+        await release.promise;
+      }
+    }
+    const { server } = await startUdpServer(Hanging, {
+      strategy: eventLoopStrategy(),
+      maxConcurrentRequests: 3,
+    });
+    const client = await UdpClient.open();
+    for (let i = 0; i < 10; i += 1) await client.send(`d${i}`, server.port);
+    expect(await until(() => server.stats().accepted === 10 && running === 3)).toBe(true);
+    expect(server.stats()).toMatchObject({ active: 3, waiting: 7 });
+    release.resolve();
+
+    const serial = new UDPServer(['127.0.0.1', 0], DatagramEchoHandler, {
+      strategy: serialStrategy(),
+      maxConcurrentRequests: Number.POSITIVE_INFINITY,
+      bindAndActivate: false,
+    });
+    expect(serial.maxConcurrentRequests).toBe(Number.POSITIVE_INFINITY);
+    for (const maxConcurrentRequests of [0, 1.5, -1, Number.NaN]) {
+      expect(() => new UDPServer(['127.0.0.1', 0], DatagramEchoHandler, { maxConcurrentRequests })).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_OPTION' }),
+      );
+    }
+  });
+
+  it('200 oversized datagrams: each handler gets the cut bytes, stats().truncatedDatagrams is 200, handleError hears of them twice (the first, then how many more)', async () => {
+    const lengths: number[] = [];
+    class Recorder extends DatagramHandler {
+      override handle(): void {
+        lengths.push(this.data.length);
+      }
+    }
+    const { server } = await startUdpServer(Recorder, { strategy: eventLoopStrategy(), maxPacketSize: 100 });
+    const client = await UdpClient.open();
+    const payload = randomBytes(300);
+    for (let sent = 0; sent < 200;) {
+      const sends: Promise<void>[] = [];
+      for (let i = 0; i < 20; i += 1, sent += 1) sends.push(client.send(payload, server.port));
+      await Promise.all(sends);
+      const target = sent;
+      expect(await until(() => server.stats().accepted >= target)).toBe(true);
+    }
+    expect(await until(() => lengths.length === 200)).toBe(true);
+    expect(lengths.every((length) => length === 100)).toBe(true);
+    expect(server.stats().truncatedDatagrams).toBe(200);
+    expect(server.truncatedDatagrams).toBe(200);
+    expect(server.log.entries.length).toBeLessThanOrEqual(2);
+    // the first at once; the others in one report a second later
+    const entries = await server.log.waitFor(2, 5000);
+    expect(entries).toHaveLength(2);
+    expect(entries[0]?.error).toMatchObject({ code: 'ERR_DATAGRAM_TRUNCATED', size: 300, more: 0 });
+    expect(entries[1]?.error).toBeInstanceOf(DatagramTruncatedError);
+    expect(entries[1]?.error).toMatchObject({
+      code: 'ERR_DATAGRAM_TRUNCATED',
+      more: 199,
+      message:
+        '199 more datagram(s) truncated to maxPacketSize (100 bytes) in the last 1 s; the latest of 300 bytes',
+    });
+    expect(server.stats().handlerErrors).toBe(2);
+    // A quiet second ends the burst and the next one is reported at once: the behaviour is one of
+    // time, so this waits out the period (bounded) rather than synchronising on it.
+    expect(await until(() => false, 1200)).toBe(false);
+    await client.send(payload, server.port);
+    const after = await server.log.waitFor(3);
+    expect(after[2]?.error).toMatchObject({ more: 0 });
+    expect(server.stats().truncatedDatagrams).toBe(201);
   });
 });

@@ -19,7 +19,9 @@ import {
   roundTrip,
   tempDir,
   UnixDgramClient,
+  within,
 } from './test-support/socket-helpers.js';
+import { deferred } from './test-support/recording-server.js';
 import { EchoHandler } from './test-support/test-handlers.js';
 import { UnixDatagramServer, type UnixDatagramServerOptions } from './unix-datagram-server.js';
 import { UnixStreamServer } from './unix-stream-server.js';
@@ -418,5 +420,83 @@ describe.skipIf(process.platform !== 'linux')('UnixDatagramServer: Linux abstrac
     const [entry] = await server.log.waitFor(1);
     expect(seen).toEqual([{ family: 'Unix', path: '' }]);
     expect(entry?.error).toMatchObject({ code: 'ERR_SEND_FAILED' });
+  });
+});
+
+describe('UnixDatagramServer: bounds', () => {
+  it('a handler that never finishes: at most maxConcurrentRequests run, requestQueueSize wait, the rest are dropped and counted; serverClose() ends cleanly', async () => {
+    const release = deferred();
+    let running = 0;
+    class Hanging extends DatagramHandler {
+      override async handle(): Promise<void> {
+        running += 1;
+        await release.promise;
+        running -= 1;
+      }
+    }
+    const dir = tempDir();
+    const path = join(dir, 's.sock');
+    const { server } = await startServer(path, Hanging, {
+      strategy: eventLoopStrategy(),
+      maxConcurrentRequests: 20,
+      requestQueueSize: 10,
+    });
+    const client = new UnixDgramClient(join(dir, 'c.sock'));
+    // A Unix datagram socket does not drop on a full buffer: the sender waits, so all 100 arrive.
+    for (let i = 0; i < 100; i += 1) await client.send(`d${i}`, path);
+    await within(
+      (async () => {
+        while (server.stats().accepted < 100 || running < 20) await new Promise((r) => setTimeout(r, 2));
+      })(),
+      'the 100 datagrams received',
+    );
+    expect(server.stats()).toMatchObject({
+      accepted: 100,
+      active: 20,
+      waiting: 10,
+      refused: { requestQueueSize: 70 },
+      truncatedDatagrams: 0,
+    });
+    const closing = server.serverClose();
+    release.resolve();
+    await within(closing, 'serverClose()');
+    expect(running).toBe(0);
+  });
+
+  it('100 oversized datagrams: the handler gets the cut bytes, stats().truncatedDatagrams is 100, handleError hears of them once at once and once more on closing', async () => {
+    const lengths: number[] = [];
+    class Recorder extends DatagramHandler {
+      override handle(): void {
+        lengths.push(this.data.length);
+      }
+    }
+    const dir = tempDir();
+    const path = join(dir, 's.sock');
+    const { server } = await startServer(path, Recorder, {
+      strategy: eventLoopStrategy(),
+      maxPacketSize: 50,
+    });
+    const client = new UnixDgramClient(join(dir, 'c.sock'));
+    for (let i = 0; i < 100; i += 1) await client.send(Buffer.alloc(80, i), path);
+    await within(
+      (async () => {
+        while (lengths.length < 100) await new Promise((r) => setTimeout(r, 2));
+      })(),
+      'the 100 datagrams handled',
+    );
+    expect(lengths.every((length) => length === 50)).toBe(true);
+    expect(server.stats().truncatedDatagrams).toBe(100);
+    const reported = server.log.entries.length;
+    expect(reported).toBeGreaterThanOrEqual(1);
+    expect(reported).toBeLessThanOrEqual(2);
+    await server.serverClose(); // reports what the burst has not yet
+    const entries = server.log.entries;
+    expect(entries.length).toBeLessThanOrEqual(2);
+    expect(entries[0]?.error).toMatchObject({ code: 'ERR_DATAGRAM_TRUNCATED', size: 80, more: 0 });
+    const counted = entries.reduce(
+      (sum, { error }) => sum + Math.max(1, (error as DatagramTruncatedError).more),
+      0,
+    );
+    expect(counted).toBe(100);
   });
 });
