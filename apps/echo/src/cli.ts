@@ -47,6 +47,11 @@ export interface EchoOptions {
   proxyProtocol: 'v1' | 'v2' | 'any' | undefined;
   /** The peers that may send one (addresses and ranges); `undefined`: the server's default, loopback. */
   proxyTrust: string[] | undefined;
+  /**
+   * Whether a Unix peer may send a PROXY header (`--proxy-trust-unix`, `--no-proxy-trust-unix`);
+   * `undefined`: the server's default (yes on a path, no on an abstract `@name`).
+   */
+  proxyTrustUnix: boolean | undefined;
 }
 
 /** The files of `--tls-cert`, `--tls-key` and `--tls-ca`, not read yet, and `--tls-request-cert`. */
@@ -216,6 +221,18 @@ export function parseEchoArguments(argv: readonly string[], version: string): Pa
         'with --proxy-protocol: a proxy allowed to connect, an IP address or range (10.0.0.0/8); repeat for more (default: 127.0.0.0/8 and ::1)',
       ).argParser(collectTrustedSource),
     )
+    .addOption(
+      new Option(
+        '--proxy-trust-unix',
+        'with --proxy-protocol and --unix: let Unix peers send a PROXY header (default on a path, whose --unix-mode says who may connect)',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--no-proxy-trust-unix',
+        'with --proxy-protocol and --unix: refuse a PROXY header from Unix peers (default on an abstract @name, which any local process may connect to)',
+      ),
+    )
     .addOption(new Option('--quiet', 'no per-connection lines').default(false));
   program.addHelpText(
     'after',
@@ -224,7 +241,9 @@ export function parseEchoArguments(argv: readonly string[], version: string): Pa
       '\nWith --tls-cert and --tls-key, every stream connection (TCP, --unix, or a socket-activated\n' +
       'one) is TLS; a client that fails the handshake is closed and reported in one line on stderr.\n' +
       '\nWith --proxy-protocol, every connection must come from a --proxy-trust address and start\n' +
-      'with a PROXY header (before TLS); any other is closed and reported in one line on stderr.\n',
+      'with a PROXY header (before TLS); any other is closed and reported in one line on stderr.\n' +
+      'A --unix peer may send one on a path socket (its --unix-mode says who may connect), not on an\n' +
+      'abstract @name (any local process may connect): change it with --[no-]proxy-trust-unix.\n',
   );
 
   try {
@@ -255,6 +274,7 @@ export function parseEchoArguments(argv: readonly string[], version: string): Pa
     tlsRequestCert,
     proxyProtocol,
     proxyTrust,
+    proxyTrustUnix,
     ...flags
   } = program.opts<
     Omit<
@@ -267,9 +287,11 @@ export function parseEchoArguments(argv: readonly string[], version: string): Pa
       | 'tls'
       | 'proxyProtocol'
       | 'proxyTrust'
+      | 'proxyTrustUnix'
     > & {
       proxyProtocol?: 'v1' | 'v2' | 'any';
       proxyTrust?: string[];
+      proxyTrustUnix?: boolean;
       idleTimeout?: number;
       drainTimeout: number;
       maxConnections?: number;
@@ -295,6 +317,7 @@ export function parseEchoArguments(argv: readonly string[], version: string): Pa
         : { cert: tlsCert, key: tlsKey, ca: tlsCa, requestCert: tlsRequestCert },
     proxyProtocol,
     proxyTrust,
+    proxyTrustUnix,
   };
   const conflict = findConflict(options, program);
   if (conflict !== undefined) {
@@ -315,6 +338,11 @@ function findConflict(options: EchoOptions, program: Command): string | undefine
   if (tlsConflict !== undefined) return tlsConflict;
   if (options.proxyTrust !== undefined && options.proxyProtocol === undefined)
     return 'option --proxy-trust applies with --proxy-protocol';
+  if (options.proxyTrustUnix !== undefined) {
+    const flag = options.proxyTrustUnix ? '--proxy-trust-unix' : '--no-proxy-trust-unix';
+    if (options.proxyProtocol === undefined) return `option ${flag} applies with --proxy-protocol`;
+    if (options.unix === undefined) return `option ${flag} applies to a --unix socket`;
+  }
   if (options.proxyProtocol !== undefined && options.protocol === 'udp')
     return 'option --proxy-protocol applies to stream connections, not to --protocol udp';
   if (given('perWorker') && options.strategy !== 'pool')

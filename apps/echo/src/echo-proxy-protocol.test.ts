@@ -12,7 +12,7 @@ import { ServerProcess } from '@socketserver/client/server-process';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished, type TestContext } from 'vitest';
 import { ensureHaproxy, haproxyInstallTimeoutMs } from './test-support/haproxy.js';
 import { startHaproxyOnFreePort } from './test-support/haproxy-on-free-port.js';
-import { runToExit, startEchoServer } from './test-support/echo-process.js';
+import { echoServerBin, runToExit, startEchoServer } from './test-support/echo-process.js';
 
 /** One line on stderr for a refused header, naming the peer it came from; never a stack. */
 const refusedLine =
@@ -45,6 +45,17 @@ async function expectClosed(client: TestClient, bytes: Uint8Array): Promise<void
   expect(received).toMatch(/^(|ERR_CONNECTION_RESET)$/);
 }
 
+/** Closed at accept, unread: the send itself may find the connection gone (EPIPE on a Unix socket). */
+async function expectRefusedAtAccept(client: TestClient, bytes: Uint8Array): Promise<void> {
+  const sent = await client.sendAll(bytes).then(
+    () => 'sent',
+    (error: { code?: string }) => error.code,
+  );
+  expect(sent).toMatch(/^(sent|ERR_CONNECTION_RESET)$/);
+  const received = await client.recvUntilClosed().then(String, (error: { code?: string }) => error.code);
+  expect(received).toMatch(/^(|ERR_CONNECTION_RESET)$/);
+}
+
 function v1(host: string, port: number): Buffer {
   const inet = net.isIPv6(host) ? proxyProtocol.INETProtocol.TCP6 : proxyProtocol.INETProtocol.TCP4;
   const destination = new proxyProtocol.Peer(net.isIPv6(host) ? '::1' : '127.0.0.1', 20000);
@@ -71,6 +82,9 @@ describe('echo-server --proxy-protocol: flags', () => {
     [['--proxy-protocol', 'v1', '--proxy-trust', '10.0.0.0/33'], /expected an IP address or range/],
     [['--proxy-trust', '10.0.0.1'], /--proxy-trust applies with --proxy-protocol/],
     [['--proxy-protocol', 'v2', '--protocol', 'udp'], /--proxy-protocol applies to stream connections/],
+    [['--unix', '@pp-flags', '--proxy-trust-unix'], /--proxy-trust-unix applies with --proxy-protocol/],
+    [['--proxy-protocol', 'v1', '--proxy-trust-unix'], /--proxy-trust-unix applies to a --unix socket/],
+    [['--proxy-protocol', 'v1', '--no-proxy-trust-unix'], /--no-proxy-trust-unix applies to a --unix socket/],
   ])('%j exits 2 with one usage line, no stack', async (args, message) => {
     const { code, stderr, stdout } = await runToExit(args);
     expect(code).toBe(2);
@@ -84,6 +98,67 @@ describe('echo-server --proxy-protocol: flags', () => {
     expect(code).toBe(0);
     expect(stdout).toMatch(/--proxy-protocol <version>/);
     expect(stdout).toMatch(/--proxy-trust <address>/);
+    expect(stdout).toMatch(/--proxy-trust-unix/);
+    expect(stdout).toMatch(/--no-proxy-trust-unix/);
+  });
+});
+
+describe('echo-server --proxy-protocol --unix: which Unix peers may send a header', () => {
+  /** echo-server on `--unix where` with these flags; killed when the test ends. */
+  async function startUnixEcho(where: string, args: readonly string[]): Promise<ServerProcess> {
+    const server = ServerProcess.start(process.execPath, [echoServerBin, '--unix', where, ...args]);
+    onTestFinished(() => server[Symbol.asyncDispose]());
+    await server.waitForLine(/^Echo server running on /);
+    return server;
+  }
+
+  const abstractName = (): string => `echo-pp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+
+  it.runIf(process.platform === 'linux')(
+    'refuses a header from a peer of an abstract name (@name) by default: any local process could claim any client',
+    async () => {
+      const name = abstractName();
+      const server = await startUnixEcho(`@${name}`, ['--proxy-protocol', 'v1']);
+      const client = await connectUnix(`\0${name}`);
+      onTestFinished(() => client.destroy());
+      await expectRefusedAtAccept(client, Buffer.concat([v1('203.0.113.7', 51234), Buffer.from('Hello\n')]));
+      await server.waitForStderr('ERR_PROXY_PROTOCOL');
+      expect(server.stderr).toMatch(/a Unix peer is not a trusted proxy \(proxyTrustUnix\)/);
+      expect(server.stderr.trim().split('\n')).toHaveLength(1);
+      expect(server.stdout).not.toMatch(/Got connection/);
+    },
+  );
+
+  it.runIf(process.platform === 'linux')('takes it with --proxy-trust-unix', async () => {
+    const name = abstractName();
+    const server = await startUnixEcho(`@${name}`, ['--proxy-protocol', 'v1', '--proxy-trust-unix']);
+    const client = await connectUnix(`\0${name}`);
+    onTestFinished(() => client.destroy());
+    await client.sendAll(Buffer.concat([v1('203.0.113.7', 51234), Buffer.from('Hello\n')]));
+    expect((await client.readline()).toString()).toBe('Hello\n');
+    await server.waitForLine("Got connection from ('203.0.113.7', 51234)");
+  });
+
+  it('takes one on a path by default, and refuses it with --no-proxy-trust-unix', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'echo-pp-trust-'));
+    onTestFinished(() => rmSync(directory, { recursive: true, force: true }));
+    const trusting = await startUnixEcho(join(directory, 'a.sock'), ['--proxy-protocol', 'v1']);
+    const client = await connectUnix(join(directory, 'a.sock'));
+    onTestFinished(() => client.destroy());
+    await client.sendAll(Buffer.concat([v1('203.0.113.7', 51234), Buffer.from('Hello\n')]));
+    expect((await client.readline()).toString()).toBe('Hello\n');
+    await trusting.waitForLine("Got connection from ('203.0.113.7', 51234)");
+
+    const refusing = await startUnixEcho(join(directory, 'b.sock'), [
+      '--proxy-protocol',
+      'v1',
+      '--no-proxy-trust-unix',
+    ]);
+    const refused = await connectUnix(join(directory, 'b.sock'));
+    onTestFinished(() => refused.destroy());
+    await expectRefusedAtAccept(refused, Buffer.concat([v1('203.0.113.7', 51234), Buffer.from('Hello\n')]));
+    await refusing.waitForStderr('ERR_PROXY_PROTOCOL');
+    expect(refusing.stderr).toMatch(/a Unix peer is not a trusted proxy/);
   });
 });
 
@@ -195,7 +270,7 @@ describe('echo-server --proxy-protocol: hand-made headers', () => {
       'fd00::/8',
     ]);
     const client = await openClient(port);
-    await expectClosed(client, Buffer.concat([v1('203.0.113.7', 51234), Buffer.from('Hello\n')]));
+    await expectRefusedAtAccept(client, Buffer.concat([v1('203.0.113.7', 51234), Buffer.from('Hello\n')]));
     expect(await refusal(server)).toMatch(/127\.0\.0\.1 is not a trusted proxy/);
     expect(server.stdout).not.toMatch(/Got connection/);
   });

@@ -165,6 +165,7 @@ function streamServerOptions(options: EchoOptions, tls: TLSOptions | undefined):
     ...(tls === undefined ? {} : { tls }),
     ...(options.proxyProtocol === undefined ? {} : { proxyProtocol: options.proxyProtocol }),
     ...(options.proxyTrust === undefined ? {} : { proxyTrustedSources: options.proxyTrust }),
+    ...(options.proxyTrustUnix === undefined ? {} : { proxyTrustUnix: options.proxyTrustUnix }),
   };
 }
 

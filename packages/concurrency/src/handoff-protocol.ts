@@ -92,6 +92,11 @@ export type WorkerToMainMessage =
   | { readonly type: 'accept-failed'; readonly error: SerializedError }
   /** A worker that accepts closed a connection at once, unserved: a cap was reached. */
   | { readonly type: 'dropped'; readonly clientAddress: ClientAddress; readonly reason: DropReason }
+  /**
+   * A worker that accepts closed a connection at once, unread and unserved: its peer may not send
+   * a PROXY header (ERR_PROXY_PROTOCOL, reason `'untrusted'`), for the server's `handleError`.
+   */
+  | { readonly type: 'refused'; readonly clientAddress: ClientAddress; readonly error: SerializedError }
   /** The worker owns the socket now; the parent may close its copy (process workers). */
   | { readonly type: 'accepted'; readonly id: number }
   /**

@@ -212,3 +212,81 @@ describe('PROXY protocol and TLS in a worker', () => {
     },
   );
 });
+
+/** Connect from 127.0.0.1 and wait for the server to close the connection (a reset counts); bounded. */
+async function connectAndSeeClosed(port: number): Promise<void> {
+  const socket = net.connect(port, '127.0.0.1');
+  onTestFinished(() => void socket.destroy());
+  const closed = Promise.withResolvers<void>();
+  const timer = setTimeout(() => closed.reject(new Error('the server did not close it in time')), waitMs);
+  socket.on('error', () => {}).on('close', () => closed.resolve());
+  socket.resume();
+  socket.write(proxyV1Header('203.0.113.7', 51234));
+  await closed.promise.finally(() => clearTimeout(timer));
+}
+
+describe('an untrusted peer is refused at accept, before it costs a slot, thread or process', () => {
+  it('forking(): 200 connects from an untrusted address start no child process, each counted', async () => {
+    const { server } = startServer(forking({ spareChildren: 0 }), {
+      proxyProtocol: 'v1',
+      proxyTrustedSources: ['10.0.0.0/8'],
+    });
+    await server.listening;
+    const connects = 200;
+    for (let batch = 0; batch < connects; batch += 50) {
+      await Promise.all(Array.from({ length: 50 }, () => connectAndSeeClosed(server.port)));
+    }
+    const reported = await server.waitForErrors(connects);
+    expect(reported).toHaveLength(connects);
+    for (const { error } of reported) {
+      expect(error).toMatchObject({ code: 'ERR_PROXY_PROTOCOL', reason: 'untrusted' });
+    }
+    expect(server.stats().refused.proxyProtocol).toBe(connects);
+    // forking() starts one child with the server (its spare, at least one); every connection handed
+    // to a child beyond it would start another (200 of them before this change). None did.
+    expect(server.startedWorkerIds.length).toBeLessThanOrEqual(1);
+    expect(server.strategy.workerCount).toBeLessThanOrEqual(1);
+    expect(server.connectionCount).toBe(0);
+
+    // A server that trusts loopback serves through a child.
+    const trusting = startServer(forking({ spareChildren: 0 }), { proxyProtocol: 'v1' }).server;
+    await trusting.listening;
+    const client = await openClient(trusting.port);
+    await client.sendAll(Buffer.concat([proxyV1Header('203.0.113.7', 51234), Buffer.from('!address\n')]));
+    expect(JSON.parse((await client.readline()).toString())).toEqual({
+      host: '203.0.113.7',
+      port: 51234,
+      family: 'IPv4',
+    });
+    expect(pidOf(await whoami(client))).not.toBe(process.pid); // served in a child
+    expect(trusting.stats().refused.proxyProtocol).toBe(0);
+  });
+
+  it.each(['thread', 'process'] as const)(
+    "pool({ kind: '%s', accept: 'workers' }): the worker refuses at accept, unopened, and the main side counts it",
+    async (kind) => {
+      const { server } = startServer(pool({ workers: 2, kind, accept: 'workers' }), {
+        proxyProtocol: 'any',
+        proxyTrustedSources: ['10.0.0.0/8'],
+      });
+      const states: string[] = [];
+      server.on('connectionState', ({ state }) => states.push(state));
+      await server.listening;
+      expect(server.listenerSharing).toBeDefined();
+      const connects = 40;
+      await Promise.all(Array.from({ length: connects }, () => connectAndSeeClosed(server.port)));
+      const reported = await server.waitForErrors(connects);
+      for (const { error, clientAddress } of reported) {
+        expect(error).toMatchObject({ code: 'ERR_PROXY_PROTOCOL' });
+        expect((error as Error).message).toBe(
+          'PROXY protocol: 127.0.0.1 is not a trusted proxy (proxyTrustedSources)',
+        );
+        expect(clientAddress).toMatchObject({ host: '127.0.0.1', family: 'IPv4' });
+      }
+      expect(server.stats().refused.proxyProtocol).toBe(connects);
+      // Never opened: no slot, no 'new' connection, no worker lost or added.
+      expect(states).toEqual([]);
+      expect(server.strategy.workerCount).toBe(2);
+    },
+  );
+});

@@ -25,6 +25,7 @@ import {
   loadRequestHandler,
   runRequestHandler,
   connectionSetup,
+  proxyTrustCheck,
   serveRequestHandler,
   ServerStateError,
   SocketServerError,
@@ -35,6 +36,7 @@ import {
   type DatagramSocket,
   type HandlerLocation,
   type HandlerServer,
+  type ProxyProtocolError,
   type RequestHandlerClass,
   type RequestSettings,
 } from '@socketserver/core';
@@ -67,6 +69,8 @@ interface Handler {
   readonly server: HandlerServer;
   /** What runs on a connection before its handler (PROXY header, TLS handshake): here, in the worker. */
   readonly setUp: ConnectionSetup | undefined;
+  /** The PROXY trust check, run at accept by a worker that accepts; `undefined` without `proxyProtocol`. */
+  readonly refuseProxy: ((peer: ClientAddress) => ProxyProtocolError | undefined) | undefined;
 }
 
 /** How bytes cross to the main side from here. */
@@ -131,6 +135,7 @@ async function init(
       settings,
       server: { serverAddress, handlerOptions },
       setUp: connectionSetup(settings),
+      refuseProxy: settings.proxyProtocol === undefined ? undefined : proxyTrustCheck(settings.proxyProtocol),
     };
     if (listen !== undefined) await startAccepting(listen);
     channel.send({ type: 'ready' });
@@ -179,6 +184,13 @@ function onConnection(socket: Socket): void {
   const self = acceptor;
   if (clientAddress === undefined || self === undefined || closing !== undefined) {
     socket.destroy();
+    return;
+  }
+  // A peer that may not send a PROXY header is refused before it takes a slot (setUp checks again).
+  const refusal = handler?.refuseProxy?.(clientAddress);
+  if (refusal !== undefined) {
+    socket.destroy();
+    channel.send({ type: 'refused', clientAddress, error: serializeError(refusal) });
     return;
   }
   const { slots, maxWaiting, maxConnections } = self.settings;
@@ -416,6 +428,7 @@ function isReport(message: WorkerToMainMessage): boolean {
     message.type === 'opened' ||
     message.type === 'active' ||
     message.type === 'dropped' ||
+    message.type === 'refused' ||
     (message.type === 'done' && message.id < 0)
   );
 }

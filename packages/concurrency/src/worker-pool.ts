@@ -479,6 +479,9 @@ export class WorkerPool<Request = Socket>
       case 'dropped':
         context?.recordDrop(message.clientAddress, message.reason);
         return;
+      case 'refused':
+        context?.handleError(undefined, message.clientAddress, deserializeError(message.error));
+        return;
       case 'accept-failed':
         context?.recordAcceptError(deserializeError(message.error));
         return;

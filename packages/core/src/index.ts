@@ -100,6 +100,7 @@ export {
   ProxyProtocolError,
   parseProxyHeader,
   proxyHeaderReader,
+  proxyTrustCheck,
   proxyHeaderOf,
   resolveProxyProtocolOptions,
   crc32c,

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -292,22 +292,113 @@ describe('a stream server with proxyProtocol', () => {
   });
 });
 
+/** A UnixStreamServer that records what `handleError` and `verifyRequest` receive. */
+class UnixProxiedServer extends UnixStreamServer {
+  readonly errors: { clientAddress: ClientAddress; error: unknown }[] = [];
+  readonly verified: ClientAddress[] = [];
+  readonly #events = new EventEmitter();
+
+  override handleError(_request: Socket | undefined, clientAddress: ClientAddress, error: unknown): void {
+    this.errors.push({ clientAddress, error });
+    this.#events.emit('error-handled');
+  }
+
+  override verifyRequest(_request: Socket, clientAddress: ClientAddress): boolean {
+    this.verified.push(clientAddress);
+    return true;
+  }
+
+  async waitForErrors(count: number): Promise<{ clientAddress: ClientAddress; error: unknown }[]> {
+    const signal = AbortSignal.timeout(5000);
+    while (this.errors.length < count) await once(this.#events, 'error-handled', { signal });
+    return this.errors;
+  }
+}
+
 describe('a Unix stream server with proxyProtocol', () => {
-  it('trusts its Unix peers and takes the original client from the header', async () => {
-    const path = join(tempDir(), 'proxied.sock');
-    const server = new UnixStreamServer(path, AddressEchoHandler, {
+  async function startUnix(
+    path: string,
+    options: { proxyTrustUnix?: boolean } = {},
+  ): Promise<UnixProxiedServer> {
+    const server = new UnixProxiedServer(path, AddressEchoHandler, {
       proxyProtocol: 'v2',
       strategy: eventLoopStrategy(),
+      ...options,
     });
     onTestFinished(() => server.serverClose());
     void server.serveForever().catch(() => {});
     await server.listening;
+    return server;
+  }
+
+  async function expectServed(path: string): Promise<void> {
     const client = await StreamClient.connect(path);
     client.write(Buffer.concat([v2Header({ addresses: v2Inet(['203.0.113.50', 6000]) }), Buffer.from('Hi')]));
     expect(await addressLine(client)).toEqual({ host: '203.0.113.50', port: 6000, family: 'IPv4' });
     expect((await client.read(2)).toString()).toBe('Hi');
     client.end();
     expect((await client.readToEnd()).toString()).toBe('');
+  }
+
+  /** Closed at accept, unread (the write may find it gone), reported once, counted; no handler. */
+  async function expectUntrusted(server: UnixProxiedServer, path: string): Promise<void> {
+    const client = await StreamClient.connect(path);
+    client.write(Buffer.concat([v2Header({ addresses: v2Inet(['203.0.113.50', 6000]) }), Buffer.from('Hi')]));
+    expect((await client.readToEnd()).toString()).toBe('');
+    const [reported] = await server.waitForErrors(1);
+    expect(reported?.error).toMatchObject({ code: 'ERR_PROXY_PROTOCOL', reason: 'untrusted' });
+    expect((reported?.error as Error).message).toBe(
+      'PROXY protocol: a Unix peer is not a trusted proxy (proxyTrustUnix)',
+    );
+    expect(server.stats().refused.proxyProtocol).toBe(1);
+    expect(server.verified).toEqual([]);
+    expect(handled).toEqual([]);
+  }
+
+  it('on a path: trusts its Unix peers by default and takes the original client from the header', async () => {
+    const path = join(tempDir(), 'proxied.sock');
+    const server = await startUnix(path);
+    expect(server.proxyProtocol?.trustUnix).toBe(true);
+    await expectServed(path);
+  });
+
+  it('on a path with proxyTrustUnix: false: refuses a Unix peer at accept', async () => {
+    const path = join(tempDir(), 'refusing.sock');
+    const server = await startUnix(path, { proxyTrustUnix: false });
+    await expectUntrusted(server, path);
+  });
+
+  const abstractName = (): string =>
+    `\0socketserver-pp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+
+  it.runIf(process.platform === 'linux')(
+    'on an abstract name: refuses a Unix peer by default (no file mode protects it)',
+    async () => {
+      const name = abstractName();
+      const server = await startUnix(name);
+      expect(server.proxyProtocol?.trustUnix).toBe(false);
+      await expectUntrusted(server, name);
+    },
+  );
+
+  it.runIf(process.platform === 'linux')(
+    'on an abstract name with proxyTrustUnix: true: takes the header',
+    async () => {
+      const name = abstractName();
+      await startUnix(name, { proxyTrustUnix: true });
+      await expectServed(name);
+    },
+  );
+
+  it('refuses a proxyTrustUnix that is not a boolean at construction', () => {
+    expect(
+      () =>
+        new UnixStreamServer(join(tempDir(), 'bad.sock'), AddressEchoHandler, {
+          proxyProtocol: 'v1',
+          proxyTrustUnix: 'yes' as unknown as boolean,
+          bindAndActivate: false,
+        }),
+    ).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
   });
 });
 

@@ -330,6 +330,11 @@ export interface ProxyProtocolOptions {
   /** See `StreamServerOptions.proxyTrustedSources`. */
   proxyTrustedSources?: readonly string[] | undefined;
   /**
+   * Whether a Unix stream peer may send a PROXY header. Default: the `unixDefault` argument of
+   * {@link resolveProxyProtocolOptions} (`true`). See `StreamServerOptions.proxyTrustUnix`.
+   */
+  proxyTrustUnix?: boolean | undefined;
+  /**
    * How long a trusted peer may take to send its whole PROXY header, in ms (at most 2^31 - 1); past
    * it the connection is closed and reported (ERR_PROXY_PROTOCOL, reason `'timeout'`). `0` turns the
    * timeout off: a peer may take as long as it likes. Default 10 000. See
@@ -346,6 +351,8 @@ export interface ProxyProtocolSettings {
   readonly version: ProxyProtocolVersion;
   /** The trusted sources, as given (addresses and `address/prefix` ranges). */
   readonly trustedSources: readonly string[];
+  /** Whether a Unix stream peer may send a header (`proxyTrustUnix`). */
+  readonly trustUnix: boolean;
   /** How long a trusted peer may take to send its header, in ms; `undefined`: no timeout (`proxyHeaderTimeoutMs` was 0). */
   readonly headerTimeoutMs: number | undefined;
   /** The longest v2 header taken, in bytes. */
@@ -355,17 +362,28 @@ export interface ProxyProtocolSettings {
 /** Who may send a header when `proxyTrustedSources` is not given: this host's loopback addresses. */
 export const defaultProxyTrustedSources: readonly string[] = Object.freeze(['127.0.0.0/8', '::1']);
 
-/** Check the PROXY protocol options; a bad one is ERR_INVALID_OPTION. */
-export function resolveProxyProtocolOptions(options: ProxyProtocolOptions): ProxyProtocolSettings {
-  const { proxyProtocol } = options;
+/**
+ * Check the PROXY protocol options; a bad one is ERR_INVALID_OPTION. `unixDefault`: whether a Unix
+ * stream peer is trusted when `proxyTrustUnix` is not given (a stream server passes `false` for an
+ * abstract name, which no file mode protects).
+ */
+export function resolveProxyProtocolOptions(
+  options: ProxyProtocolOptions,
+  unixDefault = true,
+): ProxyProtocolSettings {
+  const { proxyProtocol, proxyTrustUnix } = options;
   if (proxyProtocol !== 'v1' && proxyProtocol !== 'v2' && proxyProtocol !== 'any') {
     throw new InvalidOptionError('proxyProtocol', String(proxyProtocol), "'v1', 'v2' or 'any'");
+  }
+  if (proxyTrustUnix !== undefined && typeof proxyTrustUnix !== 'boolean') {
+    throw new InvalidOptionError('proxyTrustUnix', String(proxyTrustUnix), 'true or false');
   }
   const trustedSources = [...(options.proxyTrustedSources ?? defaultProxyTrustedSources)];
   proxyTrustList(trustedSources); // a bad entry fails here, at construction
   return {
     version: proxyProtocol,
     trustedSources,
+    trustUnix: proxyTrustUnix ?? unixDefault,
     headerTimeoutMs: requireTimeoutMs('proxyHeaderTimeoutMs', options.proxyHeaderTimeoutMs ?? 10_000),
     maxHeaderSize: requireInteger(
       'maxProxyHeaderSize',
@@ -406,24 +424,46 @@ function proxyTrustList(sources: readonly string[]): net.BlockList {
 }
 
 /**
+ * The trust check of a server's PROXY settings, as it runs at accept (before any slot, thread or
+ * process is spent on the connection): for a peer that may not send a header (an IP peer not in
+ * `trustedSources`, a Unix peer without `trustUnix`), the {@link ProxyProtocolError} (reason
+ * `'untrusted'`) to refuse it with; `undefined` for a trusted one.
+ */
+export function proxyTrustCheck(
+  settings: ProxyProtocolSettings,
+): (peer: ClientAddress) => ProxyProtocolError | undefined {
+  const trusted = proxyTrustList(settings.trustedSources);
+  const { trustUnix } = settings;
+  return (peer) => {
+    if (peer.family === 'Unix') {
+      return trustUnix
+        ? undefined
+        : new ProxyProtocolError('untrusted', 'a Unix peer is not a trusted proxy (proxyTrustUnix)');
+    }
+    return trusted.check(peer.host, peer.family === 'IPv4' ? 'ipv4' : 'ipv6')
+      ? undefined
+      : new ProxyProtocolError('untrusted', `${peer.host} is not a trusted proxy (proxyTrustedSources)`);
+  };
+}
+
+/**
  * What reads a connection's PROXY header, where its request runs: resolves with the original
  * client (the connection's own peer for `LOCAL`), the header's bytes consumed and any bytes read
  * past it put back (`unshift`) for the handler, and the socket paused again; the whole header is
  * then {@link proxyHeaderOf} the socket. Rejects with a
- * {@link ProxyProtocolError}, the socket destroyed, when the peer is not trusted (nothing is read
- * from it) or the header is malformed, truncated, oversized or late (past `headerTimeoutMs`, if
- * set). A Unix stream peer is always trusted: the socket file's permissions say who may connect.
+ * {@link ProxyProtocolError}, the socket destroyed, when the header is malformed, truncated,
+ * oversized or late (past `headerTimeoutMs`, if set). Servers refuse an untrusted peer at accept
+ * ({@link proxyTrustCheck}); this checks again, as a defence, before reading anything.
  */
 export function proxyHeaderReader(
   settings: ProxyProtocolSettings,
 ): (socket: Socket, peer: ClientAddress) => Promise<ClientAddress> {
-  const trusted = proxyTrustList(settings.trustedSources);
+  const refusal = proxyTrustCheck(settings);
   return (socket, peer) => {
-    if (peer.family !== 'Unix' && !trusted.check(peer.host, peer.family === 'IPv4' ? 'ipv4' : 'ipv6')) {
+    const error = refusal(peer);
+    if (error !== undefined) {
       socket.destroy();
-      return Promise.reject(
-        new ProxyProtocolError('untrusted', `${peer.host} is not a trusted proxy (proxyTrustedSources)`),
-      );
+      return Promise.reject(error);
     }
     return readProxyHeader(socket, peer, settings);
   };

@@ -11,9 +11,11 @@ import { rejectWith, type RequestHandlerClass } from './request-handler.js';
 import type { DropReason, ListenerSharing, RequestSettings, SharedListener } from './strategy.js';
 import { resolveTLSOptions, type TLSOptions, type TLSSettings } from './tls.js';
 import { connectionSetup, type ConnectionSetup } from './connection-setup.js';
-import type { ServerAddress } from './server-address.js';
+import { isAbstractPath, type ServerAddress } from './server-address.js';
 import {
+  proxyTrustCheck,
   resolveProxyProtocolOptions,
+  type ProxyProtocolError,
   type ProxyProtocolSettings,
   type ProxyProtocolVersion,
 } from './proxy-protocol.js';
@@ -56,17 +58,27 @@ export interface StreamServerOptions extends BaseServerOptions<Socket> {
    * before TLS and the handler: the handler's `clientAddress` is then the original client the load
    * balancer names (its own peer for a `LOCAL` header: a health check), and no header byte reaches
    * it. `verifyRequest` runs before, at accept, and sees the connection's peer: the proxy. A
-   * connection from a peer not in `proxyTrustedSources`, or with a malformed, truncated, oversized
-   * or late header, is closed and reported to `handleError` (ERR_PROXY_PROTOCOL). Default: none.
+   * connection from a peer that may not send a header (not in `proxyTrustedSources`, or a Unix peer
+   * without `proxyTrustUnix`) is closed unread as soon as it is accepted, before it takes a slot, a
+   * thread or a process; one with a malformed, truncated, oversized or late header is closed where
+   * it is read. Either is reported to `handleError` (ERR_PROXY_PROTOCOL, its `reason`) and counted
+   * in `stats().refused.proxyProtocol`. Default: none.
    */
   proxyProtocol?: ProxyProtocolVersion;
   /**
    * The peers allowed to send a PROXY header: IP addresses and ranges (`'10.0.0.0/8'`, `'fd00::/8'`).
-   * Every connection of a `proxyProtocol` server must come from one of them. A Unix stream peer is
-   * always trusted (the socket file's mode says who may connect). Default: loopback
-   * (`127.0.0.0/8`, `::1`).
+   * Every TCP connection of a `proxyProtocol` server must come from one of them (Unix peers:
+   * `proxyTrustUnix`). Default: loopback (`127.0.0.0/8`, `::1`).
    */
   proxyTrustedSources?: readonly string[];
+  /**
+   * Whether a Unix stream peer may send a PROXY header, for a `proxyProtocol` server on a Unix
+   * socket (Unix peers have no address to check against `proxyTrustedSources`). Default: `true` for
+   * a server bound to a filesystem path, whose file mode (`mode`) and directory say who may
+   * connect, so set them to let only the proxy in; `false` for a Linux abstract name (`'\0name'`),
+   * which any local process may connect to: it would be served as whichever client it names.
+   */
+  proxyTrustUnix?: boolean;
   /**
    * How long a trusted peer may take to send its whole PROXY header, in ms (at most 2^31 - 1); past
    * it the connection is closed and reported (ERR_PROXY_PROTOCOL). `0` turns the timeout off, as in
@@ -159,6 +171,8 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
   readonly proxyProtocol: ProxyProtocolSettings | undefined;
   /** What runs on a connection served on this thread before its handler: PROXY header, TLS. */
   readonly #setUp: ConnectionSetup | undefined;
+  /** The PROXY trust check, run at accept; `undefined` without `proxyProtocol`. */
+  readonly #refuseProxy: ((peer: ClientAddress) => ProxyProtocolError | undefined) | undefined;
 
   readonly #listener: net.Server;
   readonly #registry = new ConnectionRegistry();
@@ -220,8 +234,13 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
     this.inheritedFd = options.fd === undefined ? undefined : requireInteger('fd', options.fd, 0);
     this.tls = options.tls === undefined ? undefined : resolveTLSOptions(options.tls);
     const { proxyProtocol } = options;
+    // An abstract name has no file mode: any local process may connect to it.
+    const isAbstract = typeof serverAddress === 'string' && isAbstractPath(serverAddress);
     this.proxyProtocol =
-      proxyProtocol === undefined ? undefined : resolveProxyProtocolOptions({ ...options, proxyProtocol });
+      proxyProtocol === undefined
+        ? undefined
+        : resolveProxyProtocolOptions({ ...options, proxyProtocol }, !isAbstract);
+    this.#refuseProxy = this.proxyProtocol === undefined ? undefined : proxyTrustCheck(this.proxyProtocol);
     this.#setUp = connectionSetup(this);
     this.#acceptedSocketOptions = acceptedSocketOptions;
 
@@ -550,6 +569,13 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
       return;
     }
     this.counters.accepted += 1;
+    // A peer that may not send a PROXY header is refused before it takes a slot, thread or process.
+    const refusal = this.#refuseProxy?.(clientAddress);
+    if (refusal !== undefined) {
+      socket.destroy();
+      this.reportError(socket, clientAddress, refusal);
+      return;
+    }
     const reason =
       this.#registry.size >= this.maxConnections
         ? 'maxConnections'
