@@ -243,7 +243,11 @@ export function parseEchoArguments(argv: readonly string[], version: string): Pa
       '\nWith --proxy-protocol, every connection must come from a --proxy-trust address and start\n' +
       'with a PROXY header (before TLS); any other is closed and reported in one line on stderr.\n' +
       'A --unix peer may send one on a path socket (its --unix-mode says who may connect), not on an\n' +
-      'abstract @name (any local process may connect): change it with --[no-]proxy-trust-unix.\n',
+      'abstract @name (any local process may connect): change it with --[no-]proxy-trust-unix.\n' +
+      '\nA server that faces the network should set --idle-timeout (a silent peer holds a descriptor\n' +
+      'and memory until then) and --max-connections (sized to the fd limit and memory; about 6 KiB\n' +
+      'per idle connection), and keep --max-line-length to what its protocol needs. The defaults\n' +
+      "are Python's: no idle timeout, no connection cap.\n",
   );
 
   try {

@@ -42,6 +42,16 @@ describe('docs/deploy: systemd socket activation (socketserver-echo.socket, sock
     expect(timeoutStopMs).toBeGreaterThanOrEqual(drainTimeoutMs + 1000);
   });
 
+  it('sets the limits a public-facing server needs: an idle timeout, and a connection cap under LimitNOFILE=', () => {
+    expect(Number(flagValue(execStart.args, '--idle-timeout'))).toBeGreaterThan(0);
+    const maxConnections = Number(flagValue(execStart.args, '--max-connections'));
+    expect(maxConnections).toBeGreaterThan(0);
+    // Room for the process's own descriptors and a pool's workers beside the connections.
+    expect(Number(unitValue(serviceUnit, 'Service', 'LimitNOFILE'))).toBeGreaterThanOrEqual(
+      2 * maxConnections,
+    );
+  });
+
   it('passes systemd-analyze verify, and its hardening keeps the offline exposure at most 4.0', async (context) => {
     // systemd-analyze verify loads the units into a manager of its own, with no systemd running
     // (it works in a container); where it cannot (no systemd-analyze, or an environment where even
@@ -144,6 +154,12 @@ describe('docs/deploy/kubernetes.yaml: preStop, the drain and terminationGracePe
     }
     expect(service.spec.selector).toEqual(deployment.spec.template.metadata.labels);
     expect([containerPort?.name, port]).toContain(service.spec.ports[0]?.targetPort);
+  });
+
+  it('sets the limits a public-facing server needs: an idle timeout and a connection cap', () => {
+    const args = manifest.container.args ?? [];
+    expect(Number(flagValue(args, '--idle-timeout'))).toBeGreaterThan(0);
+    expect(Number(flagValue(args, '--max-connections'))).toBeGreaterThan(0);
   });
 
   it("the container's args drain as promised: after SIGTERM a new connection is refused, an open one finishes its line, exit 0 within the grace period", async () => {

@@ -465,6 +465,9 @@ describe('echo-server: bad input', () => {
     const text = stdout.replace(/\s+/g, ' ');
     expect(text).toContain('--idle-timeout <ms> close a connection silent for this long; 0 turns it off');
     expect(text).toContain('--drain-timeout <ms> on SIGTERM, how long open connections may finish; 0: close');
+    // What a public-facing server should set, as docs/deploying.md says.
+    expect(text).toContain('A server that faces the network should set --idle-timeout');
+    expect(text).toContain('--max-connections (sized to the fd limit and memory');
   });
 
   it('a leading -- (as `pnpm start -- --help` passes it) is only a separator', async () => {
