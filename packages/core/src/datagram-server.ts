@@ -1,4 +1,5 @@
 import { BaseServer, type BaseServerOptions } from './base-server.js';
+import { BurstReport } from './burst-report.js';
 import { ChangeSignal } from './change-signal.js';
 import type { ClientAddress } from './client-address.js';
 import type { DatagramAddress, DatagramRequest, DatagramSocket } from './datagram-socket.js';
@@ -125,8 +126,18 @@ export abstract class DatagramServer<Address extends ServerAddress | string> ext
   #runningRequests = 0;
   /** Notified when a datagram is queued or a request settles. */
   readonly #changes = new ChangeSignal();
-  /** Truncations not yet reported in the current burst, and the timer that reports them. */
-  #truncationBurst: { count: number; last: TruncatedDatagram | undefined; timer: NodeJS.Timeout } | undefined;
+  /** Reports truncated datagrams once per burst (see `#reportTruncation`). */
+  readonly #truncations = new BurstReport<TruncatedDatagram>(
+    truncationReportMs,
+    ({ request, clientAddress, size }) =>
+      this.reportError(request, clientAddress, new DatagramTruncatedError(size, this.maxPacketSize)),
+    (count, { request, clientAddress, size }) =>
+      this.reportError(
+        request,
+        clientAddress,
+        new DatagramTruncatedError(size, this.maxPacketSize, count, truncationReportMs),
+      ),
+  );
 
   /**
    * For subclasses: `serverAddress` validated by the subclass, whose constructor ends with
@@ -287,53 +298,7 @@ export abstract class DatagramServer<Address extends ServerAddress | string> ext
    */
   #reportTruncation(truncated: TruncatedDatagram): void {
     this.counters.truncatedDatagrams += 1;
-    const burst = this.#truncationBurst;
-    if (burst !== undefined) {
-      burst.count += 1;
-      burst.last = truncated;
-      return;
-    }
-    const { request, clientAddress, size } = truncated;
-    this.reportError(request, clientAddress, new DatagramTruncatedError(size, this.maxPacketSize));
-    const next = {
-      count: 0,
-      last: undefined,
-      timer: setTimeout(() => this.#endTruncationPeriod(), truncationReportMs),
-    };
-    next.timer.unref();
-    this.#truncationBurst = next;
-  }
-
-  /** Report the truncations of the last period, if any; the burst ends after a quiet one. */
-  #endTruncationPeriod(): void {
-    const burst = this.#truncationBurst;
-    if (burst === undefined) return;
-    if (burst.count === 0 || burst.last === undefined) {
-      this.#truncationBurst = undefined;
-      return;
-    }
-    this.#reportTruncationSummary(burst.count, burst.last);
-    burst.count = 0;
-    burst.last = undefined;
-    burst.timer = setTimeout(() => this.#endTruncationPeriod(), truncationReportMs);
-    burst.timer.unref();
-  }
-
-  #reportTruncationSummary(count: number, { request, clientAddress, size }: TruncatedDatagram): void {
-    this.reportError(
-      request,
-      clientAddress,
-      new DatagramTruncatedError(size, this.maxPacketSize, count, truncationReportMs),
-    );
-  }
-
-  /** On closing: report what the current burst has not yet, and stop its timer. */
-  #flushTruncations(): void {
-    const burst = this.#truncationBurst;
-    if (burst === undefined) return;
-    clearTimeout(burst.timer);
-    this.#truncationBurst = undefined;
-    if (burst.count > 0 && burst.last !== undefined) this.#reportTruncationSummary(burst.count, burst.last);
+    this.#truncations.record(truncated);
   }
 
   #send(data: Uint8Array | string, address: DatagramAddress): Promise<void> {
@@ -418,7 +383,8 @@ export abstract class DatagramServer<Address extends ServerAddress | string> ext
   protected override async stopServing(deadline: AbortSignal): Promise<void> {
     this.#state = this.#state === 'created' ? 'closed' : 'closing';
     this.#queue.length = 0;
-    this.#flushTruncations();
+    // On closing: report what the current burst has not yet.
+    this.#truncations.flush();
     await Promise.all([this.#whenIdle(deadline), this.strategy.drain(deadline)]);
     await this.strategy.close();
     this.#state = 'closed';

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import type { Socket } from 'node:net';
 import { BaseServer, type BaseServerOptions } from './base-server.js';
+import { BurstReport } from './burst-report.js';
 import type { ClientAddress } from './client-address.js';
 import { ConnectionRegistry, type Connection, type ConnectionState } from './connection-registry.js';
 import { requireInteger, requireTimeoutMs } from './option-validators.js';
@@ -204,8 +205,27 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
   /** Connections the strategy's workers accepted themselves, waiting for a slot and served. */
   #remoteWaiting = 0;
   #remoteActive = 0;
-  /** Accept errors since the last report, while a burst of them lasts. */
-  #acceptErrorBurst: { count: number } | undefined;
+  /** Reports accept errors once per burst (see {@link StreamServer.handleAcceptError}). */
+  readonly #acceptErrors = new BurstReport<NodeJS.ErrnoException>(
+    acceptErrorReportMs,
+    (error) =>
+      this.reportServerError(
+        new SocketServerError(
+          'ERR_ACCEPT_FAILED',
+          `cannot accept a connection: ${error.message}; still listening`,
+          {
+            cause: error,
+          },
+        ),
+      ),
+    (count) =>
+      this.reportServerError(
+        new SocketServerError(
+          'ERR_ACCEPT_FAILED',
+          `${count} more connection(s) could not be accepted in the last ${acceptErrorReportMs / 1000} s; still listening`,
+        ),
+      ),
+  );
   /** Past the drain: what is left is closed on purpose (see reportError). */
   #isClosingConnections = false;
 
@@ -477,36 +497,7 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
    */
   protected override handleAcceptError(error: NodeJS.ErrnoException): void {
     this.counters.acceptErrors += 1;
-    if (this.#acceptErrorBurst !== undefined) {
-      this.#acceptErrorBurst.count += 1;
-      return;
-    }
-    const burst = { count: 0 };
-    this.#acceptErrorBurst = burst;
-    this.reportServerError(
-      new SocketServerError(
-        'ERR_ACCEPT_FAILED',
-        `cannot accept a connection: ${error.message}; still listening`,
-        {
-          cause: error,
-        },
-      ),
-    );
-    const endBurst = (): void => {
-      if (burst.count === 0) {
-        this.#acceptErrorBurst = undefined;
-        return;
-      }
-      this.reportServerError(
-        new SocketServerError(
-          'ERR_ACCEPT_FAILED',
-          `${burst.count} more connection(s) could not be accepted in the last ${acceptErrorReportMs / 1000} s; still listening`,
-        ),
-      );
-      burst.count = 0;
-      setTimeout(endBurst, acceptErrorReportMs).unref();
-    };
-    setTimeout(endBurst, acceptErrorReportMs).unref();
+    this.#acceptErrors.record(error);
   }
 
   /**
