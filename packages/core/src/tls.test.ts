@@ -1,7 +1,6 @@
-import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +8,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { eventLoopStrategy } from './event-loop-strategy.js';
+import { makeCertificate } from './test-support/certificate.js';
 import { RecordingServer } from './test-support/recording-server.js';
 import { EchoHandler } from './test-support/test-handlers.js';
 import { resolveTLSOptions, type TLSOptions } from './tls.js';
@@ -20,39 +20,10 @@ let cert: string;
 /** A certificate nobody trusts, for a client. */
 let intruder: { key: string; cert: string };
 
-/** A throw-away self-signed certificate (openssl from Debian's packages). */
-function makeCertificate(name: string): { key: string; cert: string } {
-  const keyPath = join(directory, `${name}-key.pem`);
-  const certPath = join(directory, `${name}-cert.pem`);
-  const made = spawnSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-keyout',
-      keyPath,
-      '-out',
-      certPath,
-      '-subj',
-      `/CN=${name}`,
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    ],
-    { stdio: 'ignore', timeout: 30_000 },
-  );
-  if (made.status !== 0) throw new Error('openssl could not make a test certificate');
-  return { key: readFileSync(keyPath, 'utf8'), cert: readFileSync(certPath, 'utf8') };
-}
-
 beforeAll(() => {
   directory = mkdtempSync(join(tmpdir(), 'tls-'));
-  ({ key, cert } = makeCertificate('localhost'));
-  intruder = makeCertificate('intruder');
+  ({ key, cert } = makeCertificate(directory, 'localhost'));
+  intruder = makeCertificate(directory, 'intruder');
 });
 
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
@@ -120,6 +91,25 @@ describe('a TLS stream server', () => {
     const server = await startTLSServer({ ALPNProtocols: ['echo', 'other'] });
     const client = await connectTLS({ port: server.port, ALPNProtocols: ['echo'] });
     expect(client.alpnProtocol).toBe('echo');
+  });
+
+  it('ends a handshake at once when the client half-closes before its ClientHello', async () => {
+    // The TLS socket allows half-open connections; an EOF mid-handshake must still end it, or the
+    // connection would hold its place until the handshake timeout.
+    const server = await startTLSServer({ handshakeTimeoutMs: 60_000 });
+    const quitter = net.connect(server.port, '127.0.0.1');
+    quitter.on('error', () => {});
+    onTestFinished(() => void quitter.destroy());
+    await once(quitter, 'connect', { signal: AbortSignal.timeout(5000) });
+    quitter.resume();
+    quitter.end();
+    const [reported] = await server.waitForErrors(1);
+    expect(reported?.error).toMatchObject({
+      code: 'ERR_TLS_HANDSHAKE',
+      message: 'the client closed the connection during the TLS handshake',
+    });
+    await once(quitter, 'close', { signal: AbortSignal.timeout(5000) });
+    expect(server.connectionCount).toBe(0);
   });
 
   it('closes a plain-TCP client and reports ERR_TLS_HANDSHAKE in one line; TLS clients are served on', async () => {

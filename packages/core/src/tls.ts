@@ -153,7 +153,7 @@ export function tlsUpgrade(settings: TLSSettings): (socket: Socket) => Promise<T
         }
       }
       clearTimeout(timer);
-      secure.off('error', onError).off('close', onClose);
+      secure.off('error', onError).off('close', onClose).off('end', onClose);
       // A failure from now on is the handler's to see, on its next read or write.
       secure.on('error', ignoreError);
       resolve(secure);
@@ -170,7 +170,9 @@ export function tlsUpgrade(settings: TLSSettings): (socket: Socket) => Promise<T
           handshakeTimeoutMs,
         )
       : undefined;
-    secure.once('secure', onSecure).once('error', onError).once('close', onClose);
+    // An EOF before the handshake is over is the end of it: the client cannot send its Finished
+    // any more. (The TLS socket allows half-open connections, so it would not close by itself.)
+    secure.once('secure', onSecure).once('error', onError).once('close', onClose).once('end', onClose);
     return promise;
   };
 }
