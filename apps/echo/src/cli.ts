@@ -52,6 +52,10 @@ export interface EchoOptions {
    * `undefined`: the server's default (yes on a path, no on an abstract `@name`).
    */
   proxyTrustUnix: boolean | undefined;
+  /** `--max-handshakes`: connections in TLS or PROXY handshake at once; `undefined`: the server's default. */
+  maxHandshakes: number | undefined;
+  /** `--max-handshakes-per-source`: the same from one source; `undefined`: none. */
+  maxHandshakesPerSource: number | undefined;
 }
 
 /** The files of `--tls-cert`, `--tls-key` and `--tls-ca`, not read yet, and `--tls-request-cert`. */
@@ -233,6 +237,18 @@ export function parseEchoArguments(argv: readonly string[], version: string): Pa
         'with --proxy-protocol and --unix: refuse a PROXY header from Unix peers (default on an abstract @name, which any local process may connect to)',
       ),
     )
+    .addOption(
+      new Option(
+        '--max-handshakes <n>',
+        'with TLS or --proxy-protocol: cap on connections in handshake at once; more are closed at once (default: 1024)',
+      ).argParser(integerAtLeast(1)),
+    )
+    .addOption(
+      new Option(
+        '--max-handshakes-per-source <n>',
+        'with TLS: the same cap for one client address (an IPv6 /64); set it below --workers for a public pool (default: none)',
+      ).argParser(integerAtLeast(1)),
+    )
     .addOption(new Option('--quiet', 'no per-connection lines').default(false));
   program.addHelpText(
     'after',
@@ -247,7 +263,9 @@ export function parseEchoArguments(argv: readonly string[], version: string): Pa
       '\nA server that faces the network should set --idle-timeout (a silent peer holds a descriptor\n' +
       'and memory until then) and --max-connections (sized to the fd limit and memory; about 6 KiB\n' +
       'per idle connection), and keep --max-line-length to what its protocol needs. The defaults\n' +
-      "are Python's: no idle timeout, no connection cap.\n",
+      "are Python's: no idle timeout, no connection cap. With TLS, a peer that never finishes its\n" +
+      'handshake holds a connection (a pool worker, a thread, a process) for 10 s: set\n' +
+      '--max-handshakes-per-source below --workers, so one client cannot take the whole pool.\n',
   );
 
   try {
@@ -340,6 +358,13 @@ function findConflict(options: EchoOptions, program: Command): string | undefine
   const given = (name: string): boolean => program.getOptionValueSource(name) === 'cli';
   const tlsConflict = findTLSConflict(options, given);
   if (tlsConflict !== undefined) return tlsConflict;
+  if (options.maxHandshakes !== undefined && options.tls === undefined && options.proxyProtocol === undefined)
+    return 'option --max-handshakes applies with TLS (--tls-cert) or --proxy-protocol';
+  if (options.maxHandshakesPerSource !== undefined) {
+    if (options.tls === undefined) return 'option --max-handshakes-per-source applies with TLS (--tls-cert)';
+    if (options.proxyProtocol !== undefined)
+      return 'option --max-handshakes-per-source does not apply with --proxy-protocol: every peer is a proxy';
+  }
   if (options.proxyTrust !== undefined && options.proxyProtocol === undefined)
     return 'option --proxy-trust applies with --proxy-protocol';
   if (options.proxyTrustUnix !== undefined) {

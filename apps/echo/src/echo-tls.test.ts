@@ -232,6 +232,27 @@ describe('echo-server over TLS', () => {
     expect(received.equals(payload)).toBe(true);
   });
 
+  it('--max-handshakes-per-source: a pool keeps its other workers from silent peers', async () => {
+    const { where } = await startEchoServer([
+      ...['--port', '0', '--quiet', '--strategy', 'pool', '--workers', '4', ...tlsFlags],
+      ...['--max-handshakes-per-source', '2'],
+    ]);
+    const port = portOf(where);
+    const silentPeer = async (): Promise<net.Socket> => {
+      const socket = net.connect(port, '127.0.0.1');
+      onTestFinished(() => void socket.destroy());
+      socket.on('error', () => {}); // the refused one may see a reset
+      await once(socket, 'connect', { signal: AbortSignal.timeout(5000) });
+      socket.resume();
+      return socket;
+    };
+    const held = [await silentPeer(), await silentPeer()];
+    // The third from this address is closed at once, not after the 10 s handshake timeout.
+    const beyond = await silentPeer();
+    await once(beyond, 'close', { signal: AbortSignal.timeout(5000) });
+    expect(held.every((socket) => !socket.destroyed)).toBe(true);
+  });
+
   it('serves openssl s_client, which checks the certificate', async () => {
     const { server, where } = await startEchoServer(['--port', '0', ...tlsFlags]);
     const client = spawn(
@@ -373,6 +394,17 @@ describe('echo-server TLS: bad input', () => {
     [[...tlsFlags, '--tls-request-cert'], 'option --tls-request-cert needs --tls-ca'],
     [[...tlsFlags, '--tls-ca', 'ca.pem'], 'option --tls-ca applies with --tls-request-cert'],
     [['--tls-ca', 'ca.pem', '--tls-request-cert'], 'option --tls-ca applies to TLS'],
+    [['--max-handshakes', '8'], 'option --max-handshakes applies with TLS (--tls-cert) or --proxy-protocol'],
+    [['--max-handshakes-per-source', '8'], 'option --max-handshakes-per-source applies with TLS'],
+    [
+      [...tlsFlags, '--proxy-protocol', 'v1', '--max-handshakes-per-source', '8'],
+      'option --max-handshakes-per-source does not apply with --proxy-protocol',
+    ],
+    [[...tlsFlags, '--max-handshakes', '0'], "option '--max-handshakes <n>' argument '0' is invalid"],
+    [
+      [...tlsFlags, '--max-handshakes-per-source', 'x'],
+      "option '--max-handshakes-per-source <n>' argument 'x'",
+    ],
   ])('%j: usage on stderr, exit 2, no stack trace', async ([args, message], { expect }) => {
     // --unix goes without --port; anything else gets a free port, should it not fail as it ought to.
     const { code, stdout, stderr } = await runToExit(
@@ -420,7 +452,14 @@ describe('echo-server TLS: bad input', () => {
   it.concurrent('--help documents the TLS flags', async ({ expect }) => {
     const { code, stdout } = await runToExit(['--help']);
     expect(code).toBe(0);
-    for (const flag of ['--tls-cert', '--tls-key', '--tls-ca', '--tls-request-cert'])
+    for (const flag of [
+      '--tls-cert',
+      '--tls-key',
+      '--tls-ca',
+      '--tls-request-cert',
+      '--max-handshakes',
+      '--max-handshakes-per-source',
+    ])
       expect(stdout).toContain(flag);
   });
 });

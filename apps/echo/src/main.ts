@@ -166,6 +166,10 @@ function streamServerOptions(options: EchoOptions, tls: TLSOptions | undefined):
     ...(options.proxyProtocol === undefined ? {} : { proxyProtocol: options.proxyProtocol }),
     ...(options.proxyTrust === undefined ? {} : { proxyTrustedSources: options.proxyTrust }),
     ...(options.proxyTrustUnix === undefined ? {} : { proxyTrustUnix: options.proxyTrustUnix }),
+    ...(options.maxHandshakes === undefined ? {} : { maxHandshakes: options.maxHandshakes }),
+    ...(options.maxHandshakesPerSource === undefined
+      ? {}
+      : { maxHandshakesPerSource: options.maxHandshakesPerSource }),
   };
 }
 

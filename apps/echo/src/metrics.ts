@@ -68,7 +68,7 @@ export async function serveMetrics(source: { stats(): ServerStats }, port: numbe
   );
   new Counter({
     name: 'socketserver_requests_refused_total',
-    help: 'Requests refused, by reason: verifyRequest, maxConnections, requestQueueSize, proxyProtocol.',
+    help: 'Requests refused, by reason: verifyRequest, maxConnections, requestQueueSize, proxyProtocol, handshakes.',
     labelNames: ['reason'],
     registers: [registry],
     collect(this: Counter<'reason'>) {

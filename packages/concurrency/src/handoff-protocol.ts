@@ -68,6 +68,10 @@ export interface WorkerListenSettings {
   readonly maxWaiting: number;
   /** Connections it holds at most, served and waiting; beyond, one is dropped (`maxConnections`). */
   readonly maxConnections: number;
+  /** Its share of the server's `maxHandshakes`; `0`: none (no handshake). */
+  readonly maxHandshakes: number;
+  /** Its share of the server's `maxHandshakesPerSource`; `0`: none. */
+  readonly maxHandshakesPerSource: number;
 }
 
 /** What a worker tells the main thread. */
@@ -97,6 +101,11 @@ export type WorkerToMainMessage =
    * a PROXY header (ERR_PROXY_PROTOCOL, reason `'untrusted'`), for the server's `handleError`.
    */
   | { readonly type: 'refused'; readonly clientAddress: ClientAddress; readonly error: SerializedError }
+  /**
+   * The handshake (PROXY header, TLS) of handed-over connection `id` has ended, done or failed: it
+   * no longer counts against the server's `maxHandshakes`.
+   */
+  | { readonly type: 'handshake-done'; readonly id: number }
   /** The worker owns the socket now; the parent may close its copy (process workers). */
   | { readonly type: 'accepted'; readonly id: number }
   /**

@@ -9,6 +9,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import * as proxyProtocol from 'proxy-protocol-js';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { ProxyProtocolError } from '@socketserver/core';
 import { forking, pool, threading, type WorkerPool } from '@socketserver/concurrency';
 import { proxyV1Header } from './test-support/proxy-headers.js';
 import { startServer, waitMs } from './test-support/recording-server.js';
@@ -277,13 +278,15 @@ describe('an untrusted peer is refused at accept, before it costs a slot, thread
       await Promise.all(Array.from({ length: connects }, () => connectAndSeeClosed(server.port)));
       const reported = await server.waitForErrors(connects);
       for (const { error, clientAddress } of reported) {
-        expect(error).toMatchObject({ code: 'ERR_PROXY_PROTOCOL' });
+        expect(error).toMatchObject({ code: 'ERR_PROXY_PROTOCOL', reason: 'untrusted' });
+        expect(error).toBeInstanceOf(ProxyProtocolError);
         expect((error as Error).message).toBe(
           'PROXY protocol: 127.0.0.1 is not a trusted proxy (proxyTrustedSources)',
         );
         expect(clientAddress).toMatchObject({ host: '127.0.0.1', family: 'IPv4' });
       }
-      expect(server.stats().refused.proxyProtocol).toBe(connects);
+      // Accepted (by a worker) and refused, as the server counts the ones it accepts itself.
+      expect(server.stats()).toMatchObject({ accepted: connects, refused: { proxyProtocol: connects } });
       // Never opened: no slot, no 'new' connection, no worker lost or added.
       expect(states).toEqual([]);
       expect(server.strategy.workerCount).toBe(2);

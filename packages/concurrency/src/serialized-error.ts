@@ -1,4 +1,10 @@
-import { SocketServerError, type SocketServerErrorCode } from '@socketserver/core';
+import {
+  ProxyProtocolError,
+  SocketServerError,
+  TLSHandshakeError,
+  type ProxyProtocolFailure,
+  type SocketServerErrorCode,
+} from '@socketserver/core';
 
 /**
  * An error as it crosses a thread or process boundary, where it loses its prototype: plain,
@@ -11,6 +17,8 @@ export interface SerializedError {
   readonly code?: string;
   /** It was a {@link SocketServerError}: `code` is a `SocketServerErrorCode`. */
   readonly isSocketServerError?: true;
+  /** A {@link ProxyProtocolError}'s `reason`. */
+  readonly reason?: string;
 }
 
 /** The plain form of anything thrown. */
@@ -22,6 +30,7 @@ export function serializeError(error: unknown): SerializedError {
     message: error.message,
     ...(typeof code === 'string' && { code }),
     ...(error instanceof SocketServerError && { isSocketServerError: true }),
+    ...(error instanceof ProxyProtocolError && { reason: error.reason }),
   };
 }
 
@@ -32,9 +41,20 @@ export function serializeError(error: unknown): SerializedError {
 export function deserializeError(plain: SerializedError): Error {
   const error =
     plain.isSocketServerError === true && plain.code !== undefined
-      ? SocketServerError.from({ code: plain.code as SocketServerErrorCode, message: plain.message })
+      ? rebuildSocketServerError(plain.code as SocketServerErrorCode, plain)
       : Object.assign(new Error(plain.message), plain.code === undefined ? {} : { code: plain.code });
-  // An own property shadows the class's `name` getter, so the rebuilt error reads as the original.
+  // Own properties shadow the class's `name` getter and the message its constructor composes, so
+  // the rebuilt error reads as the original.
   Object.defineProperty(error, 'name', { value: plain.name, configurable: true, writable: true });
+  Object.defineProperty(error, 'message', { value: plain.message, configurable: true, writable: true });
   return error;
+}
+
+/** One of ours again, of its own class where the main side tells them apart (`reason`, `instanceof`). */
+function rebuildSocketServerError(code: SocketServerErrorCode, plain: SerializedError): SocketServerError {
+  if (code === 'ERR_PROXY_PROTOCOL' && plain.reason !== undefined) {
+    return new ProxyProtocolError(plain.reason as ProxyProtocolFailure, plain.message);
+  }
+  if (code === 'ERR_TLS_HANDSHAKE') return new TLSHandshakeError(plain.message);
+  return SocketServerError.from({ code, message: plain.message });
 }

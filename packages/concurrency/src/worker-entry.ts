@@ -25,6 +25,7 @@ import {
   loadRequestHandler,
   runRequestHandler,
   connectionSetup,
+  HandshakeGate,
   proxyTrustCheck,
   serveRequestHandler,
   ServerStateError,
@@ -92,6 +93,10 @@ interface Acceptor {
   readonly waiting: { readonly id: number; readonly clientAddress: ClientAddress; readonly socket: Socket }[];
   /** Connections it accepted and is serving. */
   served: number;
+  /** Its connections in handshake, against its shares of the caps; `undefined` with no handshake. */
+  readonly handshakes: HandshakeGate | undefined;
+  /** Accepted connections in handshake (PROXY header, TLS), by id: they hold no slot yet. */
+  readonly handshaking: Map<number, Socket>;
   /** The id of the last connection it accepted; its ids count down from -1, apart from the main side's. */
   lastId: number;
 }
@@ -174,7 +179,19 @@ async function startAccepting(settings: WorkerListenSettings): Promise<void> {
     else channel.exit(1, { type: 'fatal', error: serializeError(error) });
   });
   server.on('connection', onConnection);
-  acceptor = { server, settings, waiting: [], served: 0, lastId: 0 };
+  const { maxHandshakes, maxHandshakesPerSource } = settings;
+  const handshakes =
+    handler?.setUp === undefined || maxHandshakes === 0
+      ? undefined
+      : new HandshakeGate(
+          {
+            maxHandshakes,
+            maxHandshakesPerSource:
+              maxHandshakesPerSource === 0 ? Number.POSITIVE_INFINITY : maxHandshakesPerSource,
+          },
+          { perSource: maxHandshakesPerSource > 0 },
+        );
+  acceptor = { server, settings, waiting: [], served: 0, lastId: 0, handshakes, handshaking: new Map() };
 }
 
 /** A connection this worker accepted: served at once if a slot is free, else it waits, or is dropped. */
@@ -194,19 +211,25 @@ function onConnection(socket: Socket): void {
     return;
   }
   const { slots, maxWaiting, maxConnections } = self.settings;
-  const held = self.served + self.waiting.length;
+  const held = self.served + self.waiting.length + self.handshaking.size;
   const reason =
     maxConnections > 0 && held >= maxConnections
       ? 'maxConnections'
       : self.served >= slots && self.waiting.length >= maxWaiting
         ? 'requestQueueSize'
-        : undefined;
+        : self.handshakes?.admit(clientAddress);
   if (reason !== undefined) {
     socket.destroy();
     channel.send({ type: 'dropped', clientAddress, reason });
     return;
   }
   const id = --self.lastId;
+  const setUp = handler?.setUp;
+  if (setUp !== undefined) {
+    channel.send({ type: 'opened', id, clientAddress, waiting: true });
+    setUpAccepted(self, setUp, id, clientAddress, socket);
+    return;
+  }
   const waiting = self.served >= slots;
   channel.send({ type: 'opened', id, clientAddress, waiting });
   // Nothing is read from a waiting socket, as on the main side: a client that leaves while
@@ -215,10 +238,54 @@ function onConnection(socket: Socket): void {
   else serveAccepted(self, id, clientAddress, socket);
 }
 
+/**
+ * The handshake (PROXY header, TLS) of a connection this worker accepted, run at once on its event
+ * loop beside the connections it serves: the connection takes a slot, or waits for one, only once
+ * its handshake is over. So a peer that never finishes one holds no slot, only its place under
+ * the handshake caps, until the handshake times out. A failed handshake ends the connection,
+ * reported.
+ */
+function setUpAccepted(
+  self: Acceptor,
+  setUp: ConnectionSetup,
+  id: number,
+  peer: ClientAddress,
+  socket: Socket,
+): void {
+  self.handshaking.set(id, socket);
+  /** Out of the handshake caps; false if `stopAccepting()` has ended the connection already. */
+  const endHandshake = (): boolean => {
+    self.handshakes?.release(peer);
+    return self.handshaking.delete(id);
+  };
+  setUp(socket, peer).then(
+    (ready) => {
+      if (!endHandshake()) {
+        ready.socket.destroy();
+        return;
+      }
+      if (self.served >= self.settings.slots) {
+        self.waiting.push({ id, clientAddress: ready.clientAddress, socket: ready.socket });
+        return;
+      }
+      channel.send({ type: 'active', id });
+      serveAccepted(self, id, ready.clientAddress, ready.socket);
+    },
+    (error: unknown) => {
+      if (!endHandshake()) return;
+      channel.send({ type: 'error', id, error: serializeError(error) });
+      channel.send({ type: 'done', id, bytesIn: socket.bytesRead, bytesOut: socket.bytesWritten });
+    },
+  );
+}
+
 /** The 'error' listener of a socket nobody reads yet: its handler's reads see the failure. */
 function ignoreError(): void {}
 
-/** Serve a connection this worker accepted; when it ends, serve the next one waiting. */
+/**
+ * Serve a connection this worker accepted (its handshake, if any, over); when it ends, serve the
+ * next one waiting.
+ */
 function serveAccepted(self: Acceptor, id: number, clientAddress: ClientAddress, socket: Socket): void {
   self.served += 1;
   serve(id, clientAddress, socket, () => {
@@ -230,13 +297,18 @@ function serveAccepted(self: Acceptor, id: number, clientAddress: ClientAddress,
   });
 }
 
-/** Stop accepting: close the listening socket and the connections waiting for a slot. */
+/**
+ * Stop accepting: close the listening socket, the connections waiting for a slot, and those in
+ * handshake.
+ */
 function stopAccepting(): void {
   const self = acceptor;
   if (self === undefined) return;
   acceptor = undefined;
   self.server.close();
-  for (const { id, socket } of self.waiting.splice(0)) {
+  const handshaking = [...self.handshaking].map(([id, socket]) => ({ id, socket }));
+  self.handshaking.clear();
+  for (const { id, socket } of [...self.waiting.splice(0), ...handshaking]) {
     socket.destroy();
     channel.send({ type: 'done', id, bytesIn: 0, bytesOut: 0 });
   }
@@ -244,7 +316,9 @@ function stopAccepting(): void {
 
 /**
  * Python's `process_request_thread`, on this worker's event loop. `onEnd`: for a connection this
- * worker accepted itself, called when it ends (the main side's ones are told with `accepted`).
+ * worker accepted itself, its handshake already over (see `setUpAccepted`), called when it ends.
+ * The main side is told of a connection it handed over: `accepted` (a child process), its
+ * handshake's end (`handshake-done`), then its end (`done`).
  */
 function serve(
   id: number,
@@ -263,7 +337,8 @@ function serve(
     channel.send({ type: 'done', id, bytesIn: 0, bytesOut: 0 });
     return;
   }
-  const { HandlerClass, settings, server, setUp } = handler;
+  const { HandlerClass, settings, server } = handler;
+  const setUp = onEnd === undefined ? handler.setUp : undefined;
   // A failure while nobody reads is seen by the handler's next read or write; unheard, it would
   // be an uncaught exception.
   socket.on('error', ignoreError);
@@ -290,6 +365,7 @@ function serve(
       HandlerClass,
       server,
     );
+  const handshakeDone = (): void => channel.send({ type: 'handshake-done', id });
   const scope: ConnectionScope = {
     fail: (error) => {
       if (isEnded) return false;
@@ -306,8 +382,14 @@ function serve(
       setUp === undefined
         ? serving(socket, clientAddress)
         : setUp(socket, clientAddress).then(
-            (ready) => serving(ready.socket, ready.clientAddress),
-            reportRequestError,
+            (ready) => {
+              handshakeDone();
+              return serving(ready.socket, ready.clientAddress);
+            },
+            (error: unknown) => {
+              handshakeDone();
+              reportRequestError(error);
+            },
           ),
     )
     .finally(() => {

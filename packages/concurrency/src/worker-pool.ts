@@ -299,12 +299,16 @@ export class WorkerPool<Request = Socket>
    * {@link WorkerPool.#listenFor}).
    */
   #listenSettings(listener: NonNullable<StrategyContext['listener']>): WorkerListenSettings {
-    const { requestsPerWorker } = this.#config;
+    const { requestsPerWorker, maxWorkers } = this.#config;
+    // Each worker sees only its own connections: the handshake caps are split, rounded up.
+    const share = (cap: number): number => (cap === 0 ? 0 : Math.ceil(cap / maxWorkers));
     return {
       listener,
       slots: requestsPerWorker,
       maxWaiting: listener.requestQueueSize,
       maxConnections: listener.maxConnections,
+      maxHandshakes: share(listener.maxHandshakes),
+      maxHandshakesPerSource: share(listener.maxHandshakesPerSource),
     };
   }
 
@@ -480,11 +484,16 @@ export class WorkerPool<Request = Socket>
         context?.recordDrop(message.clientAddress, message.reason);
         return;
       case 'refused':
-        context?.handleError(undefined, message.clientAddress, deserializeError(message.error));
+        context?.recordRefusal(message.clientAddress, deserializeError(message.error));
         return;
       case 'accept-failed':
         context?.recordAcceptError(deserializeError(message.error));
         return;
+      case 'handshake-done': {
+        const request = worker.requests.get(message.id)?.request;
+        if (request !== undefined) context?.recordHandshakeDone(request);
+        return;
+      }
       case 'accepted':
         // A child process has its own copy now (threads do not send it: the transfer closed ours).
         (worker.requests.get(message.id)?.request as Socket | undefined)?.destroy();

@@ -60,6 +60,8 @@ export interface ServerStats {
     readonly requestQueueSize: number;
     /** A PROXY header refused: an untrusted peer, or a malformed, truncated, oversized or late header (stream servers). */
     readonly proxyProtocol: number;
+    /** Beyond `maxHandshakes` or `maxHandshakesPerSource` (stream servers with TLS or PROXY headers). */
+    readonly handshakes: number;
   };
   /** Bytes received from clients (whole datagrams, before any cut to `maxPacketSize`). */
   readonly bytesIn: number;
@@ -95,6 +97,8 @@ export interface ServerCounters {
   refusedByRequestQueueSize: number;
   /** A PROXY header refused. */
   refusedByProxyProtocol: number;
+  /** Beyond `maxHandshakes` or `maxHandshakesPerSource`. */
+  refusedByHandshakes: number;
   /** See {@link ServerStats.bytesIn}. */
   bytesIn: number;
   /** See {@link ServerStats.bytesOut}. */
@@ -161,6 +165,7 @@ export abstract class BaseServer<
     refusedByMaxConnections: 0,
     refusedByRequestQueueSize: 0,
     refusedByProxyProtocol: 0,
+    refusedByHandshakes: 0,
     bytesIn: 0,
     bytesOut: 0,
     handlerErrors: 0,
@@ -211,6 +216,7 @@ export abstract class BaseServer<
         maxConnections: counters.refusedByMaxConnections,
         requestQueueSize: counters.refusedByRequestQueueSize,
         proxyProtocol: counters.refusedByProxyProtocol,
+        handshakes: counters.refusedByHandshakes,
       },
       bytesIn: counters.bytesIn,
       bytesOut: counters.bytesOut,
@@ -443,6 +449,14 @@ export abstract class BaseServer<
   /** For subclasses: a strategy's worker dropped a connection at accept. Default: nothing. */
   protected recordDrop(_clientAddress: ClientAddress, _reason: DropReason): void {}
 
+  /** For subclasses: a strategy's worker refused a connection at accept. Default: reported to `handleError`. */
+  protected recordRefusal(clientAddress: ClientAddress, error: Error): void {
+    this.reportError(undefined, clientAddress, error);
+  }
+
+  /** For subclasses: a request handed to a strategy's worker ended its handshake there. Default: nothing. */
+  protected recordHandshakeDone(_request: Request): void {}
+
   /** For subclasses: a listening socket failed to accept a connection. Default: reported as a server error. */
   protected handleAcceptError(error: NodeJS.ErrnoException): void {
     this.reportServerError(error);
@@ -464,6 +478,8 @@ export abstract class BaseServer<
         this.recordConnectionState(clientAddress, state, previous),
       recordDrop: (clientAddress, reason) => this.recordDrop(clientAddress, reason),
       recordAcceptError: (error) => this.handleAcceptError(error),
+      recordHandshakeDone: (request) => this.recordHandshakeDone(request),
+      recordRefusal: (clientAddress, error) => this.recordRefusal(clientAddress, error),
     };
   }
 

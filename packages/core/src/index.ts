@@ -41,6 +41,8 @@ export { listenFds, listenFdsStart, notifySystemd } from './systemd.js';
 export { TLSHandshakeError, resolveTLSOptions, tlsUpgrade } from './tls.js';
 export type { TLSOptions, TLSSettings } from './tls.js';
 export { connectionSetup } from './connection-setup.js';
+export { HandshakeGate } from './handshake-gate.js';
+export type { HandshakeCap, HandshakeLimits } from './handshake-gate.js';
 export type { ConnectionSetup, ReadyConnection } from './connection-setup.js';
 export type { InheritedSocket } from './systemd.js';
 export type { PathOwner } from './unix-path.js';

@@ -28,7 +28,7 @@ describe('stats() of a stream server', () => {
       accepted: 0,
       active: 0,
       waiting: 0,
-      refused: { verifyRequest: 0, maxConnections: 0, requestQueueSize: 0, proxyProtocol: 0 },
+      refused: { verifyRequest: 0, maxConnections: 0, requestQueueSize: 0, proxyProtocol: 0, handshakes: 0 },
       bytesIn: 0,
       bytesOut: 0,
       handlerErrors: 0,
@@ -58,7 +58,7 @@ describe('stats() of a stream server', () => {
     expect(server.stats()).toMatchObject({
       accepted: 4,
       active: 0,
-      refused: { verifyRequest: 1, maxConnections: 1, requestQueueSize: 0, proxyProtocol: 0 },
+      refused: { verifyRequest: 1, maxConnections: 1, requestQueueSize: 0, proxyProtocol: 0, handshakes: 0 },
       bytesIn: 8,
       bytesOut: 8,
     });

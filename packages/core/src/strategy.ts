@@ -4,6 +4,7 @@ import type { RequestHandlerClass } from './request-handler.js';
 import type { TLSSettings } from './tls.js';
 import type { ProxyProtocolSettings } from './proxy-protocol.js';
 import type { ConnectionState } from './connection-registry.js';
+import type { HandshakeCap } from './handshake-gate.js';
 
 /**
  * How a strategy's workers get a listening socket of their own to accept from, when they accept
@@ -18,8 +19,11 @@ import type { ConnectionState } from './connection-registry.js';
  */
 export type ListenerSharing = 'inherit' | 'reusePort';
 
-/** Why a connection was closed at accept, unserved. */
-export type DropReason = 'maxConnections' | 'requestQueueSize';
+/**
+ * Why a connection was closed at accept, unserved: a cap was reached (`maxConnections`,
+ * `requestQueueSize`, or on connections in handshake, `maxHandshakes` and `maxHandshakesPerSource`).
+ */
+export type DropReason = 'maxConnections' | 'requestQueueSize' | HandshakeCap;
 
 /**
  * The listening socket a strategy's workers accept from (all structured-clonable and JSON-safe):
@@ -48,6 +52,13 @@ export interface SharedListener {
   readonly maxConnections: number;
   /** The server's `requestQueueSize`: the listen backlog, and the cap on connections waiting in a worker. */
   readonly requestQueueSize: number;
+  /** The server's `maxHandshakes`, `0` for none (a plain server): the strategy splits it among its workers. */
+  readonly maxHandshakes: number;
+  /**
+   * The server's `maxHandshakesPerSource`, `0` for none (or a PROXY server: its peers are its
+   * proxies): the strategy splits it among its workers.
+   */
+  readonly maxHandshakesPerSource: number;
 }
 
 /**
@@ -115,8 +126,21 @@ export interface StrategyContext<Request = Socket> {
   ): void;
   /** A worker closed a connection at accept, unserved, because a cap was reached: a `'drop'` event. */
   recordDrop(clientAddress: ClientAddress, reason: DropReason): void;
+  /**
+   * A worker closed a connection at accept, unread, because its peer may not be served (an
+   * untrusted PROXY peer, ERR_PROXY_PROTOCOL): counted as accepted and refused, and reported to
+   * `handleError`, as the server does for the connections it accepts.
+   */
+  recordRefusal(clientAddress: ClientAddress, error: Error): void;
   /** A worker's listening socket failed to accept a connection: counted and reported as the server's own. */
   recordAcceptError(error: NodeJS.ErrnoException): void;
+  /**
+   * The handshake (PROXY header, TLS) of a connection the server handed over has ended where the
+   * request runs, done or failed: it no longer counts against `maxHandshakes`. A strategy that
+   * runs requests elsewhere calls it; the end of the request counts too, so a worker that dies
+   * mid-handshake needs no call.
+   */
+  recordHandshakeDone(request: Request): void;
 }
 
 /**

@@ -12,6 +12,7 @@ import { rejectWith, type RequestHandlerClass } from './request-handler.js';
 import type { DropReason, ListenerSharing, RequestSettings, SharedListener } from './strategy.js';
 import { resolveTLSOptions, type TLSOptions, type TLSSettings } from './tls.js';
 import { connectionSetup, type ConnectionSetup } from './connection-setup.js';
+import { HandshakeGate, resolveHandshakeLimits } from './handshake-gate.js';
 import { isAbstractPath, type ServerAddress } from './server-address.js';
 import {
   proxyTrustCheck,
@@ -88,6 +89,23 @@ export interface StreamServerOptions extends BaseServerOptions<Socket> {
   proxyHeaderTimeoutMs?: number;
   /** The longest PROXY v2 header taken (addresses and TLVs), in bytes. Default 4096. */
   maxProxyHeaderSize?: number;
+  /**
+   * Cap on connections in handshake at once, with `tls` or `proxyProtocol`: accepted, their PROXY
+   * header or TLS handshake not over. A peer that connects and then sends nothing holds a
+   * connection (and with a worker strategy, a worker, thread or process) until
+   * `tls.handshakeTimeoutMs` or `proxyHeaderTimeoutMs`; beyond the cap a new connection is closed
+   * at once and reported with a `'drop'` event (reason `'maxHandshakes'`), counted in
+   * `stats().refused.handshakes`. Default 1024.
+   */
+  maxHandshakes?: number;
+  /**
+   * Cap on connections in handshake at once from one source (an IPv4 address, an IPv6 /64), with
+   * `tls`: as `maxHandshakes`, so that one source cannot hold them all (reason
+   * `'maxHandshakesPerSource'`). Set it below a pool's worker count for a public server whose
+   * workers serve one connection each. Not applied with `proxyProtocol` (every peer is a proxy:
+   * let it bound its clients) nor to Unix peers. Default: none.
+   */
+  maxHandshakesPerSource?: number;
 }
 
 /** Options of accepted sockets that a subclass passes to {@link StreamServer}'s constructor. */
@@ -118,7 +136,7 @@ export interface ConnectionStateEvent {
 
 /** Events of a stream server ({@link TCPServer}, {@link UnixStreamServer}). */
 export interface StreamServerEvents {
-  /** A connection was closed at accept because `maxConnections` or `requestQueueSize` was reached. */
+  /** A connection was closed at accept because a cap was reached (see {@link DropReason}). */
   drop: [event: DropEvent];
   /** A connection was accepted, began to be served, or closed. */
   connectionState: [event: ConnectionStateEvent];
@@ -162,8 +180,12 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
   maxConnections: number;
   /** Idle timeout per connection, in ms; `undefined` (or 0) for none. See {@link StreamServerOptions.idleTimeoutMs}. */
   idleTimeoutMs: number | undefined;
-  /** Connections closed at accept because of `maxConnections` or `requestQueueSize`. */
+  /** Connections closed at accept because a cap was reached (see {@link DropReason}). */
   droppedConnections = 0;
+  /** See {@link StreamServerOptions.maxHandshakes}. */
+  readonly maxHandshakes: number;
+  /** See {@link StreamServerOptions.maxHandshakesPerSource}; `Infinity` when none. */
+  readonly maxHandshakesPerSource: number;
   /** The inherited listening socket served instead of a bound one; see {@link StreamServerOptions.fd}. */
   readonly inheritedFd: number | undefined;
   /** The TLS settings, checked; `undefined` for plain connections. See {@link StreamServerOptions.tls}. */
@@ -174,6 +196,10 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
   readonly #setUp: ConnectionSetup | undefined;
   /** The PROXY trust check, run at accept; `undefined` without `proxyProtocol`. */
   readonly #refuseProxy: ((peer: ClientAddress) => ProxyProtocolError | undefined) | undefined;
+  /** Counts connections in handshake against the caps; `undefined` when there is no handshake. */
+  readonly #handshakes: HandshakeGate | undefined;
+  /** The accepted sockets whose handshake has not ended, each counted once in `#handshakes`. */
+  readonly #inHandshake = new Set<Socket>();
 
   readonly #listener: net.Server;
   readonly #registry = new ConnectionRegistry();
@@ -262,6 +288,13 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
         : resolveProxyProtocolOptions({ ...options, proxyProtocol }, !isAbstract);
     this.#refuseProxy = this.proxyProtocol === undefined ? undefined : proxyTrustCheck(this.proxyProtocol);
     this.#setUp = connectionSetup(this);
+    const limits = resolveHandshakeLimits(options);
+    this.maxHandshakes = limits.maxHandshakes;
+    this.maxHandshakesPerSource = limits.maxHandshakesPerSource;
+    this.#handshakes =
+      this.#setUp === undefined
+        ? undefined
+        : new HandshakeGate(limits, { perSource: this.proxyProtocol === undefined });
     this.#acceptedSocketOptions = acceptedSocketOptions;
 
     this.#listener = net.createServer({
@@ -455,6 +488,13 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
       keepAliveInitialDelay,
       maxConnections: Number.isFinite(this.maxConnections) ? this.maxConnections : 0,
       requestQueueSize: this.requestQueueSize,
+      maxHandshakes: this.#handshakes === undefined ? 0 : this.maxHandshakes,
+      maxHandshakesPerSource:
+        this.#handshakes === undefined ||
+        this.proxyProtocol !== undefined ||
+        !Number.isFinite(this.maxHandshakesPerSource)
+          ? 0
+          : this.maxHandshakesPerSource,
     };
   }
 
@@ -476,6 +516,11 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
     this.#emitConnectionState(clientAddress, state);
   }
 
+  protected override recordRefusal(clientAddress: ClientAddress, error: Error): void {
+    this.counters.accepted += 1;
+    super.recordRefusal(clientAddress, error);
+  }
+
   protected override recordDrop(clientAddress: ClientAddress, reason: DropReason): void {
     this.counters.accepted += 1;
     this.#countDrop(clientAddress, reason);
@@ -484,7 +529,8 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
   #countDrop(clientAddress: ClientAddress, reason: DropReason): void {
     this.droppedConnections += 1;
     if (reason === 'maxConnections') this.counters.refusedByMaxConnections += 1;
-    else this.counters.refusedByRequestQueueSize += 1;
+    else if (reason === 'requestQueueSize') this.counters.refusedByRequestQueueSize += 1;
+    else this.counters.refusedByHandshakes += 1;
     this.emit('drop', { clientAddress, reason });
   }
 
@@ -572,12 +618,13 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
         ? 'maxConnections'
         : this.#registry.waitingCount >= this.requestQueueSize
           ? 'requestQueueSize'
-          : undefined;
+          : this.#handshakes?.admit(clientAddress);
     if (reason !== undefined) {
       socket.destroy();
       this.#countDrop(clientAddress, reason);
       return;
     }
+    if (this.#handshakes !== undefined) this.#inHandshake.add(socket);
     this.#registry.add(socket, clientAddress);
     this.#emitConnectionState(clientAddress, 'new');
     socket.on('close', this.#onSocketClose);
@@ -680,7 +727,18 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
     this.counters.bytesIn += socket.bytesRead;
     this.counters.bytesOut += socket.bytesWritten;
     this.#registry.delete(socket);
+    this.#endHandshake(socket, connection.clientAddress);
     this.#emitConnectionState(connection.clientAddress, 'closed');
+  }
+
+  /** `socket`'s handshake is over, or it never will be (its connection ended): it counts no more. */
+  #endHandshake(socket: Socket, clientAddress: ClientAddress): void {
+    if (this.#inHandshake.delete(socket)) this.#handshakes?.release(clientAddress);
+  }
+
+  protected override recordHandshakeDone(request: Socket): void {
+    const connection = this.#registry.get(request);
+    if (connection !== undefined) this.#endHandshake(request, connection.clientAddress);
   }
 
   /** Three times per connection: the event object is built only when someone listens. */
@@ -694,8 +752,14 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
     if (setUp === undefined)
       return serveRequest(request, clientAddress, this.#requestSteps, this.idleTimeoutMs);
     return setUp(request, clientAddress).then(
-      (ready) => serveRequest(ready.socket, ready.clientAddress, this.#requestSteps, this.idleTimeoutMs),
-      (error: unknown) => this.reportError(request, clientAddress, error),
+      (ready) => {
+        this.#endHandshake(request, clientAddress);
+        return serveRequest(ready.socket, ready.clientAddress, this.#requestSteps, this.idleTimeoutMs);
+      },
+      (error: unknown) => {
+        this.#endHandshake(request, clientAddress);
+        this.reportError(request, clientAddress, error);
+      },
     );
   }
 
