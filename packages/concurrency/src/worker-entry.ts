@@ -365,7 +365,6 @@ function serve(
       HandlerClass,
       server,
     );
-  const handshakeDone = (): void => channel.send({ type: 'handshake-done', id });
   const scope: ConnectionScope = {
     fail: (error) => {
       if (isEnded) return false;
@@ -383,11 +382,11 @@ function serve(
         ? serving(socket, clientAddress)
         : setUp(socket, clientAddress).then(
             (ready) => {
-              handshakeDone();
+              channel.send({ type: 'handshake-done', id });
               return serving(ready.socket, ready.clientAddress);
             },
             (error: unknown) => {
-              handshakeDone();
+              channel.send({ type: 'handshake-done', id });
               reportRequestError(error);
             },
           ),

@@ -727,7 +727,7 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
     this.counters.bytesIn += socket.bytesRead;
     this.counters.bytesOut += socket.bytesWritten;
     this.#registry.delete(socket);
-    this.#endHandshake(socket, connection.clientAddress);
+    if (this.#handshakes !== undefined) this.#endHandshake(socket, connection.clientAddress);
     this.#emitConnectionState(connection.clientAddress, 'closed');
   }
 
