@@ -10,13 +10,16 @@ import { describeUnixPath, SocketServerError, UnsupportedOptionError } from './e
 import { loadDgramSocket, sendDatagram, systemError } from './unix-dgram.js';
 import { rejectWith, type RequestHandlerClass } from './request-handler.js';
 import { isAbstractPath, validateUnixPath } from './server-address.js';
-import { applyMode, bindUnixPath, validateMode } from './unix-path.js';
+import { bindWithMode, validateMode } from './unix-path.js';
 
 /** Options of {@link UnixDatagramServer}. */
 export interface UnixDatagramServerOptions extends DatagramServerOptions {
   /**
-   * The socket file's permission bits, set right after binding: `0o660` lets the group send, for
-   * example. Default: what the umask leaves. Not for an abstract name, which has no file.
+   * The socket file's permission bits: `0o660` lets the group send, for example. The file is
+   * created with them (the umask is set to match around the bind, then restored), so no chmod
+   * follows its path afterwards; in a worker thread, which may not set the umask, the file is
+   * checked to be a socket, then chmod-ed (see `UnixStreamServerOptions.mode`). Default:
+   * what the umask leaves. Not for an abstract name, which has no file.
    */
   mode?: number;
 }
@@ -58,20 +61,21 @@ export class UnixDatagramServer extends DatagramServer<string> {
   protected override bindTransport(receive: DatagramReceiver): Promise<DatagramTransport> {
     const path = this.serverAddress;
     const socket = new (loadDgramSocket())();
-    let isBound = false;
     try {
-      bindUnixPath(path, () => {
-        try {
-          socket.bind(path);
-        } catch (error) {
-          throw systemError(error, 'bind');
-        }
-      });
-      isBound = true;
-      applyMode(path, this.mode);
+      bindWithMode(
+        path,
+        this.mode,
+        () => {
+          try {
+            socket.bind(path);
+          } catch (error) {
+            throw systemError(error, 'bind');
+          }
+        },
+        () => removeSocketFile(path), // bound, then the mode could not be set
+      );
     } catch (error) {
       socket.close();
-      if (isBound) removeSocketFile(path); // bound, then the mode could not be set
       return rejectWith(error);
     }
     socket.on('data', (data: Buffer, from: string) => receive(data, { family: 'Unix', path: from }));

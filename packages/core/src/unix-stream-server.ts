@@ -6,14 +6,22 @@ import type { RequestHandlerClass } from './request-handler.js';
 import { InvalidOptionError } from './errors.js';
 import { isAbstractPath, validateUnixPath } from './server-address.js';
 import { StreamServer, type StreamServerOptions } from './stream-server.js';
-import { applyMode, bindUnixPath, validateMode } from './unix-path.js';
+import { bindWithMode, validateMode } from './unix-path.js';
 
 /** Options of {@link UnixStreamServer}. */
 export interface UnixStreamServerOptions extends StreamServerOptions {
   /**
-   * The socket file's permission bits, set right after binding (before anyone can connect):
-   * `0o660` lets the group connect, for example. Default: what the umask leaves. Not for an
-   * abstract name, which has no file.
+   * The socket file's permission bits: `0o660` lets the group connect, for example. Default:
+   * what the umask leaves. Not for an abstract name, which has no file.
+   *
+   * The file is created with exactly these bits: the process umask is set to `0o777 & ~mode`
+   * around the bind and restored in the same synchronous step, so no chmod follows the path
+   * afterwards (someone who may write to the directory could swap it for a symlink to another
+   * file). The umask is process-wide: a file another thread creates during that bind (a few
+   * microseconds) gets it too. A default ACL on the directory may take bits away. In a worker
+   * thread, which may not set the umask, the file is bound with the umask's bits, checked to be a
+   * socket (`lstat`: a symlink there is a `BindError`) and then chmod-ed, before anyone can
+   * connect.
    */
   mode?: number;
 }
@@ -51,14 +59,12 @@ export class UnixStreamServer extends StreamServer<string> {
 
   protected override bindSocket(): net.BoundSocket {
     const path = this.serverAddress;
-    const bound = bindUnixPath(path, () => bindPath(path));
-    try {
-      applyMode(path, this.mode);
-    } catch (error) {
-      bound.close();
-      throw error;
-    }
-    return bound;
+    return bindWithMode(
+      path,
+      this.mode,
+      () => bindPath(path),
+      (bound) => bound.close(),
+    );
   }
 
   protected override peerAddress(): UnixAddress {
