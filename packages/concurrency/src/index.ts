@@ -7,6 +7,7 @@ export type { PoolOptions } from './worker-pool-strategy.js';
 export { WorkerPool } from './worker-pool.js';
 export type { WorkerPoolConfig, WorkerPoolEvents, WorkerStrategyOptions } from './worker-pool.js';
 export type { WorkerKind } from './worker-handle.js';
+export type { WorkerExitMessage, WorkerStartMessage } from './diagnostics.js';
 export { ThreadingTCPServer } from './threading-tcp-server.js';
 export type { ThreadingTCPServerOptions } from './threading-tcp-server.js';
 export { ForkingTCPServer } from './forking-tcp-server.js';

@@ -21,6 +21,13 @@ import {
   type WorkerListenSettings,
   type WorkerToMainMessage,
 } from './handoff-protocol.js';
+import {
+  publish,
+  workerExitChannel,
+  workerRestartChannel,
+  workerStartChannel,
+  type WorkerExitMessage,
+} from './diagnostics.js';
 import { deserializeError, serializeError } from './serialized-error.js';
 import { spawnWorker, type WorkerExit, type WorkerHandle, type WorkerKind } from './worker-handle.js';
 
@@ -438,6 +445,7 @@ export class WorkerPool<Request = Socket>
       }, startTimeoutMs).unref();
     }
     if (this.#init !== undefined) this.#send(worker, { ...this.#init, listen: this.#listenFor(worker) });
+    publish(workerStartChannel, () => ({ strategy: this, id: worker.handle.id, kind: this.kind }));
     this.emit('workerStart', worker.handle.id);
     return worker;
   }
@@ -570,6 +578,7 @@ export class WorkerPool<Request = Socket>
       worker.requests.clear();
       if (!isExpected) {
         this.#workerRestarts += 1;
+        publish(workerRestartChannel, () => this.#exitMessage(worker, exit));
         context?.handleServerError(
           new SocketServerError('ERR_WORKER_EXITED', `${describeWorker(worker)} ${how}; replacing it`),
         );
@@ -578,8 +587,15 @@ export class WorkerPool<Request = Socket>
       }
       this.#dispatch();
     }
+    publish(workerExitChannel, () => this.#exitMessage(worker, exit));
     this.emit('workerExit', worker.handle.id);
     this.#changes.emit('change');
+  }
+
+  /** The payload of `socketserver:worker:exit` and `:restart`. */
+  #exitMessage(worker: PooledWorker<Request>, { code, signal, error }: WorkerExit): WorkerExitMessage {
+    const why = worker.fatalError ?? worker.startError ?? error;
+    return { strategy: this, id: worker.handle.id, kind: this.kind, code, signal, error: why };
   }
 
   /**

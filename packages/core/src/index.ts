@@ -42,6 +42,12 @@ export { TLSHandshakeError, resolveTLSOptions, tlsUpgrade } from './tls.js';
 export type { TLSOptions, TLSSettings } from './tls.js';
 export { connectionSetup } from './connection-setup.js';
 export { HandshakeGate } from './handshake-gate.js';
+export type {
+  ConnectionAcceptedMessage,
+  ConnectionRefusedMessage,
+  RefusalReason,
+  RequestMessage,
+} from './diagnostics.js';
 export type { HandshakeCap, HandshakeLimits } from './handshake-gate.js';
 export type { ConnectionSetup, ReadyConnection } from './connection-setup.js';
 export type { InheritedSocket } from './systemd.js';

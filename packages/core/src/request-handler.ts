@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { ClientAddress } from './client-address.js';
+import { requestChannel, type RequestMessage } from './diagnostics.js';
 import { SocketServerError } from './errors.js';
 import { printable } from './printable.js';
 
@@ -68,9 +69,30 @@ export interface HandlerLocation {
 /**
  * Build the handler and run it: `setup`, `handle`, and `finish` always. If both `handle` (or
  * `setup`) and `finish` fail, the first failure is raised with the second attached, as a
- * `SuppressedError`, so neither is lost.
+ * `SuppressedError`, so neither is lost. Traced on the `socketserver:request` TracingChannel
+ * while anyone subscribes to it.
  */
 export function runRequestHandler<Request>(
+  RequestHandlerClass: RequestHandlerClass<Request>,
+  request: Request,
+  clientAddress: ClientAddress,
+  server: HandlerServer,
+): Promise<void> {
+  if (!requestChannel.hasSubscribers) return runHandler(RequestHandlerClass, request, clientAddress, server);
+  const context: RequestMessage = {
+    request,
+    clientAddress,
+    server,
+    RequestHandlerClass,
+  };
+  return requestChannel.tracePromise(
+    () => runHandler(RequestHandlerClass, request, clientAddress, server),
+    context,
+  );
+}
+
+/** {@link runRequestHandler} untraced. */
+function runHandler<Request>(
   RequestHandlerClass: RequestHandlerClass<Request>,
   request: Request,
   clientAddress: ClientAddress,

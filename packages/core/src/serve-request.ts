@@ -1,9 +1,11 @@
 import type { Socket } from 'node:net';
 import type { ClientAddress } from './client-address.js';
+import { requestChannel } from './diagnostics.js';
 import { IdleTimeoutError } from './errors.js';
 import {
   finishRequestHandler,
   rejectWith,
+  runRequestHandler,
   startRequestHandler,
   type HandlerServer,
   type RequestHandler,
@@ -71,6 +73,14 @@ export function serveRequestHandler(
   server: HandlerServer,
   onEnd?: (request: Socket) => void,
 ): Promise<void> {
+  // Traced, the handler runs through runRequestHandler, which publishes its events: the same
+  // steps, two reactions instead of one.
+  if (requestChannel.hasSubscribers) {
+    const finishRequest = (socket: Socket, client: ClientAddress): Promise<void> =>
+      runRequestHandler(RequestHandlerClass, socket, client, server);
+    const served = serveRequest(request, clientAddress, { ...steps, finishRequest }, idleTimeoutMs);
+    return onEnd === undefined ? served : served.then(() => onEnd(request));
+  }
   const idle = watchIdle(request, clientAddress, steps, idleTimeoutMs);
   const ending: RequestEnding = { request, clientAddress, steps, idle, onEnd };
   let handler: RequestHandler;

@@ -13,6 +13,7 @@ import type { DropReason, ListenerSharing, RequestSettings, SharedListener } fro
 import { resolveTLSOptions, type TLSOptions, type TLSSettings } from './tls.js';
 import { connectionSetup, type ConnectionSetup } from './connection-setup.js';
 import { HandshakeGate, resolveHandshakeLimits } from './handshake-gate.js';
+import { publishAccepted, publishRefused } from './diagnostics.js';
 import { isAbstractPath, type ServerAddress } from './server-address.js';
 import {
   proxyTrustCheck,
@@ -510,7 +511,10 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
   ): void {
     if (previous === 'new') this.#remoteWaiting -= 1;
     else if (previous === 'active') this.#remoteActive -= 1;
-    else this.counters.accepted += 1;
+    else {
+      this.counters.accepted += 1;
+      publishAccepted(this, clientAddress, undefined);
+    }
     if (state === 'new') this.#remoteWaiting += 1;
     else if (state === 'active') this.#remoteActive += 1;
     this.#emitConnectionState(clientAddress, state);
@@ -518,6 +522,7 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
 
   protected override recordRefusal(clientAddress: ClientAddress, error: Error): void {
     this.counters.accepted += 1;
+    publishRefused(this, clientAddress, 'proxyProtocol');
     super.recordRefusal(clientAddress, error);
   }
 
@@ -531,6 +536,7 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
     if (reason === 'maxConnections') this.counters.refusedByMaxConnections += 1;
     else if (reason === 'requestQueueSize') this.counters.refusedByRequestQueueSize += 1;
     else this.counters.refusedByHandshakes += 1;
+    publishRefused(this, clientAddress, reason);
     this.emit('drop', { clientAddress, reason });
   }
 
@@ -610,6 +616,7 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
     const refusal = this.#refuseProxy?.(clientAddress);
     if (refusal !== undefined) {
       socket.destroy();
+      publishRefused(this, clientAddress, 'proxyProtocol');
       this.reportError(socket, clientAddress, refusal);
       return;
     }
@@ -625,6 +632,7 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
       return;
     }
     if (this.#handshakes !== undefined) this.#inHandshake.add(socket);
+    publishAccepted(this, clientAddress, socket);
     this.#registry.add(socket, clientAddress);
     this.#emitConnectionState(clientAddress, 'new');
     socket.on('close', this.#onSocketClose);
@@ -711,6 +719,7 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
   #processOrRefuse(socket: Socket, clientAddress: ClientAddress, isAccepted: boolean): Promise<void> {
     if (isAccepted) return this.processRequest(socket, clientAddress);
     this.counters.refusedByVerifyRequest += 1;
+    publishRefused(this, clientAddress, 'verifyRequest');
     return this.shutdownRequest(socket);
   }
 
