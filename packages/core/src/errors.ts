@@ -182,8 +182,8 @@ export class InvalidOptionError extends SocketServerError {
 
 /** A valid option this platform cannot honour: never silently ignored. */
 export class UnsupportedOptionError extends SocketServerError {
-  constructor(option: string, reason: string) {
-    super('ERR_UNSUPPORTED_OPTION', `${option} is not supported here: ${reason}`);
+  constructor(option: string, reason: string, options?: ErrorOptions) {
+    super('ERR_UNSUPPORTED_OPTION', `${option} is not supported here: ${reason}`, options);
   }
 }
 

@@ -5,12 +5,17 @@ import { printable } from './printable.js';
 
 /**
  * Node has no Unix datagram sockets: this is the one place core reaches them, through
- * node-unix-socket (prebuilt N-API binaries), for UnixDatagramServer and notifySystemd.
+ * node-unix-socket (prebuilt N-API binaries), for UnixDatagramServer and notifySystemd. It is an
+ * optional peer dependency: TCP, UDP and Unix stream servers never load it, and their users need
+ * not install a native addon.
  */
 
 let DgramSocketClass: typeof DgramSocket | undefined;
 
-/** node-unix-socket's DgramSocket, loaded on first use; ERR_UNSUPPORTED_OPTION where it has no binary. */
+/**
+ * node-unix-socket's DgramSocket, loaded on first use. ERR_UNSUPPORTED_OPTION, in one line, when
+ * the package is not installed (saying how to install it) or has no binary for this platform.
+ */
 export function loadDgramSocket(): typeof DgramSocket {
   if (DgramSocketClass !== undefined) return DgramSocketClass;
   try {
@@ -18,9 +23,13 @@ export function loadDgramSocket(): typeof DgramSocket {
     DgramSocketClass = (require('node-unix-socket') as { DgramSocket: typeof DgramSocket }).DgramSocket;
     return DgramSocketClass;
   } catch (error) {
+    const isMissing = (error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND';
     throw new UnsupportedOptionError(
       'Unix datagram sockets',
-      `node-unix-socket cannot load on ${process.platform}-${process.arch}: ${printable((error as Error).message)}`,
+      isMissing
+        ? 'they need the node-unix-socket package, an optional peer dependency: npm install node-unix-socket'
+        : `node-unix-socket cannot load on ${process.platform}-${process.arch}: ${printable((error as Error).message.split('\n')[0] ?? '')}`,
+      { cause: error },
     );
   }
 }
