@@ -100,6 +100,23 @@ describe('repl-client, the REPL', () => {
     expect(await session.waitForExit()).toBe(0);
   });
 
+  it("shows Buffers in results and console.log as bytes literals, nested too; util.inspect and Buffer.prototype stay Node's", async () => {
+    const session = await startRepl([]);
+    await run(session, "const b = Buffer.from('Hello\\n')");
+    await run(session, 'b', "b'Hello\\n'");
+    await run(
+      session,
+      '({ reply: b, parts: [b, 42] })',
+      "{ reply: b'Hello\\n', parts: [ b'Hello\\n', 42 ] }",
+    );
+    await run(session, 'console.log([b], { b })', "[ b'Hello\\n' ] { b: b'Hello\\n' }");
+    // The REPL patches nothing of Node's: the process inspects Buffers as Node does.
+    await run(session, 'util.inspect(b)', "'<Buffer 48 65 6c 6c 6f 0a>'");
+    await run(session, 'Buffer.prototype[util.inspect.custom] === Buffer.prototype.inspect', 'true');
+    await run(session, 'Object.getOwnPropertySymbols(b).length', '0');
+    await run(session, 'Promise.resolve(42)', 'Promise { 42 }');
+  });
+
   it('connects at start when given host and port, completes s.re with Tab, and lists the API in .help', async () => {
     const session = await startRepl(['localhost', String(echoServer.port)]);
     expect(await session.screen()).toMatch(

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { start, writer as nodeWriter, type REPLServer } from 'node:repl';
-import { inspect, types, type InspectOptionsStylized } from 'node:util';
+import { inspect, types } from 'node:util';
 import {
   ClientError,
   DatagramClient,
@@ -18,6 +18,7 @@ import { InterruptibleClient } from './interruptible-client.js';
 import { InterruptibleDatagramClient } from './interruptible-datagram-client.js';
 import { PendingOperations } from './pending-operations.js';
 import { renderBytes } from './render-bytes.js';
+import { bytesLiteralConsole, formatResult, withBytesLiterals } from './repl-writer.js';
 import { sourceLiteral, udpBindingFor } from './socket-address.js';
 
 /** Options of {@link runRepl}. */
@@ -54,8 +55,6 @@ export interface ReplOptions {
   output?: NodeJS.WriteStream;
 }
 
-/** Bytes of one Buffer shown in results and `console.log`; `repr()` shows every byte. */
-const maxShownBytes = 4096;
 /** Lines kept in the history. */
 const historySize = 1000;
 /** At exit, how long open connections may flush before they are reset, in milliseconds. */
@@ -78,9 +77,10 @@ interface SessionDefaults {
 /**
  * The interactive client: a Node.js REPL with top-level await and `connect`, `connectUnix`,
  * `openUdp`, `openUnixDatagram`, `s` (and `target`), `repr`, `TestClient`, `DatagramClient` and
- * `ClientError` in scope. Buffers show as Python bytes literals (`b'Hello\n'`), client errors as
- * one line. Ctrl-C cancels waiting connects, reads and `recvfrom`s (or else behaves as in Node's
- * REPL); Ctrl-D or `.exit` ends it. Resolves with the exit code, 0.
+ * `ClientError` in scope. Buffers show as Python bytes literals (`b'Hello\n'`) in results and in
+ * the session's `console`, through the REPL's own writer and console: nothing of Node's is
+ * patched. Client errors show as one line. Ctrl-C cancels waiting connects, reads and `recvfrom`s
+ * (or else behaves as in Node's REPL); Ctrl-D or `.exit` ends it. Resolves with the exit code, 0.
  */
 export async function runRepl(options: ReplOptions): Promise<number> {
   const { host, port, unixPath, input = process.stdin, output = process.stdout } = options;
@@ -98,13 +98,10 @@ export async function runRepl(options: ReplOptions): Promise<number> {
   const operations = new PendingOperations();
   const connections: SessionSocket[] = [];
   const useColors = typeof output.hasColors === 'function' && output.hasColors();
-  const writer = (value: unknown): string => {
-    if (isCodedError(value)) return describeCodedError(value);
-    const inspectOptions = { ...nodeWriter.options, colors: useColors };
-    return types.isPromise(value)
-      ? withoutAsyncIds(value, () => inspect(value, inspectOptions))
-      : inspect(value, inspectOptions);
-  };
+  const writer = (value: unknown): string =>
+    isCodedError(value)
+      ? describeCodedError(value)
+      : formatResult(value, { ...nodeWriter.options, colors: useColors });
 
   /** `connect()` in scope: the client's connect, with this session's defaults, cancelled by Ctrl-C. */
   async function connect(
@@ -182,7 +179,6 @@ export async function runRepl(options: ReplOptions): Promise<number> {
   if (historyFilePath !== '')
     await mkdir(dirname(historyFilePath), { recursive: true, mode: 0o700 }).catch(() => {});
 
-  const restoreBufferInspect = showBuffersAsBytesLiterals();
   const server = start({
     prompt: '> ',
     input,
@@ -202,6 +198,7 @@ export async function runRepl(options: ReplOptions): Promise<number> {
       TestClient,
       DatagramClient,
       ClientError,
+      console: bytesLiteralConsole(context['console'] as Console),
     });
     if (openedAtStart !== undefined) context['s'] = openedAtStart;
     if (target !== undefined) context['target'] = target;
@@ -225,7 +222,6 @@ export async function runRepl(options: ReplOptions): Promise<number> {
     process.off('unhandledRejection', onUnhandledRejection);
     operations.cancelAll(new Error('the REPL exited'));
     await closeAll(connections.filter((connection) => !connection.isClosed));
-    restoreBufferInspect();
   }
   return 0;
 }
@@ -331,30 +327,12 @@ function scopeHelp({ host, port, unixPath, connectTimeoutMs }: SessionDefaults):
   return `In scope (top-level await works):\n${lines}${waits}\n`;
 }
 
-/** Python's `repr` for bytes (`b'Hello\n'`, every byte); `util.inspect` for anything else. */
-function repr(value: unknown): string {
-  return types.isUint8Array(value) ? renderBytes(value) : inspect(value);
-}
-
 /**
- * Renders every Buffer as a Python bytes literal, in results, `console.log` and nested values,
- * until the returned function restores Node's `<Buffer 48 65 ...>`. The REPL owns its process,
- * so changing the prototype for the session is contained.
+ * Python's `repr` for bytes (`b'Hello\n'`, every byte); `util.inspect` for anything else, with
+ * Buffers in it shown as in results.
  */
-function showBuffersAsBytesLiterals(): () => void {
-  const prototype = Buffer.prototype as unknown as Record<symbol, unknown>;
-  const previous = Object.getOwnPropertyDescriptor(prototype, inspect.custom);
-  Object.defineProperty(prototype, inspect.custom, {
-    configurable: true,
-    writable: true,
-    value(this: Buffer, _depth: number, inspectOptions: InspectOptionsStylized): string {
-      return inspectOptions.stylize(renderBytes(this, { maxBytes: maxShownBytes }), 'string');
-    },
-  });
-  return () => {
-    if (previous === undefined) delete prototype[inspect.custom];
-    else Object.defineProperty(prototype, inspect.custom, previous);
-  };
+function repr(value: unknown): string {
+  return types.isUint8Array(value) ? renderBytes(value) : inspect(withBytesLiterals(value));
 }
 
 /** Closes gracefully; what has not flushed within {@link closeGraceMs} is reset. */
@@ -366,27 +344,6 @@ async function closeAll(connections: readonly SessionSocket[]): Promise<void> {
     await Promise.all(connections.map((connection) => connection.close()));
   } finally {
     clearTimeout(timer);
-  }
-}
-
-/**
- * Runs `render` with the async-id symbols that the REPL's domain tracking puts on every promise
- * hidden, so `s.close()` shows `Promise { <pending> }`, not four lines of bookkeeping. They are
- * put back before returning: `render` is synchronous, so nothing else sees them missing.
- */
-function withoutAsyncIds(promise: Promise<unknown>, render: () => string): string {
-  const bookkeeping = new Set(['async_id_symbol', 'trigger_async_id_symbol']);
-  const hidden = Object.getOwnPropertySymbols(promise).flatMap((symbol) => {
-    const descriptor = Object.getOwnPropertyDescriptor(promise, symbol);
-    return bookkeeping.has(symbol.description ?? '') && descriptor?.configurable
-      ? [{ symbol, descriptor }]
-      : [];
-  });
-  for (const { symbol } of hidden) Reflect.deleteProperty(promise, symbol);
-  try {
-    return render();
-  } finally {
-    for (const { symbol, descriptor } of hidden) Reflect.defineProperty(promise, symbol, descriptor);
   }
 }
 
