@@ -3,7 +3,7 @@ import { BurstReport } from './burst-report.js';
 import { ChangeSignal } from './change-signal.js';
 import type { ClientAddress } from './client-address.js';
 import type { DatagramAddress, DatagramRequest, DatagramSocket } from './datagram-socket.js';
-import { DatagramTruncatedError, ServerStateError, SocketServerError } from './errors.js';
+import { DatagramTruncatedError, SendError, ServerStateError } from './errors.js';
 import { requireInteger } from './option-validators.js';
 import { rejectWith, type RequestHandlerClass } from './request-handler.js';
 import type { ServerAddress } from './server-address.js';
@@ -245,7 +245,7 @@ export abstract class DatagramServer<Address extends ServerAddress | string> ext
    */
   protected abstract resolveDestination(
     address: DatagramAddress,
-  ): readonly [host: string, port: number] | string | SocketServerError;
+  ): readonly [host: string, port: number] | string | SendError;
 
   /** End a request. A datagram has no connection to end: by default this calls `closeRequest`. */
   shutdownRequest(request: DatagramRequest): void | Promise<void> {
@@ -304,10 +304,10 @@ export abstract class DatagramServer<Address extends ServerAddress | string> ext
   #send(data: Uint8Array | string, address: DatagramAddress): Promise<void> {
     const transport = this.#transport;
     if (transport === undefined || this.#state === 'closed') {
-      return Promise.reject(new SocketServerError('ERR_SEND_FAILED', 'cannot send: the server is closed'));
+      return Promise.reject(new SendError('cannot send: the server is closed'));
     }
     const destination = this.resolveDestination(address);
-    if (destination instanceof SocketServerError) return Promise.reject(destination);
+    if (destination instanceof SendError) return Promise.reject(destination);
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     return transport.send(bytes, destination).then(() => {
       this.counters.bytesOut += bytes.length;

@@ -1,9 +1,10 @@
 import { printable } from './printable.js';
 
 /**
- * Every failure this library reports carries a stable `code`. Match on `code`, not on
- * `instanceof`: an error that crosses a thread or process boundary loses its prototype,
- * so it travels as `{ code, message }` and is rebuilt with {@link SocketServerError.from}.
+ * Every failure this library reports carries a stable `code`, and each code has its class here
+ * (`BindError` for the bind codes, `SendError` for ERR_SEND_FAILED, ...). An error that crosses a
+ * thread or process boundary loses its prototype: it travels as plain data and is rebuilt with
+ * {@link SocketServerError.from}, of its class again. Matching on `code` works everywhere.
  */
 export type SocketServerErrorCode =
   /** The address and port are taken by another socket (EADDRINUSE). */
@@ -24,8 +25,6 @@ export type SocketServerErrorCode =
   | 'ERR_SERVER_STATE'
   /** The server was shut down or closed; it cannot serve again. */
   | 'ERR_SERVER_CLOSED'
-  /** A request handler threw, or its connection failed while it ran. */
-  | 'ERR_HANDLER_FAILED'
   /** A datagram was longer than the server's `maxPacketSize`; the handler got its first bytes. */
   | 'ERR_DATAGRAM_TRUNCATED'
   /** A datagram could not be sent (too long for the socket, an unnamed Unix peer, a closed server). */
@@ -76,9 +75,24 @@ export class SocketServerError extends Error {
     return { code: this.code, message: this.message };
   }
 
-  /** Rebuild an error sent across a boundary as `{ code, message }`. */
-  static from(plain: { code: SocketServerErrorCode; message: string }): SocketServerError {
-    return new SocketServerError(plain.code, plain.message);
+  /**
+   * Rebuild an error sent across a boundary as `{ code, message }`, of the class of its code (a
+   * {@link ProxyProtocolError} for ERR_PROXY_PROTOCOL, ...): its constructor does not run again,
+   * and the fields of `plain` besides `code` and `message` (a `reason`, a `path`, ...) are set on it.
+   */
+  static from(plain: {
+    readonly code: SocketServerErrorCode;
+    readonly message: string;
+    readonly [field: string]: unknown;
+  }): SocketServerError {
+    const ErrorClass = classesByCode.get(plain.code) ?? SocketServerError;
+    // A real Error (its stack, util.inspect's view of it) given the class's prototype.
+    const error = Object.setPrototypeOf(
+      new Error(plain.message),
+      ErrorClass.prototype as object,
+    ) as SocketServerError;
+    Object.assign(error, plain);
+    return error;
   }
 }
 
@@ -90,13 +104,15 @@ export class BindError extends SocketServerError {
   readonly port: number | undefined;
   /** The Unix socket path; `undefined` for TCP and UDP. */
   readonly path: string | undefined;
+  /** The inherited file descriptor that could not listen; `undefined` for an address. */
+  readonly fd: number | undefined;
 
   /**
-   * @param address `[host, port]`, or a Unix socket path.
+   * @param address `[host, port]`, a Unix socket path, or `{ fd }`: an inherited socket.
    * @param detail Said after the reason, such as who owns the address.
    */
   constructor(
-    address: readonly [host: string, port: number] | string,
+    address: readonly [host: string, port: number] | string | { readonly fd: number },
     cause: NodeJS.ErrnoException,
     detail?: string,
   ) {
@@ -104,13 +120,17 @@ export class BindError extends SocketServerError {
     const where =
       typeof address === 'string'
         ? describeUnixPath(address)
-        : `${address[0] === '' ? 'all interfaces' : printable(address[0])} port ${address[1]}`;
+        : 'fd' in address
+          ? `inherited fd ${address.fd}`
+          : `${address[0] === '' ? 'all interfaces' : printable(address[0])} port ${address[1]}`;
     super(code, `cannot listen on ${where}: ${reason}${detail === undefined ? '' : ` (${detail})`}`, {
       cause,
     });
-    this.host = typeof address === 'string' ? '' : address[0];
-    this.port = typeof address === 'string' ? undefined : address[1];
+    const [host, port] = typeof address === 'string' || 'fd' in address ? ['', undefined] : address;
+    this.host = host;
+    this.port = port;
     this.path = typeof address === 'string' ? address : undefined;
+    this.fd = typeof address !== 'string' && 'fd' in address ? address.fd : undefined;
   }
 }
 
@@ -229,3 +249,111 @@ export class ConnectionClosedError extends SocketServerError {
     super('ERR_CONNECTION_CLOSED', message, options);
   }
 }
+
+/** A connection could not be accepted (ENOBUFS, ENOMEM, EMFILE, ...): lost, while the server listens on. */
+export class AcceptError extends SocketServerError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_ACCEPT_FAILED', message, options);
+  }
+}
+
+/** A datagram could not be sent: too long for the socket, an unnamed Unix peer, a closed server. */
+export class SendError extends SocketServerError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_SEND_FAILED', message, options);
+  }
+}
+
+/** A connection's TLS handshake failed (a plain-TCP client, a bad certificate, a timeout). */
+export class TLSHandshakeError extends SocketServerError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_TLS_HANDSHAKE', message, options);
+  }
+}
+
+/** Why a connection's PROXY header was refused: {@link ProxyProtocolError.reason}. */
+export type ProxyProtocolFailure =
+  /** Not a header of an accepted version, or a field out of its domain. */
+  | 'malformed'
+  /** The connection ended, or failed, before the header did. */
+  | 'truncated'
+  /** Longer than a v1 line (107 bytes) or than `maxProxyHeaderSize` (v2). */
+  | 'oversized'
+  /** The peer is not one of `proxyTrustedSources`: it may not speak for another client. */
+  | 'untrusted'
+  /** No complete header within `proxyHeaderTimeoutMs`. */
+  | 'timeout';
+
+/** A connection's PROXY header was refused; the connection was closed without serving it. */
+export class ProxyProtocolError extends SocketServerError {
+  /** Why; see {@link ProxyProtocolFailure}. */
+  readonly reason: ProxyProtocolFailure;
+
+  constructor(reason: ProxyProtocolFailure, message: string, options?: ErrorOptions) {
+    super('ERR_PROXY_PROTOCOL', `PROXY protocol: ${message}`, options);
+    this.reason = reason;
+  }
+}
+
+/** A handler class that must run in a worker does not say where it lives (`moduleUrl`). */
+export class HandlerNotLocatableError extends SocketServerError {
+  constructor(message: string) {
+    super('ERR_HANDLER_NOT_LOCATABLE', message);
+  }
+}
+
+/** A handler class could not be loaded from its module, in a worker thread or process. */
+export class HandlerLoadError extends SocketServerError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_HANDLER_LOAD_FAILED', message, options);
+  }
+}
+
+/** A worker thread or process could not start. */
+export class WorkerStartError extends SocketServerError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_WORKER_START_FAILED', message, options);
+  }
+}
+
+/** A worker thread or process ended while it served: its requests are lost, and it is replaced. */
+export class WorkerExitedError extends SocketServerError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_WORKER_EXITED', message, options);
+  }
+}
+
+/** A worker stopped answering health pings (its event loop is blocked): it is ended and replaced. */
+export class WorkerUnresponsiveError extends SocketServerError {
+  constructor(message: string) {
+    super('ERR_WORKER_UNRESPONSIVE', message);
+  }
+}
+
+/** The class of each code, for {@link SocketServerError.from}. */
+const classesByCode: ReadonlyMap<
+  SocketServerErrorCode,
+  abstract new (...args: never[]) => SocketServerError
+> = new Map<SocketServerErrorCode, abstract new (...args: never[]) => SocketServerError>([
+  ['ERR_ADDRESS_IN_USE', BindError],
+  ['ERR_ADDRESS_NOT_AVAILABLE', BindError],
+  ['ERR_PERMISSION_DENIED', BindError],
+  ['ERR_BIND_FAILED', BindError],
+  ['ERR_ACCEPT_FAILED', AcceptError],
+  ['ERR_INVALID_OPTION', InvalidOptionError],
+  ['ERR_UNSUPPORTED_OPTION', UnsupportedOptionError],
+  ['ERR_SERVER_STATE', ServerStateError],
+  ['ERR_SERVER_CLOSED', ServerClosedError],
+  ['ERR_DATAGRAM_TRUNCATED', DatagramTruncatedError],
+  ['ERR_SEND_FAILED', SendError],
+  ['ERR_TLS_HANDSHAKE', TLSHandshakeError],
+  ['ERR_PROXY_PROTOCOL', ProxyProtocolError],
+  ['ERR_LINE_TOO_LONG', LineTooLongError],
+  ['ERR_IDLE_TIMEOUT', IdleTimeoutError],
+  ['ERR_CONNECTION_CLOSED', ConnectionClosedError],
+  ['ERR_HANDLER_NOT_LOCATABLE', HandlerNotLocatableError],
+  ['ERR_HANDLER_LOAD_FAILED', HandlerLoadError],
+  ['ERR_WORKER_START_FAILED', WorkerStartError],
+  ['ERR_WORKER_EXITED', WorkerExitedError],
+  ['ERR_WORKER_UNRESPONSIVE', WorkerUnresponsiveError],
+]);

@@ -38,7 +38,7 @@ export {
 export type { ServerAddress, AddressFamily } from './server-address.js';
 export { probeUnixPath } from './unix-path.js';
 export { listenFds, listenFdsStart, notifySystemd } from './systemd.js';
-export { TLSHandshakeError, resolveTLSOptions, tlsUpgrade } from './tls.js';
+export { resolveTLSOptions, tlsUpgrade } from './tls.js';
 export type { TLSOptions, TLSSettings } from './tls.js';
 export { connectionSetup } from './connection-setup.js';
 export { HandshakeGate } from './handshake-gate.js';
@@ -94,9 +94,18 @@ export {
   LineTooLongError,
   IdleTimeoutError,
   ConnectionClosedError,
+  AcceptError,
+  SendError,
+  TLSHandshakeError,
+  ProxyProtocolError,
+  HandlerNotLocatableError,
+  HandlerLoadError,
+  WorkerStartError,
+  WorkerExitedError,
+  WorkerUnresponsiveError,
   describeUnixPath,
 } from './errors.js';
-export type { SocketServerErrorCode } from './errors.js';
+export type { SocketServerErrorCode, ProxyProtocolFailure } from './errors.js';
 export {
   requireInteger,
   requireBoolean,
@@ -105,7 +114,6 @@ export {
   maxDelayMs,
 } from './option-validators.js';
 export {
-  ProxyProtocolError,
   parseProxyHeader,
   proxyHeaderReader,
   proxyTrustCheck,
@@ -118,7 +126,6 @@ export {
 } from './proxy-protocol.js';
 export type {
   ProxyProtocolVersion,
-  ProxyProtocolFailure,
   ProxyHeader,
   ProxyHeaderTLV,
   ProxyProtocolOptions,

@@ -140,8 +140,8 @@ describe('describeError', () => {
     expect(describeError(new ConnectionClosedError('closed\nForged'))).toBe(
       'ERR_CONNECTION_CLOSED: closed\\nForged',
     );
-    expect(describeError(new SocketServerError('ERR_HANDLER_FAILED', 'a\\b\x85'))).toBe(
-      'ERR_HANDLER_FAILED: a\\\\b\\x85',
+    expect(describeError(new SocketServerError('ERR_SEND_FAILED', 'a\\b\x85'))).toBe(
+      'ERR_SEND_FAILED: a\\\\b\\x85',
     );
   });
 });

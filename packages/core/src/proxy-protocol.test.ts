@@ -2,7 +2,8 @@ import net from 'node:net';
 import fc from 'fast-check';
 import * as reference from 'proxy-protocol-js';
 import { describe, expect, it } from 'vitest';
-import { crc32c, parseProxyHeader, ProxyProtocolError, type ProxyHeader } from './proxy-protocol.js';
+import { ProxyProtocolError } from './errors.js';
+import { crc32c, parseProxyHeader, type ProxyHeader } from './proxy-protocol.js';
 import { v1Header, v2Header, v2Inet, v2Inet6, v2Signature, v2Unix } from './test-support/proxy-headers.js';
 
 /** The header parsed from `bytes` fed one byte at a time: `undefined` until the last one. */

@@ -7,35 +7,11 @@
  */
 import net, { type Socket } from 'node:net';
 import { clientAddressOf, type ClientAddress, type InetAddress } from './client-address.js';
-import { InvalidOptionError, SocketServerError } from './errors.js';
+import { InvalidOptionError, ProxyProtocolError } from './errors.js';
 import { requireInteger, requireTimeoutMs } from './option-validators.js';
 
 /** Which PROXY protocol versions a server accepts: `'any'` takes either, told apart by the first byte. */
 export type ProxyProtocolVersion = 'v1' | 'v2' | 'any';
-
-/** Why a connection's PROXY header was refused: {@link ProxyProtocolError.reason}. */
-export type ProxyProtocolFailure =
-  /** Not a header of an accepted version, or a field out of its domain. */
-  | 'malformed'
-  /** The connection ended, or failed, before the header did. */
-  | 'truncated'
-  /** Longer than a v1 line (107 bytes) or than `maxProxyHeaderSize` (v2). */
-  | 'oversized'
-  /** The peer is not one of `proxyTrustedSources`: it may not speak for another client. */
-  | 'untrusted'
-  /** No complete header within `proxyHeaderTimeoutMs`. */
-  | 'timeout';
-
-/** A connection's PROXY header was refused; the connection was closed without serving it. */
-export class ProxyProtocolError extends SocketServerError {
-  /** Why; see {@link ProxyProtocolFailure}. */
-  readonly reason: ProxyProtocolFailure;
-
-  constructor(reason: ProxyProtocolFailure, message: string, options?: ErrorOptions) {
-    super('ERR_PROXY_PROTOCOL', `PROXY protocol: ${message}`, options);
-    this.reason = reason;
-  }
-}
 
 /** One v2 TLV (type-length-value) of a header: ALPN, authority, a CRC, a unique id, SSL details... */
 export interface ProxyHeaderTLV {

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { ClientAddress } from './client-address.js';
 import { requestChannel, type RequestMessage } from './diagnostics.js';
-import { SocketServerError } from './errors.js';
+import { HandlerLoadError, HandlerNotLocatableError } from './errors.js';
 import { printable } from './printable.js';
 
 /**
@@ -178,8 +178,7 @@ export function locateRequestHandler<Request>(
   const { moduleUrl, name } = RequestHandlerClass;
   const exportName = RequestHandlerClass.exportName ?? name;
   if (typeof moduleUrl !== 'string' || moduleUrl === '' || exportName === '') {
-    throw new SocketServerError(
-      'ERR_HANDLER_NOT_LOCATABLE',
+    throw new HandlerNotLocatableError(
       `${name || 'the handler class'} cannot run in another thread or process: export it from a module ` +
         'and give it `static moduleUrl = import.meta.url`',
     );
@@ -196,20 +195,13 @@ export async function loadRequestHandler<Request = Socket>(
   try {
     module = (await import(location.moduleUrl)) as Record<string, unknown>;
   } catch (error) {
-    throw new SocketServerError(
-      'ERR_HANDLER_LOAD_FAILED',
-      `cannot load ${where}: ${printable(String(error))}`,
-      {
-        cause: error,
-      },
-    );
+    throw new HandlerLoadError(`cannot load ${where}: ${printable(String(error))}`, {
+      cause: error,
+    });
   }
   const exported = module[location.exportName];
   if (typeof exported !== 'function') {
-    throw new SocketServerError(
-      'ERR_HANDLER_LOAD_FAILED',
-      `cannot load ${where}: the module has no such export`,
-    );
+    throw new HandlerLoadError(`cannot load ${where}: the module has no such export`);
   }
   return exported as RequestHandlerClass<Request>;
 }

@@ -7,7 +7,7 @@ import { ConnectionRegistry, type Connection, type ConnectionState } from './con
 import { requireInteger, requireTimeoutMs } from './option-validators.js';
 import { endRequest, serveRequest, serveRequestHandler, type RequestSteps } from './serve-request.js';
 import { InThreadStrategy } from './in-thread-strategy.js';
-import { BindError, ServerStateError, SocketServerError } from './errors.js';
+import { AcceptError, BindError, ServerStateError, type ProxyProtocolError } from './errors.js';
 import { rejectWith, type RequestHandlerClass } from './request-handler.js';
 import type { DropReason, ListenerSharing, RequestSettings, SharedListener } from './strategy.js';
 import { resolveTLSOptions, type TLSOptions, type TLSSettings } from './tls.js';
@@ -18,7 +18,6 @@ import { isAbstractPath, type ServerAddress } from './server-address.js';
 import {
   proxyTrustCheck,
   resolveProxyProtocolOptions,
-  type ProxyProtocolError,
   type ProxyProtocolSettings,
   type ProxyProtocolVersion,
 } from './proxy-protocol.js';
@@ -237,18 +236,11 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
     acceptErrorReportMs,
     (error) =>
       this.reportServerError(
-        new SocketServerError(
-          'ERR_ACCEPT_FAILED',
-          `cannot accept a connection: ${error.message}; still listening`,
-          {
-            cause: error,
-          },
-        ),
+        new AcceptError(`cannot accept a connection: ${error.message}; still listening`, { cause: error }),
       ),
     (count) =>
       this.reportServerError(
-        new SocketServerError(
-          'ERR_ACCEPT_FAILED',
+        new AcceptError(
           `${count} more connection(s) could not be accepted in the last ${acceptErrorReportMs / 1000} s; still listening`,
         ),
       ),
@@ -416,17 +408,7 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
       const onError = (error: NodeJS.ErrnoException): void => {
         stopWaiting();
         this.#state = 'closed';
-        reject(
-          fd === undefined
-            ? new BindError(this.serverAddress, error)
-            : new SocketServerError(
-                'ERR_BIND_FAILED',
-                `cannot listen on inherited fd ${fd}: ${error.message}`,
-                {
-                  cause: error,
-                },
-              ),
-        );
+        reject(new BindError(fd === undefined ? this.serverAddress : { fd }, error));
       };
       // On 'close' too: a server stopped before it was listening has nothing left to wait for.
       const onReady = (): void => {

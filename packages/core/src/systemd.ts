@@ -1,5 +1,5 @@
 import { readFileSync, readlinkSync } from 'node:fs';
-import { describeUnixPath, SocketServerError, UnsupportedOptionError } from './errors.js';
+import { describeUnixPath, InvalidOptionError, UnsupportedOptionError } from './errors.js';
 import { printable } from './printable.js';
 import { loadDgramSocket, sendDatagram } from './unix-dgram.js';
 
@@ -39,10 +39,7 @@ export function listenFds(
   }
   if (pid === undefined || count === undefined || pid !== String(process.pid)) return [];
   if (!/^\d+$/.test(count)) {
-    throw new SocketServerError(
-      'ERR_INVALID_OPTION',
-      `invalid LISTEN_FDS: ${count} (expected a count of sockets)`,
-    );
+    throw new InvalidOptionError('LISTEN_FDS', count, 'a count of sockets');
   }
   const nameList = names?.split(':') ?? [];
   return Array.from({ length: Number(count) }, (_, index) => {

@@ -1,7 +1,7 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import type { Socket } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
-import { InvalidOptionError, SocketServerError } from './errors.js';
+import { InvalidOptionError, TLSHandshakeError } from './errors.js';
 import { requireTimeoutMs } from './option-validators.js';
 
 /** The `tls` option of a stream server: what makes its connections TLS. */
@@ -48,13 +48,6 @@ export interface TLSSettings {
   readonly ALPNProtocols: readonly string[] | undefined;
   /** See {@link TLSOptions.handshakeTimeoutMs}; `undefined`: no timeout (the option was 0). */
   readonly handshakeTimeoutMs: number | undefined;
-}
-
-/** The TLS handshake of a connection failed (a plain-TCP client, a bad certificate, a timeout). */
-export class TLSHandshakeError extends SocketServerError {
-  constructor(message: string, options?: ErrorOptions) {
-    super('ERR_TLS_HANDSHAKE', message, options);
-  }
 }
 
 /** Check the `tls` option; a key and certificate that do not make a context are ERR_INVALID_OPTION. */

@@ -8,7 +8,7 @@ import {
   type DatagramServerOptions,
   type DatagramTransport,
 } from './datagram-server.js';
-import { BindError, SocketServerError } from './errors.js';
+import { BindError, SendError } from './errors.js';
 import { printable } from './printable.js';
 import type { RequestHandlerClass } from './request-handler.js';
 import {
@@ -114,11 +114,9 @@ export class UDPServer extends DatagramServer<ServerAddress> {
         socket.send(data, toPort, toHost, (error) => {
           if (error)
             reject(
-              new SocketServerError(
-                'ERR_SEND_FAILED',
-                `cannot send to ${toHost} port ${toPort}: ${printable(error.message)}`,
-                { cause: error },
-              ),
+              new SendError(`cannot send to ${toHost} port ${toPort}: ${printable(error.message)}`, {
+                cause: error,
+              }),
             );
           else resolve();
         });
@@ -128,26 +126,20 @@ export class UDPServer extends DatagramServer<ServerAddress> {
     };
   }
 
-  protected override resolveDestination(
-    address: DatagramAddress,
-  ): readonly [string, number] | SocketServerError {
+  protected override resolveDestination(address: DatagramAddress): readonly [string, number] | SendError {
     let host: string;
     let port: number;
     if (typeof address === 'string') {
-      return new SocketServerError(
-        'ERR_SEND_FAILED',
-        `cannot send to ${formatUnixPath(address)}: a UDP server sends to [host, port]`,
-      );
+      return new SendError(`cannot send to ${formatUnixPath(address)}: a UDP server sends to [host, port]`);
     } else if (Array.isArray(address)) {
       [host, port] = address as readonly [string, number];
     } else if ('host' in address) {
       ({ host, port } = address);
     } else {
-      return new SocketServerError('ERR_SEND_FAILED', 'cannot send to a Unix peer from a UDP server');
+      return new SendError('cannot send to a Unix peer from a UDP server');
     }
     if (!Number.isInteger(port) || port < 1 || port > 65_535 || net.isIP(host) === 0) {
-      return new SocketServerError(
-        'ERR_SEND_FAILED',
+      return new SendError(
         `cannot send to ${printable(String(host))} port ${printable(String(port))}: not an IP address and port`,
       );
     }

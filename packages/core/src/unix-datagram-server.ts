@@ -6,7 +6,7 @@ import {
   type DatagramServerOptions,
   type DatagramTransport,
 } from './datagram-server.js';
-import { describeUnixPath, SocketServerError, UnsupportedOptionError } from './errors.js';
+import { describeUnixPath, SendError, UnsupportedOptionError } from './errors.js';
 import { loadDgramSocket, sendDatagram, systemError } from './unix-dgram.js';
 import { rejectWith, type RequestHandlerClass } from './request-handler.js';
 import { isAbstractPath, validateUnixPath } from './server-address.js';
@@ -92,7 +92,7 @@ export class UnixDatagramServer extends DatagramServer<string> {
     });
   }
 
-  protected override resolveDestination(address: DatagramAddress): string | SocketServerError {
+  protected override resolveDestination(address: DatagramAddress): string | SendError {
     const path =
       typeof address === 'string'
         ? address
@@ -100,14 +100,10 @@ export class UnixDatagramServer extends DatagramServer<string> {
           ? (address as { path: string }).path
           : undefined;
     if (path === undefined) {
-      return new SocketServerError(
-        'ERR_SEND_FAILED',
-        'cannot send to an IP address from a Unix datagram server',
-      );
+      return new SendError('cannot send to an IP address from a Unix datagram server');
     }
     if (path === '') {
-      return new SocketServerError(
-        'ERR_SEND_FAILED',
+      return new SendError(
         "cannot send to an unnamed Unix peer (''): its socket is not bound to a path, so it has no address to answer",
       );
     }

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type { DgramSocket } from 'node-unix-socket';
-import { SocketServerError, UnsupportedOptionError } from './errors.js';
+import { SendError, UnsupportedOptionError } from './errors.js';
 import { printable } from './printable.js';
 
 /**
@@ -77,7 +77,7 @@ export function sendDatagram(
     const reason = printable(
       failure.code === 'EUNKNOWN' ? error.message : `${error.message} (${failure.code})`,
     );
-    reject(new SocketServerError('ERR_SEND_FAILED', `cannot ${action}: ${reason}`, { cause: failure }));
+    reject(new SendError(`cannot ${action}: ${reason}`, { cause: failure }));
   };
   const buffer = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   try {
