@@ -1,4 +1,4 @@
-import { requireInteger, SocketServerError } from '@socketserver/core';
+import { requireInteger, SendError } from '@socketserver/core';
 
 const written: Promise<void> = Promise.resolve();
 
@@ -29,7 +29,7 @@ export class DatagramWriter {
   readonly maxReplySize: number;
   #chunks: Buffer[] = [];
   #writtenLength = 0;
-  #overflow: SocketServerError | undefined;
+  #overflow: SendError | undefined;
 
   constructor(options: DatagramWriterOptions = {}) {
     this.maxReplySize = requireInteger('maxReplySize', options.maxReplySize ?? maxUdpPayload, 1);
@@ -55,8 +55,7 @@ export class DatagramWriter {
     if (data.length === 0) return written;
     const bytes = Buffer.from(data); // a copy: the reply is sent later, after the caller's buffer may change
     if (this.#writtenLength + bytes.length > this.maxReplySize) {
-      this.#overflow = new SocketServerError(
-        'ERR_SEND_FAILED',
+      this.#overflow = new SendError(
         `the reply would exceed maxReplySize (${this.maxReplySize} bytes): ` +
           `${this.#writtenLength} bytes written, ${bytes.length} more refused`,
       );
