@@ -10,10 +10,13 @@ import type {
 import type { SerializedError } from './serialized-error.js';
 
 /**
- * Bytes as they cross to or from a worker: an ArrayBuffer of their own for a thread (transferred,
- * not copied again), base64 for a child process (its IPC channel is JSON).
+ * Bytes as they cross to or from a worker, for both kinds. To a thread: a Uint8Array over an
+ * ArrayBuffer of its own, which is transferred (moved, not copied again). To a child process: the
+ * bytes as they are, which its IPC channel (advanced serialization, V8's structured clone) copies,
+ * just the view's bytes, when it writes the message; they arrive as a Buffer if a Buffer was sent,
+ * else as a Uint8Array, over the memory the channel read them into.
  */
-export type WireBytes = ArrayBuffer | string;
+export type WireBytes = Uint8Array;
 
 /**
  * What the main thread tells a worker (a worker thread or a child process). Every request has an
@@ -139,20 +142,21 @@ export type WorkerToMainMessage =
   | { readonly type: 'batch'; readonly messages: readonly WorkerToMainMessage[] };
 
 /**
- * Bytes for a worker of `kind` (a thread's `ArrayBuffer` is a copy of its own, to transfer), or for
- * the main side from a worker.
+ * Bytes for a worker of `kind` (for a thread, a copy of their own, to transfer), or for the main
+ * side from a worker.
  */
 export function toWireBytes(data: Uint8Array, kind: 'thread' | 'process'): WireBytes {
-  if (kind === 'process') {
-    return (
-      Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
-    ).toString('base64');
-  }
+  // A child's channel copies the view's bytes, and only those, as it serializes the message.
+  if (kind === 'process') return data;
   // A copy of just these bytes: a view of a larger buffer would clone, or transfer, all of it.
-  return new Uint8Array(data).buffer;
+  return new Uint8Array(data);
 }
 
-/** The bytes received from the other side: a Buffer over a thread's ArrayBuffer (no copy), or decoded base64. */
+/**
+ * The bytes received from the other side, as a Buffer over the same memory (no copy): a thread's
+ * transferred ArrayBuffer, or what a child's IPC channel read (a chunk that other messages read
+ * with them may share, kept as long as the Buffer is).
+ */
 export function fromWireBytes(data: WireBytes): Buffer {
-  return typeof data === 'string' ? Buffer.from(data, 'base64') : Buffer.from(data);
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }

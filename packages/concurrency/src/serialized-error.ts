@@ -1,10 +1,4 @@
-import {
-  ProxyProtocolError,
-  SocketServerError,
-  TLSHandshakeError,
-  type ProxyProtocolFailure,
-  type SocketServerErrorCode,
-} from '@socketserver/core';
+import { SocketServerError, type SocketServerErrorCode } from '@socketserver/core';
 
 /**
  * An error as it crosses a thread or process boundary, where it loses its prototype: plain,
@@ -17,8 +11,8 @@ export interface SerializedError {
   readonly code?: string;
   /** It was a {@link SocketServerError}: `code` is a `SocketServerErrorCode`. */
   readonly isSocketServerError?: true;
-  /** A {@link ProxyProtocolError}'s `reason`. */
-  readonly reason?: string;
+  /** A SocketServerError's own fields of plain values (a `reason`, a `path`, a `maxLineLength`). */
+  readonly fields?: Readonly<Record<string, string | number | boolean | null>>;
 }
 
 /** The plain form of anything thrown. */
@@ -29,32 +23,37 @@ export function serializeError(error: unknown): SerializedError {
     name: error.name,
     message: error.message,
     ...(typeof code === 'string' && { code }),
-    ...(error instanceof SocketServerError && { isSocketServerError: true }),
-    ...(error instanceof ProxyProtocolError && { reason: error.reason }),
+    ...(error instanceof SocketServerError && { isSocketServerError: true, fields: plainFieldsOf(error) }),
   };
 }
 
 /**
- * Rebuild an error on the receiving side: a {@link SocketServerError} (`SocketServerError.from`)
- * for one of ours, else a plain Error; either way with the original name, message and code.
+ * Rebuild an error on the receiving side: one of ours of its own class again, with its fields
+ * (`SocketServerError.from`), else a plain Error; either way with the original name, message and
+ * code.
  */
 export function deserializeError(plain: SerializedError): Error {
   const error =
     plain.isSocketServerError === true && plain.code !== undefined
-      ? rebuildSocketServerError(plain.code as SocketServerErrorCode, plain)
+      ? SocketServerError.from({
+          ...plain.fields,
+          code: plain.code as SocketServerErrorCode,
+          message: plain.message,
+        })
       : Object.assign(new Error(plain.message), plain.code === undefined ? {} : { code: plain.code });
-  // Own properties shadow the class's `name` getter and the message its constructor composes, so
-  // the rebuilt error reads as the original.
+  // An own property shadows the class's `name` getter, so the rebuilt error reads as the original.
   Object.defineProperty(error, 'name', { value: plain.name, configurable: true, writable: true });
-  Object.defineProperty(error, 'message', { value: plain.message, configurable: true, writable: true });
   return error;
 }
 
-/** One of ours again, of its own class where the main side tells them apart (`reason`, `instanceof`). */
-function rebuildSocketServerError(code: SocketServerErrorCode, plain: SerializedError): SocketServerError {
-  if (code === 'ERR_PROXY_PROTOCOL' && plain.reason !== undefined) {
-    return new ProxyProtocolError(plain.reason as ProxyProtocolFailure, plain.message);
+/** The own enumerable fields of `error` whose values are plain (no `cause`, no objects). */
+function plainFieldsOf(error: SocketServerError): Record<string, string | number | boolean | null> {
+  const fields: Record<string, string | number | boolean | null> = {};
+  for (const [key, value] of Object.entries(error)) {
+    if (key === 'code' || key === 'message') continue;
+    if (value === null || ['string', 'number', 'boolean'].includes(typeof value)) {
+      fields[key] = value as string | number | boolean | null;
+    }
   }
-  if (code === 'ERR_TLS_HANDSHAKE') return new TLSHandshakeError(plain.message);
-  return SocketServerError.from({ code, message: plain.message });
+  return fields;
 }

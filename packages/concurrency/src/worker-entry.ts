@@ -29,7 +29,7 @@ import {
   proxyTrustCheck,
   serveRequestHandler,
   ServerStateError,
-  SocketServerError,
+  SendError,
   type ClientAddress,
   type ConnectionSetup,
   type DatagramAddress,
@@ -436,9 +436,7 @@ function sendto(id: number, data: Uint8Array | string, address: DatagramAddress)
   } catch (error) {
     // Not clonable (an address that is not plain data), or not bytes.
     pendingSends.delete(seq);
-    sent.reject(
-      new SocketServerError('ERR_SEND_FAILED', `cannot send: ${(error as Error).message}`, { cause: error }),
-    );
+    sent.reject(new SendError(`cannot send: ${(error as Error).message}`, { cause: error }));
   }
   return sent.promise;
 }
@@ -525,8 +523,8 @@ function openPort(listener: (message: MainToWorkerMessage, handle: Socket | unde
     return {
       post: (message) => {
         // A datagram reply's bytes are a copy of their own: moved, not cloned again.
-        if (message.type === 'sendto' && typeof message.data !== 'string') {
-          port.postMessage(message, [message.data]);
+        if (message.type === 'sendto') {
+          port.postMessage(message, [message.data.buffer as ArrayBuffer]);
         } else port.postMessage(message);
       },
       // Messages posted before process.exit() are delivered before the worker's 'exit' event.

