@@ -1,5 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { resolveProxyProtocolOptions } from '@socketserver/core';
+import { resolveProxyProtocolOptions } from '@socketserver/core/strategy';
 
 /** Every strategy name of the contract; the off-thread ones arrive with @socketserver/concurrency. */
 export const strategyNames = ['serial', 'async', 'thread', 'fork', 'pool'] as const;

@@ -9,7 +9,6 @@ import {
   UDPServer,
   UnixDatagramServer,
   UnixStreamServer,
-  describeUnixPath,
   eventLoopStrategy,
   listenFds,
   notifySystemd,
@@ -21,6 +20,7 @@ import {
   type StreamServerOptions,
   type TLSOptions,
 } from '@socketserver/core';
+import { describeUnixPath } from '@socketserver/core/strategy';
 import { forking, pool, threading } from '@socketserver/concurrency';
 import { parseEchoArguments, usageExitCode, type EchoOptions, type TLSFiles } from './cli.js';
 import { serveMetrics, type MetricsEndpoint } from './metrics.js';

@@ -1,6 +1,7 @@
 import { isIPv6 } from 'node:net';
 import type { DatagramAddress, OpenUdpOptions } from '@socketserver/client';
-import { describeUnixPath, printable } from '@socketserver/core';
+import { printable } from '@socketserver/core';
+import { describeUnixPath } from '@socketserver/core/strategy';
 
 /**
  * The socket path that a `--unix` argument names: `@name` is the Linux abstract name `'\0name'`

@@ -1,12 +1,6 @@
 import type { Socket } from 'node:net';
-import type {
-  ClientAddress,
-  DatagramAddress,
-  DropReason,
-  HandlerLocation,
-  RequestSettings,
-  SharedListener,
-} from '@socketserver/core';
+import type { ClientAddress, DatagramAddress, DropReason } from '@socketserver/core';
+import type { HandlerLocation, RequestSettings, SharedListener } from '@socketserver/core/strategy';
 import type { SerializedError } from './serialized-error.js';
 
 /**

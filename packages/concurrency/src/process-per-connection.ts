@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
-import { InvalidOptionError, requireBoolean, requireDelayMs, requireInteger } from '@socketserver/core';
+import { InvalidOptionError } from '@socketserver/core';
+import { requireBoolean, requireDelayMs, requireInteger } from '@socketserver/core/strategy';
 import { resolveWorkerStrategyOptions, WorkerPool, type WorkerStrategyOptions } from './worker-pool.js';
 
 /** Options of {@link forking}. */

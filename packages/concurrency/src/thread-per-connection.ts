@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { requireDelayMs, requireInteger } from '@socketserver/core';
+import { requireDelayMs, requireInteger } from '@socketserver/core/strategy';
 import { resolveWorkerStrategyOptions, WorkerPool, type WorkerStrategyOptions } from './worker-pool.js';
 
 /** Options of {@link threading}. */

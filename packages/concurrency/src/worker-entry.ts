@@ -20,6 +20,17 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import net, { type Socket } from 'node:net';
 import { isMainThread, parentPort } from 'node:worker_threads';
 import {
+  ServerStateError,
+  SendError,
+  type ClientAddress,
+  type DatagramAddress,
+  type DatagramRequest,
+  type DatagramSocket,
+  type HandlerServer,
+  type ProxyProtocolError,
+  type RequestHandlerClass,
+} from '@socketserver/core';
+import {
   clientAddressOf,
   endRequest,
   loadRequestHandler,
@@ -28,19 +39,10 @@ import {
   HandshakeGate,
   proxyTrustCheck,
   serveRequestHandler,
-  ServerStateError,
-  SendError,
-  type ClientAddress,
   type ConnectionSetup,
-  type DatagramAddress,
-  type DatagramRequest,
-  type DatagramSocket,
   type HandlerLocation,
-  type HandlerServer,
-  type ProxyProtocolError,
-  type RequestHandlerClass,
   type RequestSettings,
-} from '@socketserver/core';
+} from '@socketserver/core/strategy';
 import {
   fromWireBytes,
   toWireBytes,

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
-import { InvalidOptionError, requireInteger } from '@socketserver/core';
+import { InvalidOptionError } from '@socketserver/core';
+import { requireInteger } from '@socketserver/core/strategy';
 import type { WorkerKind } from './worker-handle.js';
 import { resolveWorkerStrategyOptions, WorkerPool, type WorkerStrategyOptions } from './worker-pool.js';
 

@@ -1,9 +1,6 @@
 import { EventEmitter, once } from 'node:events';
 import type { Socket } from 'node:net';
 import {
-  locateRequestHandler,
-  requireBoolean,
-  requireTimeoutMs,
   ServerClosedError,
   ServerStateError,
   SendError,
@@ -15,9 +12,14 @@ import {
   type ClientAddress,
   type ConcurrencyStrategy,
   type DatagramRequest,
+} from '@socketserver/core';
+import {
+  locateRequestHandler,
+  requireBoolean,
+  requireTimeoutMs,
   type ListenerSharing,
   type StrategyContext,
-} from '@socketserver/core';
+} from '@socketserver/core/strategy';
 import {
   fromWireBytes,
   toWireBytes,

@@ -25,8 +25,8 @@ export function requireBoolean(name: string, value: unknown): boolean {
 }
 
 /**
- * `value` when it is a number of ms from 0 to {@link maxDelayMs}; otherwise an
- * {@link InvalidOptionError}. For bounds on an orderly wait (`drainTimeoutMs`: how long running
+ * `value` when it is a number of ms from 0 to 2^31 - 1 (the longest delay a Node timer honours);
+ * otherwise an {@link InvalidOptionError}. For bounds on an orderly wait (`drainTimeoutMs`: how long running
  * requests may finish) and delays, where 0 means "do not wait"; a timeout that ends something for
  * being slow takes {@link requireTimeoutMs}, where 0 means "off".
  */
@@ -38,7 +38,7 @@ export function requireDelayMs(name: string, value: unknown): number {
 /**
  * A timeout that ends something for being slow (a connection, a handshake, a wait, a worker),
  * checked: `undefined` or `0` turn it off (`undefined` is returned, as Node's and Go's timeouts take
- * 0), a number of ms above 0, at most {@link maxDelayMs}, is returned as it is; anything else
+ * 0), a number of ms above 0, at most 2^31 - 1, is returned as it is; anything else
  * (negative, `NaN`, `Infinity`, not a number) is an {@link InvalidOptionError} naming `name`.
  * Pass the default in its place (`value ?? 10_000`) for a timeout that is on unless turned off.
  */

@@ -32,7 +32,7 @@ export interface UnixStreamServerOptions extends StreamServerOptions {
  *
  * - A path taken by a stale socket file (its server died) is removed and reused; a path a live
  *   server owns is a {@link BindError} (ERR_ADDRESS_IN_USE) naming it, and is never taken over.
- *   Whether the owner lives is found by connecting to it (see {@link probeUnixPath}).
+ *   Whether the owner lives is found by connecting to it.
  * - The socket file is removed when the server closes.
  * - `mode` sets the file's permissions.
  * - A path too long for `sockaddr_un` is an {@link InvalidOptionError} at construction; EACCES on

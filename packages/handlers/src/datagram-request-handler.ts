@@ -1,10 +1,10 @@
 import {
-  requireInteger,
   type ClientAddress,
   type DatagramRequest,
   type DatagramSocket,
   type HandlerServer,
 } from '@socketserver/core';
+import { requireInteger } from '@socketserver/core/strategy';
 import { BaseDatagramRequestHandler } from './base-datagram-request-handler.js';
 import { DatagramWriter } from './datagram-writer.js';
 import { LineReader, type ByteSource } from './line-reader.js';

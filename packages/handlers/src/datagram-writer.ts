@@ -1,4 +1,5 @@
-import { requireInteger, SendError } from '@socketserver/core';
+import { SendError } from '@socketserver/core';
+import { requireInteger } from '@socketserver/core/strategy';
 
 const written: Promise<void> = Promise.resolve();
 

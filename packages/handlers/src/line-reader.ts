@@ -1,4 +1,5 @@
-import { LineTooLongError, requireInteger } from '@socketserver/core';
+import { LineTooLongError } from '@socketserver/core';
+import { requireInteger } from '@socketserver/core/strategy';
 import { LineSplitter } from './line-splitter.js';
 import type { BufferedInput } from './socket-writer.js';
 

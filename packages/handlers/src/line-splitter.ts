@@ -1,4 +1,5 @@
-import { LineTooLongError, requireInteger } from '@socketserver/core';
+import { LineTooLongError } from '@socketserver/core';
+import { requireInteger } from '@socketserver/core/strategy';
 import { bufferView } from './buffer-view.js';
 
 const newline = 0x0a;

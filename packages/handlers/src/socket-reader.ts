@@ -1,10 +1,6 @@
 import type { Socket } from 'node:net';
-import {
-  ConnectionClosedError,
-  IdleTimeoutError,
-  requireInteger,
-  requireTimeoutMs,
-} from '@socketserver/core';
+import { ConnectionClosedError, IdleTimeoutError } from '@socketserver/core';
+import { requireInteger, requireTimeoutMs } from '@socketserver/core/strategy';
 
 /** Options of {@link SocketReader}. */
 export interface SocketReaderOptions {

@@ -1,4 +1,5 @@
-import { InvalidOptionError, requireInteger, requireTimeoutMs } from '@socketserver/core';
+import { InvalidOptionError } from '@socketserver/core';
+import { requireInteger, requireTimeoutMs } from '@socketserver/core/strategy';
 import { BaseRequestHandler } from './base-request-handler.js';
 import { LineReader } from './line-reader.js';
 import type { SocketWriter } from './socket-writer.js';
