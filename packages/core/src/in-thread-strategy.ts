@@ -23,6 +23,14 @@ export class InThreadStrategy<Request = Socket> implements ConcurrencyStrategy<R
     return Promise.resolve();
   }
 
+  /**
+   * Whether `processRequest` only calls `context.serveRequest` (see
+   * `ConcurrencyStrategy.servesInThread`): this class's own does; a subclass's override may do more.
+   */
+  get servesInThread(): boolean {
+    return this.processRequest === InThreadStrategy.prototype.processRequest;
+  }
+
   processRequest(request: Request, clientAddress: ClientAddress): Promise<void> {
     if (this.#context === undefined) {
       return Promise.reject(new ServerStateError(`the ${this.name} strategy was not started`));

@@ -170,6 +170,13 @@ export interface ConcurrencyStrategy<Request = Socket> {
    * server accepts and calls `processRequest` as for any strategy. Absent: never.
    */
   readonly acceptsConnections?: ListenerSharing | undefined;
+  /**
+   * Set when `processRequest` does nothing but `context.serveRequest(request, clientAddress)` on
+   * this thread, as the in-thread strategies do: the server may then run its request pipeline
+   * itself, without the call (its fast path: one promise chain per connection from the handler to
+   * the end). A strategy that does more in `processRequest` leaves it unset.
+   */
+  readonly servesInThread?: boolean;
   /** Workers that died while serving and were replaced, for `stats()`; absent for in-thread strategies. */
   readonly workerRestarts?: number;
   /** Called once, before the first request; resolves when the strategy can take requests. */

@@ -6,7 +6,6 @@ import type { ClientAddress } from './client-address.js';
 import { ConnectionRegistry, type Connection, type ConnectionState } from './connection-registry.js';
 import { requireInteger, requireTimeoutMs } from './option-validators.js';
 import { endRequest, serveRequest, serveRequestHandler, type RequestSteps } from './serve-request.js';
-import { InThreadStrategy } from './in-thread-strategy.js';
 import { AcceptError, BindError, ServerStateError, type ProxyProtocolError } from './errors.js';
 import { rejectWith, type RequestHandlerClass } from './request-handler.js';
 import type { DropReason, ListenerSharing, RequestSettings, SharedListener } from './strategy.js';
@@ -677,18 +676,19 @@ export abstract class StreamServer<Address extends ServerAddress | string> exten
   }
 
   /**
-   * Whether `processRequest` and `finishRequest` are the defaults and the strategy runs requests
-   * on this thread: then a request can run through `serveRequestHandler`, one promise chain from
-   * the handler to the end, which is what `processRequest` would do in more steps (and more
-   * memory per waiting connection). An override of either hook takes the template path.
+   * Whether a request can run through `serveRequestHandler`, one promise chain from the handler to
+   * the end, the same steps as the template (`processRequest`, the strategy's `processRequest`,
+   * `serveRequest` with `finishRequest`) in fewer promises, so less memory per waiting connection:
+   * when the strategy says its `processRequest` only serves on this thread (`servesInThread`), and
+   * this server's `processRequest` and `finishRequest` are the defaults (an override runs as the
+   * template says), and there is no connection set-up (TLS, PROXY) to run first.
    */
   #canServeInPlace(): boolean {
     return (
+      this.strategy.servesInThread === true &&
       this.#setUp === undefined &&
       this.processRequest === BaseServer.prototype.processRequest &&
-      this.finishRequest === BaseServer.prototype.finishRequest &&
-      this.strategy instanceof InThreadStrategy &&
-      this.strategy.processRequest === InThreadStrategy.prototype.processRequest
+      this.finishRequest === BaseServer.prototype.finishRequest
     );
   }
 
