@@ -1,10 +1,10 @@
 // The recipe's StreamRequestHandler echo, in a module of its own: thread and process strategies
-// load it again in each worker (by `moduleUrl` and its export name), so it has no side effects.
+// load it again in each worker (by `moduleURL` and its export name), so it has no side effects.
 import { formatClientAddress } from '@socketserver/core';
 import { StreamRequestHandler } from '@socketserver/handlers';
 
 export class EchoHandler extends StreamRequestHandler {
-  static moduleUrl = import.meta.url;
+  static moduleURL = import.meta.url;
 
   override async handle(): Promise<void> {
     console.log(`Got connection from ${formatClientAddress(this.clientAddress)}`);

@@ -60,9 +60,9 @@ describe('examples/echo-udp.ts', () => {
     ]);
     onTestFinished(() => server[Symbol.asyncDispose]());
     const [, , port] = runningLine.exec(await server.waitForLine(runningLine)) ?? [];
-    await using s = await DatagramClient.openUdp();
-    await s.sendto('Hello\n', ['127.0.0.1', Number(port)]);
-    const [resp, from] = await s.recvfrom();
+    await using s = await DatagramClient.openUDP();
+    await s.sendTo('Hello\n', ['127.0.0.1', Number(port)]);
+    const [resp, from] = await s.recvFrom();
     expect(resp.toString()).toBe('Hello\n');
     expect(from).toEqual(['127.0.0.1', Number(port)]);
     const [, localPort] = s.address as readonly [string, number];

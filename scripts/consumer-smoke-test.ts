@@ -481,7 +481,7 @@ import { ServerProcess, type ProcessExit } from '@socketserver/client/server-pro
 import { main as echoMain } from '@socketserver/echo';
 
 export class EchoHandler extends StreamRequestHandler {
-  static moduleUrl = import.meta.url;
+  static moduleURL = import.meta.url;
 
   override async handle(): Promise<void> {
     console.log(\`Got connection from \${formatClientAddress(this.clientAddress)}\`);

@@ -1,6 +1,6 @@
 // The CPU-bound handler: each line is hashed `hashRounds` times (sha256, chained) before it is
 // echoed. No side effects, and erasable TypeScript importing only packages: off-thread
-// strategies import this module again in each worker, by `moduleUrl`.
+// strategies import this module again in each worker, by `moduleURL`.
 import { hash } from 'node:crypto';
 import { StreamRequestHandler } from '@socketserver/handlers';
 
@@ -13,7 +13,7 @@ export function hashChained(data: Uint8Array, rounds: number): Uint8Array {
 
 /** The recipe's stream echo, with `hashChained` work on every line. */
 export class CpuHashEchoHandler extends StreamRequestHandler {
-  static moduleUrl: string = import.meta.url;
+  static moduleURL: string = import.meta.url;
   /** Rounds per line, unless the server's `handlerOptions.hashRounds` says otherwise. Default 1000. */
   static hashRounds: number = 1000;
 

@@ -88,7 +88,7 @@ function definitions(results: BenchResults): AimDefinition[] {
     return [
       atLeast(
         `pools-2x64-${kind}-connect`,
-        `pool of 2 ${plural} × 64 (--per-worker 64), --accept workers: connection rate ≥ 0.95x echo raw async`,
+        `pool of 2 ${plural} × 64 (--requests-per-worker 64), --accept workers: connection rate ≥ 0.95x echo raw async`,
         'pools-connect',
         poolsRowId(2, 64, kind, 'workers'),
         poolsAsyncId,
@@ -233,7 +233,7 @@ function definitions(results: BenchResults): AimDefinition[] {
     ),
     atLeast(
       'pools-16-threads-vs-python-connect',
-      "the recipe's pool of 16 threads (--workers 16 --per-worker 1), the better of --accept main and workers: " +
+      "the recipe's pool of 16 threads (--workers 16 --requests-per-worker 1), the better of --accept main and workers: " +
         'connection rate ≥ 1.5x Python pool (16 threads)',
       'pools-connect',
       [poolsRowId(16, 1, 'thread', 'main'), poolsRowId(16, 1, 'thread', 'workers')],

@@ -76,7 +76,7 @@ export const buildNativeLoadGenerator = (): { path: string; compiler: string } |
  * valid one day, made with openssl in a temporary directory (removed by the caller); why not,
  * when it cannot be made.
  */
-export function makeTlsCertificate():
+export function makeTLSCertificate():
   { certPath: string; keyPath: string; certPem: string; openssl: string } | { unavailable: string } {
   try {
     const openssl = execFileSync('openssl', ['version'], { encoding: 'utf8', timeout: 10_000 }).trim();

@@ -17,7 +17,7 @@ import {
   findPython,
   loadAverageNow,
   machineInfo,
-  makeTlsCertificate,
+  makeTLSCertificate,
 } from './machine.ts';
 import { describeExit, killAllGroups } from './managed-process.ts';
 import { NativeLoadGenerator } from './native-load-generator.ts';
@@ -73,7 +73,7 @@ const cEcho = buildCEcho();
 const nativeGenerator =
   options.loadGenerator === 'native' ? buildNativeLoadGenerator() : { unavailable: '--load-generator node' };
 const echoHandlers = echoHandlersAvailable();
-const tls = options.groups.includes('scale-out') ? makeTlsCertificate() : { unavailable: 'not needed' };
+const tls = options.groups.includes('scale-out') ? makeTLSCertificate() : { unavailable: 'not needed' };
 const fdLimit = fdLimitFor(wantedFdLimit);
 const idleConnections = Math.max(1, Math.min(options.idleConnections, fdLimit - fdSlack));
 const notes: string[] = [];

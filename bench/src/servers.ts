@@ -61,13 +61,13 @@ export const pythonThreadingCpuId = 'python-threading-cpu';
 export const pythonPoolId = 'python-pool';
 /** The pools group's one-process async row: its "vs async" reference. */
 export const poolsAsyncId = 'pools-async';
-/** The id of a pools group row: `--workers`, `--per-worker`, `--pool-kind`, `--accept`. */
+/** The id of a pools group row: `--workers`, `--requests-per-worker`, `--pool-kind`, `--accept`. */
 export const poolsRowId = (
   workers: number,
-  perWorker: number,
+  requestsPerWorker: number,
   kind: 'thread' | 'process',
   accept: 'main' | 'workers',
-): string => `pools-${workers}x${perWorker}-${kind}-${accept}`;
+): string => `pools-${workers}x${requestsPerWorker}-${kind}-${accept}`;
 
 const local = (relative: string): string => fileURLToPath(new URL(relative, import.meta.url));
 const echoServerBin = fileURLToPath(
@@ -195,12 +195,12 @@ export function serverSpecs({ cEcho, python, tls, echoHandlers: handlers }: Tool
         { strategy: 'pool', servesAtOnce: scaleOutInstances, startsWorkers: true },
       ),
       // Event-loop workers: 64 connections each, accepted by the workers themselves (the pool's
-      // default with --per-worker above 1).
+      // default with --requests-per-worker above 1).
       ...(['process', 'thread'] as const).map((kind) =>
         scaleOut(
           `pool-${kind}-64`,
           `echo raw pool, ${workers} ${kind === 'thread' ? 'threads' : 'processes'} × 64, accept workers`,
-          ['--strategy', 'pool', '--pool-kind', kind, '--workers', workers, '--per-worker', '64'],
+          ['--strategy', 'pool', '--pool-kind', kind, '--workers', workers, '--requests-per-worker', '64'],
           { strategy: 'pool', servesAtOnce: scaleOutInstances * 64, startsWorkers: true },
         ),
       ),
@@ -245,13 +245,13 @@ export function serverSpecs({ cEcho, python, tls, echoHandlers: handlers }: Tool
   });
   const pool = (
     workers: number,
-    perWorker: number,
+    requestsPerWorker: number,
     kind: 'thread' | 'process',
     accept: 'main' | 'workers',
   ): ServerSpec => {
-    const what = `${workers} ${kind === 'thread' ? 'threads' : 'processes'}${perWorker === 1 ? '' : ` × ${perWorker}`}`;
+    const what = `${workers} ${kind === 'thread' ? 'threads' : 'processes'}${requestsPerWorker === 1 ? '' : ` × ${requestsPerWorker}`}`;
     return poolsRow(
-      poolsRowId(workers, perWorker, kind, accept),
+      poolsRowId(workers, requestsPerWorker, kind, accept),
       `echo raw pool, ${what}, accept ${accept}`,
       [
         '--strategy',
@@ -260,12 +260,12 @@ export function serverSpecs({ cEcho, python, tls, echoHandlers: handlers }: Tool
         kind,
         '--workers',
         String(workers),
-        '--per-worker',
-        String(perWorker),
+        '--requests-per-worker',
+        String(requestsPerWorker),
         '--accept',
         accept,
       ],
-      { strategy: 'pool', servesAtOnce: workers * perWorker, startsWorkers: true },
+      { strategy: 'pool', servesAtOnce: workers * requestsPerWorker, startsWorkers: true },
     );
   };
   const poolsServers: ServerSpec[] = [

@@ -23,11 +23,11 @@ export interface EchoOptions {
   strategy: StrategyName;
   workers: number;
   poolKind: 'thread' | 'process';
-  /** Pool: connections each worker serves at once, on its event loop (the recipe's pool: 1). */
-  perWorker: number;
+  /** Pool: requests (connections, or datagrams) each worker serves at once, on its event loop (the recipe's pool: 1). */
+  requestsPerWorker: number;
   /**
    * Pool, TCP: who accepts connections, the main thread (handing each over) or each worker itself;
-   * `undefined`: the pool's default (workers with `--per-worker` above 1, else main).
+   * `undefined`: the pool's default (workers with `--requests-per-worker` above 1, else main).
    */
   accept: 'main' | 'workers' | undefined;
   maxConnections: number | undefined;
@@ -139,8 +139,8 @@ export function parseEchoArguments(argv: readonly string[], version: string): Pa
     .addOption(new Option('--workers <n>', 'pool size').default(16).argParser(integerAtLeast(1)))
     .addOption(
       new Option(
-        '--per-worker <n>',
-        "pool: connections each worker serves at once on its event loop (the recipe's pool: 1)",
+        '--requests-per-worker <n>',
+        "pool: requests (connections, or datagrams) each worker serves at once on its event loop (the recipe's pool: 1)",
       )
         .default(1)
         .argParser(integerAtLeast(1)),
@@ -148,7 +148,7 @@ export function parseEchoArguments(argv: readonly string[], version: string): Pa
     .addOption(
       new Option(
         '--accept <who>',
-        'pool: main: the main thread accepts and hands each connection to the least busy worker; workers: each worker accepts itself (faster; tcp) (default: workers with --per-worker above 1, else main)',
+        'pool: main: the main thread accepts and hands each connection to the least busy worker; workers: each worker accepts itself (faster; tcp) (default: workers with --requests-per-worker above 1, else main)',
       ).choices(['main', 'workers']),
     )
     .addOption(
@@ -374,8 +374,8 @@ function findConflict(options: EchoOptions, program: Command): string | undefine
   }
   if (options.proxyProtocol !== undefined && options.protocol === 'udp')
     return 'option --proxy-protocol applies to stream connections, not to --protocol udp';
-  if (given('perWorker') && options.strategy !== 'pool')
-    return 'option --per-worker applies to --strategy pool';
+  if (given('requestsPerWorker') && options.strategy !== 'pool')
+    return 'option --requests-per-worker applies to --strategy pool';
   if (given('accept') && options.strategy !== 'pool') return 'option --accept applies to --strategy pool';
   if (options.protocol === 'udp') {
     if (options.handler === 'line')

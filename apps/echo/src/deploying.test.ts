@@ -103,13 +103,13 @@ describe('docs/deploy: systemd socket activation (socketserver-echo.socket, sock
     const client = await connect('127.0.0.1', port);
     await client.sendAll('Hello\n');
     expect((await client.readline({ timeoutMs: 20_000 })).toString()).toBe('Hello\n');
-    expect((await manager.recvfrom({ timeoutMs: 10_000 }))[0].toString()).toBe('READY=1');
+    expect((await manager.recvFrom({ timeoutMs: 10_000 }))[0].toString()).toBe('READY=1');
     expect(await server.waitForLine(runningLine)).toBe(`Echo server running on port ${port}`);
     await server.waitForLine(`Got connection from ('127.0.0.1', ${client.localPort})`);
     await client.close();
 
     server.kill('SIGTERM');
-    expect((await manager.recvfrom({ timeoutMs: 10_000 }))[0].toString()).toBe('STOPPING=1');
+    expect((await manager.recvFrom({ timeoutMs: 10_000 }))[0].toString()).toBe('STOPPING=1');
     expect(await server.waitForExit({ timeoutMs: timeoutStopMs })).toEqual({ code: 0, signal: null });
   });
 });

@@ -10,7 +10,7 @@ import {
 /** The recipe's first echo server: recv(8192) and send it back, until EOF. */
 export class RawEchoHandler extends BaseRequestHandler {
   /** Where thread and process strategies load it from. */
-  static moduleUrl: string = import.meta.url;
+  static moduleURL: string = import.meta.url;
 
   override async handle(): Promise<void> {
     announceConnection(this.server, this.clientAddress);
@@ -25,7 +25,7 @@ export class RawEchoHandler extends BaseRequestHandler {
 /** The recipe's StreamRequestHandler echo: every line read from rfile is written to wfile. */
 export class StreamEchoHandler extends StreamRequestHandler {
   /** Where thread and process strategies load it from. */
-  static moduleUrl: string = import.meta.url;
+  static moduleURL: string = import.meta.url;
 
   override async handle(): Promise<void> {
     announceConnection(this.server, this.clientAddress);
@@ -36,7 +36,7 @@ export class StreamEchoHandler extends StreamRequestHandler {
 /** The stream echo as a line handler: every line is its own reply, with no promise per line. */
 export class LineEchoHandler extends LineRequestHandler {
   /** Where thread and process strategies load it from. */
-  static moduleUrl: string = import.meta.url;
+  static moduleURL: string = import.meta.url;
 
   override setup(): void {
     super.setup();
@@ -51,19 +51,19 @@ export class LineEchoHandler extends LineRequestHandler {
 /** The raw form for datagrams: `data, socket = self.request`, and the datagram goes back as it came. */
 export class RawDatagramEchoHandler extends BaseDatagramRequestHandler {
   /** Where thread and process strategies load it from. */
-  static moduleUrl: string = import.meta.url;
+  static moduleURL: string = import.meta.url;
 
   override async handle(): Promise<void> {
     announceConnection(this.server, this.clientAddress);
     const [data, socket] = this.request;
-    await socket.sendto(data, this.clientAddress);
+    await socket.sendTo(data, this.clientAddress);
   }
 }
 
 /** Python's DatagramRequestHandler echo: the datagram's lines, read from rfile, written to wfile. */
 export class StreamDatagramEchoHandler extends DatagramRequestHandler {
   /** Where thread and process strategies load it from. */
-  static moduleUrl: string = import.meta.url;
+  static moduleURL: string = import.meta.url;
 
   override async handle(): Promise<void> {
     announceConnection(this.server, this.clientAddress);

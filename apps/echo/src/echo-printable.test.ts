@@ -51,8 +51,8 @@ describe('echo-server: addresses and paths are printed escaped', () => {
 
     const clientPath = join(directory, `client-${hostile}`);
     await using client = await DatagramClient.openUnix({ path: clientPath });
-    await client.sendto('Hello\n', path);
-    const [reply, from] = await client.recvfrom({ timeoutMs: 10_000 });
+    await client.sendTo('Hello\n', path);
+    const [reply, from] = await client.recvFrom({ timeoutMs: 10_000 });
     expect(reply.toString()).toBe('Hello\n');
     expect(from).toBe(path); // the reply went to the raw path: only printing escapes
 
@@ -77,8 +77,8 @@ describe('echo-server: addresses and paths are printed escaped', () => {
     const server = await startUnixDatagramEcho(path, path, ['--handler', 'raw', '--max-packet-size', '100']);
     const clientPath = join(directory, hostile);
     await using client = await DatagramClient.openUnix({ path: clientPath });
-    await client.sendto(Buffer.alloc(300, 0x61), path);
-    expect((await client.recvfrom({ timeoutMs: 10_000 }))[0]).toHaveLength(100);
+    await client.sendTo(Buffer.alloc(300, 0x61), path);
+    expect((await client.recvFrom({ timeoutMs: 10_000 }))[0]).toHaveLength(100);
 
     const shown = `'${join(directory, hostileShown)}'`;
     const errorLine = `Error handling request from ${shown}: ERR_DATAGRAM_TRUNCATED: datagram of 300 bytes truncated to maxPacketSize (100 bytes)\n`;

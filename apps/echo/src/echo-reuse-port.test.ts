@@ -31,9 +31,9 @@ describe('echo-server --reuse-port', () => {
     const first = await start(['--protocol', 'udp', '--port', '0', '--reuse-port']);
     const second = await start(['--protocol', 'udp', '--port', String(first.port), '--reuse-port']);
     for (let attempt = 0; attempt < 300 && !bothServed([first.server, second.server]); attempt += 1) {
-      await using client = await DatagramClient.openUdp();
-      await client.sendto('shared\n', ['127.0.0.1', first.port]);
-      expect((await client.recvfrom({ timeoutMs: 10_000 }))[0].toString()).toBe('shared\n');
+      await using client = await DatagramClient.openUDP();
+      await client.sendTo('shared\n', ['127.0.0.1', first.port]);
+      expect((await client.recvFrom({ timeoutMs: 10_000 }))[0].toString()).toBe('shared\n');
     }
     expect(bothServed([first.server, second.server])).toBe(true);
   });

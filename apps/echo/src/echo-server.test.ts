@@ -247,12 +247,12 @@ describe('echo-server --accept workers', () => {
   );
 });
 
-describe('echo-server --per-worker', () => {
+describe('echo-server --requests-per-worker', () => {
   it.each(['thread', 'process'])(
-    'a pool of one %s worker with --per-worker 3 serves 3 connections at once',
+    'a pool of one %s worker with --requests-per-worker 3 serves 3 connections at once',
     async (kind) => {
       const args = ['--port', '0', '--quiet', '--strategy', 'pool', '--workers', '1', '--pool-kind', kind];
-      const { port } = await startEchoServer([...args, '--per-worker', '3']);
+      const { port } = await startEchoServer([...args, '--requests-per-worker', '3']);
       const clients = await Promise.all([1, 2, 3].map(async () => connect('127.0.0.1', port)));
       onTestFinished(async () => {
         await Promise.all(clients.map(async (client) => client.close()));
@@ -311,11 +311,11 @@ describe('echo-server under a low fd limit', () => {
     ['one async process', ['--strategy', 'async']],
     [
       'a pool of 2 threads accepting themselves',
-      ['--strategy', 'pool', '--workers', '2', '--per-worker', '64', '--accept', 'workers'],
+      ['--strategy', 'pool', '--workers', '2', '--requests-per-worker', '64', '--accept', 'workers'],
     ],
     [
       'a pool of 2 processes accepting themselves',
-      ['--strategy', 'pool', '--workers', '2', '--per-worker', '64', '--pool-kind', 'process'],
+      ['--strategy', 'pool', '--workers', '2', '--requests-per-worker', '64', '--pool-kind', 'process'],
     ],
   ])('%s flooded with 300 connections right after its banner serves on', async (_name, strategyFlags) => {
     // `ulimit -n 128`: the flood takes the descriptors the server needs to accept, and a pool's
@@ -353,7 +353,7 @@ describe('echo-server: bad input', () => {
     [['--idle-timeout', '2147483648']],
     [['--drain-timeout', '2147483648']],
     [['--max-line-length', '0']],
-    [['--strategy', 'pool', '--per-worker', '0']],
+    [['--strategy', 'pool', '--requests-per-worker', '0']],
     [['--strategy', 'pool', '--accept', 'nope']],
     [['--frobnicate']],
     [['extra-argument']],
@@ -366,11 +366,11 @@ describe('echo-server: bad input', () => {
     expectNoStackTrace(stderr);
   });
 
-  it('--per-worker without --strategy pool: one line, exit 2', async () => {
-    const { code, stdout, stderr } = await runToExit(['--port', '0', '--per-worker', '4']);
+  it('--requests-per-worker without --strategy pool: one line, exit 2', async () => {
+    const { code, stdout, stderr } = await runToExit(['--port', '0', '--requests-per-worker', '4']);
     expect(code).toBe(2);
     expect(stdout).toBe('');
-    expect(stderr.split('\n')[0]).toBe('error: option --per-worker applies to --strategy pool');
+    expect(stderr.split('\n')[0]).toBe('error: option --requests-per-worker applies to --strategy pool');
     expectNoStackTrace(stderr);
   });
 
@@ -448,7 +448,7 @@ describe('echo-server: bad input', () => {
       '--strategy',
       '--workers',
       '--pool-kind',
-      '--per-worker',
+      '--requests-per-worker',
       '--accept',
       '--max-connections',
       '--idle-timeout',

@@ -140,9 +140,9 @@ describe('echo-server notifies systemd (NOTIFY_SOCKET)', () => {
     });
     onTestFinished(() => server[Symbol.asyncDispose]());
     await server.waitForLine(runningLine);
-    expect((await manager.recvfrom({ timeoutMs: 10_000 }))[0].toString()).toBe('READY=1');
+    expect((await manager.recvFrom({ timeoutMs: 10_000 }))[0].toString()).toBe('READY=1');
     server.kill('SIGTERM');
-    expect((await manager.recvfrom({ timeoutMs: 10_000 }))[0].toString()).toBe('STOPPING=1');
+    expect((await manager.recvFrom({ timeoutMs: 10_000 }))[0].toString()).toBe('STOPPING=1');
     expect((await server.waitForExit()).code).toBe(0);
     expect(server.stderr).toBe('');
   });

@@ -46,8 +46,8 @@ function temporaryDirectory(): string {
 }
 
 /** A UDP client bound on loopback, closed when the test ends. */
-async function openUdp(family: 4 | 6 = 4): Promise<DatagramClient> {
-  const client = await DatagramClient.openUdp({ family });
+async function openUDP(family: 4 | 6 = 4): Promise<DatagramClient> {
+  const client = await DatagramClient.openUDP({ family });
   onTestFinished(() => client.close());
   return client;
 }
@@ -87,9 +87,9 @@ describe.each(udpVariants)('echo-server $name', ({ flags }) => {
   it("runs the recipe session over UDP: Hello echoed from the server's port, the datagram announced", async () => {
     const { server, where } = await startEchoServer(['--port', '0', ...flags]);
     const port = Number(/^port (\d+)$/.exec(where)?.[1]);
-    const client = await openUdp();
-    await client.sendto('Hello\n', ['127.0.0.1', port]);
-    const [reply, from] = await client.recvfrom({ timeoutMs: 20_000 });
+    const client = await openUDP();
+    await client.sendTo('Hello\n', ['127.0.0.1', port]);
+    const [reply, from] = await client.recvFrom({ timeoutMs: 20_000 });
     expect(reply.toString()).toBe('Hello\n');
     expect(from).toEqual(['127.0.0.1', port]);
     await server.waitForLine(`Got connection from ('127.0.0.1', ${udpPort(client)})`);
@@ -107,7 +107,7 @@ describe('echo-server --protocol udp', () => {
     const { server, where } = await startEchoServer(['--protocol', 'udp', '--port', '0']);
     const port = Number(/^port (\d+)$/.exec(where)?.[1]);
     const clients = await Promise.all(
-      Array.from({ length: 10 }, (_, index) => openUdp(index % 2 === 0 ? 4 : 6)),
+      Array.from({ length: 10 }, (_, index) => openUDP(index % 2 === 0 ? 4 : 6)),
     );
     await Promise.all(
       clients.map(async (client, index) => {
@@ -115,8 +115,8 @@ describe('echo-server --protocol udp', () => {
         // One at a time per client: loopback UDP never drops a paced exchange.
         for (let sequence = 0; sequence < 20; sequence += 1) {
           const payload = `client ${index} datagram ${sequence}\n`;
-          await client.sendto(payload, [host, port]);
-          const [reply] = await client.recvfrom({ timeoutMs: 10_000 });
+          await client.sendTo(payload, [host, port]);
+          const [reply] = await client.recvFrom({ timeoutMs: 10_000 });
           expect(reply.toString()).toBe(payload);
         }
       }),
@@ -138,13 +138,13 @@ describe('echo-server --protocol udp', () => {
       '--quiet',
     ]);
     const port = Number(/^port (\d+)$/.exec(where)?.[1]);
-    const client = await openUdp();
+    const client = await openUDP();
     const payload = randomBytes(300);
-    await client.sendto(payload, ['127.0.0.1', port]);
-    const [reply] = await client.recvfrom({ timeoutMs: 10_000 });
+    await client.sendTo(payload, ['127.0.0.1', port]);
+    const [reply] = await client.recvFrom({ timeoutMs: 10_000 });
     expect(reply.equals(payload.subarray(0, 100))).toBe(true);
-    await client.sendto('next\n', ['127.0.0.1', port]);
-    expect((await client.recvfrom({ timeoutMs: 10_000 }))[0].toString()).toBe('next\n');
+    await client.sendTo('next\n', ['127.0.0.1', port]);
+    expect((await client.recvFrom({ timeoutMs: 10_000 }))[0].toString()).toBe('next\n');
     const line = `Error handling request from ('127.0.0.1', ${udpPort(client)}): ERR_DATAGRAM_TRUNCATED: datagram of 300 bytes truncated to maxPacketSize (100 bytes)\n`;
     await waitForStderr(server, line);
     expect(server.stderr).toBe(line);
@@ -153,18 +153,18 @@ describe('echo-server --protocol udp', () => {
   it('the default 8192-byte packet size cuts a 9000-byte datagram', async () => {
     const { server, where } = await startEchoServer(['--protocol', 'udp', '--handler', 'raw', '--port', '0']);
     const port = Number(/^port (\d+)$/.exec(where)?.[1]);
-    const client = await openUdp();
-    await client.sendto(Buffer.alloc(9000, 7), ['127.0.0.1', port]);
-    expect((await client.recvfrom({ timeoutMs: 10_000 }))[0]).toHaveLength(8192);
+    const client = await openUDP();
+    await client.sendTo(Buffer.alloc(9000, 7), ['127.0.0.1', port]);
+    expect((await client.recvFrom({ timeoutMs: 10_000 }))[0]).toHaveLength(8192);
     await waitForStderr(server, 'datagram of 9000 bytes truncated to maxPacketSize (8192 bytes)');
   });
 
   it('SIGTERM lets a running datagram finish and exits 0', async () => {
     const { server, where } = await startEchoServer(['--protocol', 'udp', '--port', '0']);
     const port = Number(/^port (\d+)$/.exec(where)?.[1]);
-    const client = await openUdp();
-    await client.sendto('before\n', ['127.0.0.1', port]);
-    await client.recvfrom({ timeoutMs: 10_000 });
+    const client = await openUDP();
+    await client.sendTo('before\n', ['127.0.0.1', port]);
+    await client.recvFrom({ timeoutMs: 10_000 });
     server.kill('SIGTERM');
     expect(await server.waitForExit()).toEqual({ code: 0, signal: null });
   });
@@ -285,8 +285,8 @@ describe('echo-server --unix', () => {
     expect(where).toBe(path);
     const clientPath = join(directory, 'client.sock');
     await using client = await DatagramClient.openUnix({ path: clientPath });
-    await client.sendto('Hello\n', path);
-    const [reply, from] = await client.recvfrom({ timeoutMs: 10_000 });
+    await client.sendTo('Hello\n', path);
+    const [reply, from] = await client.recvFrom({ timeoutMs: 10_000 });
     expect(reply.toString()).toBe('Hello\n');
     expect(from).toBe(path);
     await server.waitForLine(`Got connection from '${clientPath}'`);
@@ -300,8 +300,8 @@ describe('echo-server --unix', () => {
     const path = join(directory, 'echo.sock');
     await startEchoServer(['--unix', path, '--protocol', 'udp', '--strategy', 'fork', '--quiet']);
     await using client = await DatagramClient.openUnix();
-    await client.sendto('forked\n', path);
-    expect((await client.recvfrom({ timeoutMs: 20_000 }))[0].toString()).toBe('forked\n');
+    await client.sendTo('forked\n', path);
+    expect((await client.recvFrom({ timeoutMs: 20_000 }))[0].toString()).toBe('forked\n');
   });
 
   it('an unnamed Unix datagram sender cannot be answered: one line on stderr, the server serves on', async () => {
@@ -310,11 +310,11 @@ describe('echo-server --unix', () => {
     const { server } = await startEchoServer(['--unix', path, '--protocol', 'udp']);
     // An abstract-bound sender arrives unnamed through node-unix-socket, as an unbound one would.
     await using unnamed = await DatagramClient.openUnix({ path: `\0socketserver-unnamed-${process.pid}` });
-    await unnamed.sendto('lost\n', path);
+    await unnamed.sendTo('lost\n', path);
     await server.waitForLine("Got connection from ''");
     await using named = await DatagramClient.openUnix();
-    await named.sendto('found\n', path);
-    expect((await named.recvfrom({ timeoutMs: 10_000 }))[0].toString()).toBe('found\n');
+    await named.sendTo('found\n', path);
+    expect((await named.recvFrom({ timeoutMs: 10_000 }))[0].toString()).toBe('found\n');
     await waitForStderr(
       server,
       "Error handling request from '': ERR_SEND_FAILED: cannot send to an unnamed Unix peer",

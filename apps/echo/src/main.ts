@@ -251,7 +251,7 @@ function createStrategy<Request>(options: EchoOptions): ConcurrencyStrategy<Requ
       return pool<Request>({
         workers: options.workers,
         kind: options.poolKind,
-        perWorker: options.perWorker,
+        requestsPerWorker: options.requestsPerWorker,
         ...(options.accept === undefined ? {} : { accept: options.accept }),
       });
   }

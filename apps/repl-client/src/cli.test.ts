@@ -128,9 +128,9 @@ describe('parseReplClientArguments', () => {
       '--unix <path>',
       '--protocol <protocol>',
       "const s = await connectUnix('/tmp/echo.sock')",
-      "const s = await openUdp()   await s.sendto('Hello\\n', ['localhost', 20000])   await s.recvfrom()",
-      "const s = await openUnixDatagram()   await s.sendto('Hello\\n', '/tmp/echo.sock')   await s.recvfrom()",
-      "--protocol udp HOST PORT (or --unix PATH) opens s at start: await s.sendto('Hello\\n', target)",
+      "const s = await openUDP()   await s.sendTo('Hello\\n', ['localhost', 20000])   await s.recvFrom()",
+      "const s = await openUnixDatagram()   await s.sendTo('Hello\\n', '/tmp/echo.sock')   await s.recvFrom()",
+      "--protocol udp HOST PORT (or --unix PATH) opens s at start: await s.sendTo('Hello\\n', target)",
       'SOCKETSERVER_REPL_HISTORY',
     ]) {
       expect(help.stdout).toContain(text);

@@ -51,7 +51,7 @@ export function parseReplClientArguments(argv: readonly string[], version: strin
   const program = new Command('repl-client')
     .description(
       "An interactive socket client, like the recipe's Python session: a Node.js REPL with connect(), send and " +
-        'recv in scope, and sendto and recvfrom for datagrams; or, with --line or a piped stdin, a line-by-line ' +
+        'recv in scope, and sendTo and recvFrom for datagrams; or, with --line or a piped stdin, a line-by-line ' +
         'client. It speaks TCP, UDP, and Unix stream and datagram sockets.',
     )
     .argument('[host]', 'server host; given, the REPL connects at start as `s`', 'localhost')
@@ -97,10 +97,10 @@ export function parseReplClientArguments(argv: readonly string[], version: strin
 In the REPL:
   const s = await connect('localhost', 20000)   await s.send('Hello\\n')   await s.recv(8192)   s.close()
   const s = await connectUnix('/tmp/echo.sock')   then the same; --unix PATH connects at start, as s
-  const s = await openUdp()   await s.sendto('Hello\\n', ['localhost', 20000])   await s.recvfrom()
-  const s = await openUnixDatagram()   await s.sendto('Hello\\n', '/tmp/echo.sock')   await s.recvfrom()
-  --protocol udp HOST PORT (or --unix PATH) opens s at start: await s.sendto('Hello\\n', target)
-  .help lists what is in scope. Ctrl-C cancels a waiting connect, read or recvfrom; Ctrl-D exits.
+  const s = await openUDP()   await s.sendTo('Hello\\n', ['localhost', 20000])   await s.recvFrom()
+  const s = await openUnixDatagram()   await s.sendTo('Hello\\n', '/tmp/echo.sock')   await s.recvFrom()
+  --protocol udp HOST PORT (or --unix PATH) opens s at start: await s.sendTo('Hello\\n', target)
+  .help lists what is in scope. Ctrl-C cancels a waiting connect, read or recvFrom; Ctrl-D exits.
 
 Environment:
   ${historyEnvironmentVariable}   REPL history file (default: $XDG_STATE_HOME/socketserver/repl_history,

@@ -4,12 +4,12 @@ import { inspect } from 'node:util';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { InterruptibleDatagramClient } from './interruptible-datagram-client.js';
 import { PendingOperations } from './pending-operations.js';
-import { startUdpServer, startUnixDatagramServer } from './test-support/servers.js';
+import { startUDPServer, startUnixDatagramServer } from './test-support/servers.js';
 
 /** A UDP socket on 127.0.0.1 with its own PendingOperations; closed when the test ends. */
-async function openUdp(): Promise<{ client: InterruptibleDatagramClient; operations: PendingOperations }> {
+async function openUDP(): Promise<{ client: InterruptibleDatagramClient; operations: PendingOperations }> {
   const operations = new PendingOperations();
-  const client = await InterruptibleDatagramClient.openUdp(operations);
+  const client = await InterruptibleDatagramClient.openUDP(operations);
   onTestFinished(() => client.close());
   return { client, operations };
 }
@@ -25,52 +25,52 @@ async function rejection(promise: Promise<unknown>): Promise<Error & { code?: st
 
 describe('InterruptibleDatagramClient', () => {
   it('sends a datagram to a UDP server and receives the reply with its address', async () => {
-    await using server = await startUdpServer();
-    const { client } = await openUdp();
-    await client.sendto('Hello\n', ['127.0.0.1', server.port]);
-    const [data, address] = await client.recvfrom();
+    await using server = await startUDPServer();
+    const { client } = await openUDP();
+    await client.sendTo('Hello\n', ['127.0.0.1', server.port]);
+    const [data, address] = await client.recvFrom();
     expect(String(data)).toBe('Hello\n');
     expect(address).toEqual(['127.0.0.1', server.port]);
     expect(client.receivedDatagrams).toBe(1);
     expect(client.droppedDatagrams).toBe(0);
   });
 
-  it('cancels a waiting recvfrom with ERR_ABORTED; the socket stays usable and loses nothing', async () => {
-    await using server = await startUdpServer();
-    const { client, operations } = await openUdp();
+  it('cancels a waiting recvFrom with ERR_ABORTED; the socket stays usable and loses nothing', async () => {
+    await using server = await startUDPServer();
+    const { client, operations } = await openUDP();
     const [, localPort] = client.address as [string, number];
 
-    const waiting = client.recvfrom();
+    const waiting = client.recvFrom();
     expect(operations.size).toBe(1);
     const startedAt = performance.now();
     expect(operations.cancelAll(new Error('Ctrl-C'))).toBe(1);
     expect(await rejection(waiting)).toMatchObject({
       code: 'ERR_ABORTED',
-      message: `recvfrom() on 127.0.0.1:${localPort} was aborted`,
+      message: `recvFrom() on 127.0.0.1:${localPort} was aborted`,
     });
     expect(performance.now() - startedAt).toBeLessThan(1000);
     expect(operations.size).toBe(0);
 
-    await client.sendto('after the cancel\n', ['127.0.0.1', server.port]);
-    const [data] = await client.recvfrom();
+    await client.sendTo('after the cancel\n', ['127.0.0.1', server.port]);
+    const [data] = await client.recvFrom();
     expect(String(data)).toBe('after the cancel\n');
   });
 
-  it("also ends recvfrom on the caller's signal, and keeps its timeoutMs", async () => {
-    const { client, operations } = await openUdp();
+  it("also ends recvFrom on the caller's signal, and keeps its timeoutMs", async () => {
+    const { client, operations } = await openUDP();
     const controller = new AbortController();
-    const waiting = client.recvfrom({ signal: controller.signal });
+    const waiting = client.recvFrom({ signal: controller.signal });
     controller.abort(new Error('mine'));
     expect(await rejection(waiting)).toMatchObject({ code: 'ERR_ABORTED' });
     expect(operations.size).toBe(0);
 
     const startedAt = performance.now();
-    expect(await rejection(client.recvfrom({ timeoutMs: 100 }))).toMatchObject({ code: 'ERR_TIMEOUT' });
+    expect(await rejection(client.recvFrom({ timeoutMs: 100 }))).toMatchObject({ code: 'ERR_TIMEOUT' });
     expect(performance.now() - startedAt).toBeGreaterThanOrEqual(95);
   });
 
   it('shows itself as a UDP socket at its address, open or closed', async () => {
-    const { client } = await openUdp();
+    const { client } = await openUDP();
     const [host, port] = client.address as [string, number];
     expect(client.isUnixDomain).toBe(false);
     expect(client.description).toBe(`UDP socket at ${host}:${port}`);
@@ -78,7 +78,7 @@ describe('InterruptibleDatagramClient', () => {
     await client.close();
     expect(client.isClosed).toBe(true);
     expect(String(client)).toBe(`UDP socket at ${host}:${port}, closed`);
-    expect(await rejection(client.recvfrom())).toMatchObject({ code: 'ERR_CLIENT_CLOSED' });
+    expect(await rejection(client.recvFrom())).toMatchObject({ code: 'ERR_CLIENT_CLOSED' });
   });
 
   it('talks to a Unix datagram server from a temporary path, which close() removes', async () => {
@@ -90,16 +90,16 @@ describe('InterruptibleDatagramClient', () => {
     expect(client.isUnixDomain).toBe(true);
     expect(inspect(client)).toBe(`<Unix datagram socket at ${path}, open>`);
 
-    await client.sendto('Hello\n', server.path);
-    const [data, address] = await client.recvfrom();
+    await client.sendTo('Hello\n', server.path);
+    const [data, address] = await client.recvFrom();
     expect(String(data)).toBe('Hello\n');
     expect(address).toBe(server.path);
 
-    const waiting = client.recvfrom();
+    const waiting = client.recvFrom();
     operations.cancelAll(new Error('Ctrl-C'));
     expect(await rejection(waiting)).toMatchObject({
       code: 'ERR_ABORTED',
-      message: `recvfrom() on ${path} was aborted`,
+      message: `recvFrom() on ${path} was aborted`,
     });
 
     client.destroy();

@@ -2,9 +2,9 @@ import { inspect } from 'node:util';
 import {
   DatagramClient,
   type DatagramAddress,
-  type OpenUdpOptions,
+  type OpenUDPOptions,
   type OpenUnixOptions,
-  type RecvfromOptions,
+  type RecvFromOptions,
   type TimeoutOptions,
 } from '@socketserver/client';
 import type { PendingOperations } from './pending-operations.js';
@@ -12,8 +12,8 @@ import { hostPortLabel, socketPathLabel } from './socket-address.js';
 
 /**
  * The REPL's datagram socket: a {@link DatagramClient} with the same methods, whose waiting
- * `recvfrom` ends with `ERR_ABORTED` when its {@link PendingOperations} are cancelled (Ctrl-C),
- * and the socket stays usable: a datagram that arrives later waits for the next `recvfrom`.
+ * `recvFrom` ends with `ERR_ABORTED` when its {@link PendingOperations} are cancelled (Ctrl-C),
+ * and the socket stays usable: a datagram that arrives later waits for the next `recvFrom`.
  */
 export class InterruptibleDatagramClient implements AsyncDisposable {
   /** The underlying client. */
@@ -26,12 +26,12 @@ export class InterruptibleDatagramClient implements AsyncDisposable {
     this.#operations = operations;
   }
 
-  /** The client's `DatagramClient.openUdp`: a UDP socket bound to `options.host` and `options.port`. */
-  static async openUdp(
+  /** The client's `DatagramClient.openUDP`: a UDP socket bound to `options.host` and `options.port`. */
+  static async openUDP(
     operations: PendingOperations,
-    options?: OpenUdpOptions,
+    options?: OpenUDPOptions,
   ): Promise<InterruptibleDatagramClient> {
-    return new InterruptibleDatagramClient(await DatagramClient.openUdp(options), operations);
+    return new InterruptibleDatagramClient(await DatagramClient.openUDP(options), operations);
   }
 
   /** The client's `DatagramClient.openUnix`: a Unix datagram socket bound to `options.path`, or to a temporary one. */
@@ -68,16 +68,16 @@ export class InterruptibleDatagramClient implements AsyncDisposable {
   }
 
   /** Python's `sendto(data, address)`: one datagram to `[host, port]` over UDP, or to a socket path over Unix. */
-  async sendto(data: Uint8Array | string, address: DatagramAddress, options?: TimeoutOptions): Promise<void> {
-    return this.client.sendto(data, address, options);
+  async sendTo(data: Uint8Array | string, address: DatagramAddress, options?: TimeoutOptions): Promise<void> {
+    return this.client.sendTo(data, address, options);
   }
 
   /** Python's `recvfrom()`: `[data, address]` of the next datagram; Ctrl-C cancels the wait. */
-  async recvfrom(options: RecvfromOptions = {}): Promise<[data: Buffer, address: DatagramAddress]> {
-    const { signal: callerSignal, ...recvfromOptions } = options;
+  async recvFrom(options: RecvFromOptions = {}): Promise<[data: Buffer, address: DatagramAddress]> {
+    const { signal: callerSignal, ...recvFromOptions } = options;
     return this.#operations.run((signal) =>
-      this.client.recvfrom({
-        ...recvfromOptions,
+      this.client.recvFrom({
+        ...recvFromOptions,
         signal: callerSignal === undefined ? signal : AbortSignal.any([callerSignal, signal]),
       }),
     );

@@ -9,7 +9,7 @@ import {
   replClientBin,
   startEchoServer,
   startRawServer,
-  startUdpServer,
+  startUDPServer,
   startUnixDatagramServer,
   startUnixStreamEchoServer,
   temporaryDirectory,
@@ -160,7 +160,7 @@ describe('repl-client, line mode over Unix and datagram sockets', () => {
   });
 
   it('--protocol udp: sends each line as one datagram and prints every datagram received, then exits 0', async () => {
-    await using server = await startUdpServer();
+    await using server = await startUDPServer();
     const client = new PipedClient([
       '--protocol',
       'udp',
@@ -177,7 +177,7 @@ describe('repl-client, line mode over Unix and datagram sockets', () => {
   });
 
   it('--protocol udp: prints each reply as it comes, while the input is still open', async () => {
-    await using server = await startUdpServer();
+    await using server = await startUDPServer();
     const client = new PipedClient([
       '--line',
       '--protocol',
@@ -200,7 +200,7 @@ describe('repl-client, line mode over Unix and datagram sockets', () => {
   });
 
   it('--protocol udp: waits --wait-ms after the last line for a silent server, then exits 0', async () => {
-    await using server = await startUdpServer({ isSilent: true });
+    await using server = await startUDPServer({ isSilent: true });
     const client = new PipedClient([
       '--line',
       '--protocol',

@@ -31,7 +31,7 @@ export interface LineModeOptions {
    * the last line sent and again from each response. `0`: stop as soon as the input ends.
    */
   waitMs: number;
-  /** Bound on connecting and on each send (or `sendto`), in milliseconds: an integer from 1 to 2^31 - 1. */
+  /** Bound on connecting and on each send (or `sendTo`), in milliseconds: an integer from 1 to 2^31 - 1. */
   timeoutMs: number;
   /**
    * What to send, as it comes: each line with its `\n` (a last line without one gets one); to a
@@ -110,7 +110,7 @@ async function runDatagrams(options: LineModeOptions): Promise<number> {
   try {
     client =
       unixPath === undefined
-        ? await DatagramClient.openUdp(udpBindingFor(options.host))
+        ? await DatagramClient.openUDP(udpBindingFor(options.host))
         : await DatagramClient.openUnix();
   } catch (error) {
     return fail(options.errorOutput, error);
@@ -118,11 +118,11 @@ async function runDatagrams(options: LineModeOptions): Promise<number> {
   try {
     await converse(options, {
       async receive() {
-        const [data] = await client.recvfrom({ timeoutMs: maxReceiveWaitMs });
+        const [data] = await client.recvFrom({ timeoutMs: maxReceiveWaitMs });
         return data;
       },
       async sendInput(input) {
-        for await (const line of inputLines(input)) await client.sendto(line, server, { timeoutMs });
+        for await (const line of inputLines(input)) await client.sendTo(line, server, { timeoutMs });
       },
     });
     return lineModeExitCodes.done;

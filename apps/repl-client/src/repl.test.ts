@@ -9,7 +9,7 @@ import {
   replClientBin,
   startEchoServer,
   startRawServer,
-  startUdpServer,
+  startUDPServer,
   startUnixDatagramServer,
   startUnixStreamEchoServer,
   temporaryDirectory,
@@ -153,11 +153,11 @@ describe('repl-client, the REPL', () => {
     for (const entry of [
       'connect(host, port, options)',
       'connectUnix(path, options)',
-      'openUdp(options)',
+      'openUDP(options)',
       'openUnixDatagram(options)',
       's.recv(maxBytes)',
-      's.sendto(data, address)',
-      's.recvfrom()',
+      's.sendTo(data, address)',
+      's.recvFrom()',
       'DatagramClient',
       'repr(bytes)',
       '.client',
@@ -258,8 +258,8 @@ describe('repl-client, the REPL', () => {
 });
 
 describe('repl-client, the REPL over Unix and datagram sockets', () => {
-  it('--protocol udp: s is a UDP socket and target the server; sendto, recvfrom, and Ctrl-C cancels recvfrom', async () => {
-    await using server = await startUdpServer();
+  it('--protocol udp: s is a UDP socket and target the server; sendTo, recvFrom, and Ctrl-C cancels recvFrom', async () => {
+    await using server = await startUDPServer();
     const session = await startRepl(['--protocol', 'udp', '127.0.0.1', String(server.port)]);
     const start = await session.screen();
     const opened = new RegExp(
@@ -269,23 +269,23 @@ describe('repl-client, the REPL over Unix and datagram sockets', () => {
     expect(opened).not.toBeNull();
     const localPort = opened?.[1] ?? '';
     expect(start).toContain(
-      "Send and receive with: await s.sendto('Hello\\n', target)   await s.recvfrom()\n>",
+      "Send and receive with: await s.sendTo('Hello\\n', target)   await s.recvFrom()\n>",
     );
 
-    await run(session, "await s.sendto('Hello\\n', target)");
-    await run(session, 'await s.recvfrom()', `[ b'Hello\\n', [ '127.0.0.1', ${server.port} ] ]`);
+    await run(session, "await s.sendTo('Hello\\n', target)");
+    await run(session, 'await s.recvFrom()', `[ b'Hello\\n', [ '127.0.0.1', ${server.port} ] ]`);
     expect(server.received.map(String)).toEqual(['Hello\n']);
 
-    await interrupt(session, 'await s.recvfrom()');
+    await interrupt(session, 'await s.recvFrom()');
     const screen = await session.waitForScreen(
-      `> await s.recvfrom()\nUncaught ClientError [ERR_ABORTED]: recvfrom() on 0.0.0.0:${localPort} was aborted\n>`,
+      `> await s.recvFrom()\nUncaught ClientError [ERR_ABORTED]: recvFrom() on 0.0.0.0:${localPort} was aborted\n>`,
       { timeoutMs: 2000 },
     );
     expectNoStackTrace(screen);
 
     // The socket lives on: the recipe's session, with datagrams.
-    await run(session, "await s.sendto('Hello again\\n', ['localhost', target[1]])");
-    await run(session, 'const [resp, address] = await s.recvfrom()');
+    await run(session, "await s.sendTo('Hello again\\n', ['localhost', target[1]])");
+    await run(session, 'const [resp, address] = await s.recvFrom()');
     await run(
       session,
       "console.log('Response:', resp, 'from', address)",
@@ -309,8 +309,8 @@ describe('repl-client, the REPL over Unix and datagram sockets', () => {
     await run(session, 'await s.recv(8192)', "b'Hello\\n'");
     await run(session, 'const again = await connectUnix()');
     await run(session, 'const d = await openUnixDatagram()');
-    await run(session, `await d.sendto('ping\\n', '${datagramServer.path}')`);
-    await run(session, 'await d.recvfrom()', `[ b'ping\\n', '${datagramServer.path}' ]`);
+    await run(session, `await d.sendTo('ping\\n', '${datagramServer.path}')`);
+    await run(session, 'await d.recvFrom()', `[ b'ping\\n', '${datagramServer.path}' ]`);
 
     await session.enter('.client');
     const path = literal(streamServer.path);
@@ -350,7 +350,7 @@ describe('repl-client, the REPL over Unix and datagram sockets', () => {
   it('--protocol udp without a server: hints how to open a socket', async () => {
     const session = await startRepl(['--protocol', 'udp']);
     const hint =
-      "const s = await openUdp()   then: await s.sendto('Hello\\n', ['localhost', 20000])   await s.recvfrom()";
+      "const s = await openUDP()   then: await s.sendTo('Hello\\n', ['localhost', 20000])   await s.recvFrom()";
     expect(await session.screen()).toContain(`Open one with: ${hint}\n>`);
     await session.enter('.client');
     await session.waitForScreen(`> .client\nNo connection yet: ${hint}\n>`);

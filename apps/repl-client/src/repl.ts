@@ -10,7 +10,7 @@ import {
   type ConnectOptions,
   type ConnectUnixOptions,
   type DatagramAddress,
-  type OpenUdpOptions,
+  type OpenUDPOptions,
   type OpenUnixOptions,
 } from '@socketserver/client';
 import type { Protocol } from './cli.js';
@@ -76,10 +76,10 @@ interface SessionDefaults {
 
 /**
  * The interactive client: a Node.js REPL with top-level await and `connect`, `connectUnix`,
- * `openUdp`, `openUnixDatagram`, `s` (and `target`), `repr`, `TestClient`, `DatagramClient` and
+ * `openUDP`, `openUnixDatagram`, `s` (and `target`), `repr`, `TestClient`, `DatagramClient` and
  * `ClientError` in scope. Buffers show as Python bytes literals (`b'Hello\n'`) in results and in
  * the session's `console`, through the REPL's own writer and console: nothing of Node's is
- * patched. Client errors show as one line. Ctrl-C cancels waiting connects, reads and `recvfrom`s
+ * patched. Client errors show as one line. Ctrl-C cancels waiting connects, reads and `recvFrom`s
  * (or else behaves as in Node's REPL); Ctrl-D or `.exit` ends it. Resolves with the exit code, 0.
  */
 export async function runRepl(options: ReplOptions): Promise<number> {
@@ -131,14 +131,14 @@ export async function runRepl(options: ReplOptions): Promise<number> {
     return connection;
   }
 
-  /** `openUdp()` in scope: `DatagramClient.openUdp`, its `recvfrom` cancelled by Ctrl-C. */
-  async function openUdp(udpOptions?: OpenUdpOptions): Promise<InterruptibleDatagramClient> {
-    const socket = await InterruptibleDatagramClient.openUdp(operations, udpOptions);
+  /** `openUDP()` in scope: `DatagramClient.openUDP`, its `recvFrom` cancelled by Ctrl-C. */
+  async function openUDP(udpOptions?: OpenUDPOptions): Promise<InterruptibleDatagramClient> {
+    const socket = await InterruptibleDatagramClient.openUDP(operations, udpOptions);
     connections.push(socket);
     return socket;
   }
 
-  /** `openUnixDatagram()` in scope: `DatagramClient.openUnix`, its `recvfrom` cancelled by Ctrl-C. */
+  /** `openUnixDatagram()` in scope: `DatagramClient.openUnix`, its `recvFrom` cancelled by Ctrl-C. */
   async function openUnixDatagram(unixOptions?: OpenUnixOptions): Promise<InterruptibleDatagramClient> {
     const socket = await InterruptibleDatagramClient.openUnix(operations, unixOptions);
     connections.push(socket);
@@ -152,12 +152,12 @@ export async function runRepl(options: ReplOptions): Promise<number> {
   if (options.isConnectingAtStart) {
     try {
       if (protocol === 'udp') {
-        const socket = unixPath === undefined ? await openUdp(udpBindingFor(host)) : await openUnixDatagram();
+        const socket = unixPath === undefined ? await openUDP(udpBindingFor(host)) : await openUnixDatagram();
         openedAtStart = socket;
         output.write(
           `Opened a ${socket.description}, as s; the server is target = ${sourceLiteral(serverAddress)}.\n`,
         );
-        output.write(`Send and receive with: await s.sendto('Hello\\n', target)   await s.recvfrom()\n`);
+        output.write(`Send and receive with: await s.sendTo('Hello\\n', target)   await s.recvFrom()\n`);
       } else {
         const connection = unixPath === undefined ? await connect() : await connectUnix(unixPath);
         openedAtStart = connection;
@@ -192,7 +192,7 @@ export async function runRepl(options: ReplOptions): Promise<number> {
     Object.assign(context, {
       connect,
       connectUnix,
-      openUdp,
+      openUDP,
       openUnixDatagram,
       repr,
       TestClient,
@@ -241,14 +241,14 @@ function openingHint(defaults: SessionDefaults): string {
     unixPath !== undefined
       ? 'openUnixDatagram()'
       : udpBindingFor(host).family === 6
-        ? 'openUdp({ family: 6 })'
-        : 'openUdp()';
+        ? 'openUDP({ family: 6 })'
+        : 'openUDP()';
   const address = defaults.target === undefined ? sourceLiteral(unixPath ?? [host, port]) : 'target';
-  return `const s = await ${open}   then: await s.sendto('Hello\\n', ${address})   await s.recvfrom()`;
+  return `const s = await ${open}   then: await s.sendTo('Hello\\n', ${address})   await s.recvFrom()`;
 }
 
 /**
- * Ctrl-C first cancels the connects, reads and `recvfrom`s that wait, which then fail with
+ * Ctrl-C first cancels the connects, reads and `recvFrom`s that wait, which then fail with
  * `ERR_ABORTED` and leave the socket usable. With none waiting, Node's own handling runs: it interrupts the
  * running command, or at the prompt asks for a second Ctrl-C to exit.
  */
@@ -277,7 +277,7 @@ function defineCommands(
       for (const name of names)
         output.write(`  .${name.padEnd(width)}${server.commands[name]?.help ?? ''}\n`);
       output.write(
-        '\nCtrl-C cancels a waiting connect, read or recvfrom, or the running command. At the prompt, Ctrl-C twice or Ctrl-D exits.\n',
+        '\nCtrl-C cancels a waiting connect, read or recvFrom, or the running command. At the prompt, Ctrl-C twice or Ctrl-D exits.\n',
       );
       server.displayPrompt();
     },
@@ -302,10 +302,10 @@ function scopeHelp({ host, port, unixPath, connectTimeoutMs }: SessionDefaults):
       'connectUnix(path, options)',
       `Connect to a Unix stream socket: const s = await connectUnix(${sourceLiteral(unixPath ?? '/tmp/echo.sock')})`,
     ],
-    ['openUdp(options)', 'Open a UDP socket bound to { family, host, port }: 127.0.0.1 (or ::1), port 0'],
+    ['openUDP(options)', 'Open a UDP socket bound to { family, host, port }: 127.0.0.1 (or ::1), port 0'],
     ['openUnixDatagram(options)', 'Open a Unix datagram socket bound to { path }: a temporary one'],
     ['s', 'Opened at start (HOST [PORT], --unix PATH); a datagram socket with --protocol udp'],
-    ['target', "With --protocol udp: the server's address, for s.sendto(data, target)"],
+    ['target', "With --protocol udp: the server's address, for s.sendTo(data, target)"],
     ['s.send(data)', 'Send a string (as UTF-8) or bytes; resolves with the byte count'],
     ['s.sendAll(data)', 'Send, resolving with nothing'],
     ['s.recv(maxBytes)', "What has arrived, 1 to maxBytes bytes; b'' once the server has closed"],
@@ -315,11 +315,11 @@ function scopeHelp({ host, port, unixPath, connectTimeoutMs }: SessionDefaults):
     ['s.waitForClose()', 'Wait until the server closes'],
     ['s.shutdownWrite()', "Send FIN, as Python's shutdown(SHUT_WR); reading goes on"],
     ['s.close(), s.destroy()', 'Close gracefully, or at once with a reset'],
-    ['s.sendto(data, address)', 'A datagram socket: send one datagram to [host, port], or to a socket path'],
-    ['s.recvfrom()', "The next datagram and its sender: [b'Hello\\n', ['127.0.0.1', 20000]]"],
+    ['s.sendTo(data, address)', 'A datagram socket: send one datagram to [host, port], or to a socket path'],
+    ['s.recvFrom()', "The next datagram and its sender: [b'Hello\\n', ['127.0.0.1', 20000]]"],
     ['repr(bytes)', "Python's repr of bytes: b'Hello\\n'"],
     ['TestClient, ClientError', 'The client classes; an error has a .code, e.g. ERR_CONNECTION_REFUSED'],
-    ['DatagramClient', 'The datagram client class, whose openers openUdp and openUnixDatagram wrap'],
+    ['DatagramClient', 'The datagram client class, whose openers openUDP and openUnixDatagram wrap'],
   ];
   const width = Math.max(...entries.map(([name]) => name.length)) + 2;
   const lines = entries.map(([name, text]) => `  ${name.padEnd(width)}${text}\n`).join('');

@@ -1,5 +1,5 @@
 import { isIPv6 } from 'node:net';
-import type { DatagramAddress, OpenUdpOptions } from '@socketserver/client';
+import type { DatagramAddress, OpenUDPOptions } from '@socketserver/client';
 import { printable } from '@socketserver/core';
 import { describeUnixPath } from '@socketserver/core/strategy';
 
@@ -30,7 +30,7 @@ export function hostPortLabel(host: string, port: number): string {
  * for an IPv6 address, else IPv4 (`'0.0.0.0'`), as `socket(AF_INET, SOCK_DGRAM)`; a host name
  * is resolved to an IPv4 address when sending.
  */
-export function udpBindingFor(serverHost: string): OpenUdpOptions {
+export function udpBindingFor(serverHost: string): OpenUDPOptions {
   return isIPv6(serverHost) ? { family: 6, host: '::' } : { family: 4, host: '0.0.0.0' };
 }
 

@@ -6,17 +6,17 @@ import { printable } from './printable.js';
  * - `ERR_CONNECTION_REFUSED`: nothing listens on that host and port, or at that Unix socket path
  *   (`ECONNREFUSED`; `ENOENT` when no file has that path).
  * - `ERR_CONNECTION_RESET`: the peer reset the connection, or a send hit a closed peer (`ECONNRESET`, `EPIPE`).
- * - `ERR_TIMEOUT`: a bounded wait ran out (connect, send, a read, `shutdownWrite`, `waitForClose`, `sendto`,
- *   `recvfrom`).
- * - `ERR_ABORTED`: the caller's `AbortSignal` ended the connection attempt or a `recvfrom`.
+ * - `ERR_TIMEOUT`: a bounded wait ran out (connect, send, a read, `shutdownWrite`, `waitForClose`, `sendTo`,
+ *   `recvFrom`).
+ * - `ERR_ABORTED`: the caller's `AbortSignal` ended the connection attempt or a `recvFrom`.
  * - `ERR_CLIENT_CLOSED`: a client (`TestClient`, `DatagramClient`) was used after `close()` or `destroy()`,
  *   or closed while a call waited.
  * - `ERR_WRITE_AFTER_SHUTDOWN`: `send` after `shutdownWrite()`.
- * - `ERR_READ_IN_PROGRESS`: a read (or `recvfrom`) started while another one was still waiting.
+ * - `ERR_READ_IN_PROGRESS`: a read (or `recvFrom`) started while another one was still waiting.
  * - `ERR_UNEXPECTED_EOF`: the peer closed the connection before `recvExactly` got all its bytes.
  * - `ERR_LINE_TOO_LONG`: `readline` found no `\n` within `maxLineLength` bytes.
  * - `ERR_INVALID_ARGUMENT`: an argument or option is out of range.
- * - `ERR_SOCKET`: any other system error (see `cause`), such as `EMSGSIZE` from `sendto`.
+ * - `ERR_SOCKET`: any other system error (see `cause`), such as `EMSGSIZE` from `sendTo`.
  */
 export type ClientErrorCode =
   | 'ERR_CONNECTION_REFUSED'

@@ -61,8 +61,8 @@ function sendFrom(socket: DgramSocket, data: Buffer, path: string): Promise<void
   });
 }
 
-async function openUdp(...args: Parameters<typeof DatagramClient.openUdp>): Promise<DatagramClient> {
-  const client = await DatagramClient.openUdp(...args);
+async function openUDP(...args: Parameters<typeof DatagramClient.openUDP>): Promise<DatagramClient> {
+  const client = await DatagramClient.openUDP(...args);
   onTestFinished(() => client.close());
   return client;
 }
@@ -79,14 +79,14 @@ function abstractName(): string {
 }
 
 describe('DatagramClient over UDP', () => {
-  it('sendto/recvfrom round-trip with an echo on 127.0.0.1: the reply comes from its [host, port]', async () => {
+  it('sendTo/recvFrom round-trip with an echo on 127.0.0.1: the reply comes from its [host, port]', async () => {
     const echo = await udpEcho('127.0.0.1');
-    const client = await openUdp();
+    const client = await openUDP();
     const [localHost, localPort] = client.address as readonly [string, number];
     expect(localHost).toBe('127.0.0.1');
     expect(localPort).toBeGreaterThan(0);
-    await client.sendto('Hello\n', ['127.0.0.1', echo.port]);
-    const [data, address] = await client.recvfrom();
+    await client.sendTo('Hello\n', ['127.0.0.1', echo.port]);
+    const [data, address] = await client.recvFrom();
     expect(data.toString()).toBe('Hello\n');
     expect(address).toEqual(['127.0.0.1', echo.port]);
     expect(echo.senders).toMatchObject([{ address: '127.0.0.1', port: localPort }]);
@@ -94,79 +94,79 @@ describe('DatagramClient over UDP', () => {
 
   it('family 6 binds ::1 and round-trips with an echo on ::1', async () => {
     const echo = await udpEcho('::1');
-    await using client = await DatagramClient.openUdp({ family: 6 });
+    await using client = await DatagramClient.openUDP({ family: 6 });
     expect(client.address).toEqual(['::1', expect.any(Number)]);
-    await client.sendto(new Uint8Array([0, 1, 2, 3]).subarray(1, 3), ['::1', echo.port]);
-    const [data, address] = await client.recvfrom();
+    await client.sendTo(new Uint8Array([0, 1, 2, 3]).subarray(1, 3), ['::1', echo.port]);
+    const [data, address] = await client.recvFrom();
     expect([...data]).toEqual([1, 2]);
     expect(address).toEqual(['::1', echo.port]);
   });
 
   it('shows an IPv4-mapped sender (::ffff:127.0.0.1) on a dual-stack socket as 127.0.0.1', async () => {
     const echo = await udpEcho('127.0.0.1');
-    const client = await openUdp({ family: 6, host: '::' });
-    await client.sendto('mapped', ['::ffff:127.0.0.1', echo.port]);
-    const [data, address] = await client.recvfrom();
+    const client = await openUDP({ family: 6, host: '::' });
+    await client.sendTo('mapped', ['::ffff:127.0.0.1', echo.port]);
+    const [data, address] = await client.recvFrom();
     expect(data.toString()).toBe('mapped');
     expect(address).toEqual(['127.0.0.1', echo.port]);
   });
 
   it('sends strings as UTF-8 and empty datagrams as empty datagrams', async () => {
     const echo = await udpEcho('127.0.0.1');
-    const client = await openUdp();
-    await client.sendto('héllo', ['127.0.0.1', echo.port]);
-    await client.sendto('', ['127.0.0.1', echo.port]);
-    expect((await client.recvfrom())[0]).toEqual(Buffer.from('héllo'));
-    expect((await client.recvfrom())[0]).toHaveLength(0);
+    const client = await openUDP();
+    await client.sendTo('héllo', ['127.0.0.1', echo.port]);
+    await client.sendTo('', ['127.0.0.1', echo.port]);
+    expect((await client.recvFrom())[0]).toEqual(Buffer.from('héllo'));
+    expect((await client.recvFrom())[0]).toHaveLength(0);
   });
 
-  it('recvfrom times out with ERR_TIMEOUT naming the local address, and the client stays usable', async () => {
+  it('recvFrom times out with ERR_TIMEOUT naming the local address, and the client stays usable', async () => {
     const echo = await udpEcho('127.0.0.1');
-    const client = await openUdp();
+    const client = await openUDP();
     const [, localPort] = client.address as readonly [string, number];
-    await expect(client.recvfrom({ timeoutMs: 20 })).rejects.toMatchObject({
+    await expect(client.recvFrom({ timeoutMs: 20 })).rejects.toMatchObject({
       code: 'ERR_TIMEOUT',
-      message: `recvfrom() on 127.0.0.1:${localPort} timed out after 20 ms`,
+      message: `recvFrom() on 127.0.0.1:${localPort} timed out after 20 ms`,
     });
-    await client.sendto('still here', ['127.0.0.1', echo.port]);
-    expect((await client.recvfrom())[0].toString()).toBe('still here');
+    await client.sendTo('still here', ['127.0.0.1', echo.port]);
+    expect((await client.recvFrom())[0].toString()).toBe('still here');
   });
 
-  it('an aborted signal fails recvfrom with ERR_ABORTED, before or during the wait, with the reason as cause', async () => {
-    const client = await openUdp();
+  it('an aborted signal fails recvFrom with ERR_ABORTED, before or during the wait, with the reason as cause', async () => {
+    const client = await openUDP();
     const reason = new Error('test over');
-    await expect(client.recvfrom({ signal: AbortSignal.abort(reason) })).rejects.toMatchObject({
+    await expect(client.recvFrom({ signal: AbortSignal.abort(reason) })).rejects.toMatchObject({
       code: 'ERR_ABORTED',
       cause: reason,
     });
     const controller = new AbortController();
-    const waiting = client.recvfrom({ signal: controller.signal });
+    const waiting = client.recvFrom({ signal: controller.signal });
     controller.abort(reason);
     await expect(waiting).rejects.toMatchObject({ code: 'ERR_ABORTED', cause: reason });
   });
 
-  it('a second recvfrom while one waits fails with ERR_READ_IN_PROGRESS; the first goes on', async () => {
+  it('a second recvFrom while one waits fails with ERR_READ_IN_PROGRESS; the first goes on', async () => {
     const echo = await udpEcho('127.0.0.1');
-    const client = await openUdp();
-    const first = client.recvfrom();
-    await expect(client.recvfrom()).rejects.toMatchObject({ code: 'ERR_READ_IN_PROGRESS' });
-    await client.sendto('first', ['127.0.0.1', echo.port]);
+    const client = await openUDP();
+    const first = client.recvFrom();
+    await expect(client.recvFrom()).rejects.toMatchObject({ code: 'ERR_READ_IN_PROGRESS' });
+    await client.sendTo('first', ['127.0.0.1', echo.port]);
     expect((await first)[0].toString()).toBe('first');
   });
 
   it('a datagram too long for UDP fails with ERR_SOCKET, EMSGSIZE as cause', async () => {
     const echo = await udpEcho('127.0.0.1');
-    const client = await openUdp();
-    await expect(client.sendto(Buffer.alloc(70_000), ['127.0.0.1', echo.port])).rejects.toMatchObject({
+    const client = await openUDP();
+    await expect(client.sendTo(Buffer.alloc(70_000), ['127.0.0.1', echo.port])).rejects.toMatchObject({
       code: 'ERR_SOCKET',
       cause: { code: 'EMSGSIZE' },
     });
   });
 
   it('binding a port in use fails with ERR_SOCKET naming it', async () => {
-    const client = await openUdp();
+    const client = await openUDP();
     const [, port] = client.address as readonly [string, number];
-    await expect(DatagramClient.openUdp({ port })).rejects.toMatchObject({
+    await expect(DatagramClient.openUDP({ port })).rejects.toMatchObject({
       code: 'ERR_SOCKET',
       message: expect.stringContaining(`Cannot bind 127.0.0.1:${port}`) as string,
       cause: { code: 'EADDRINUSE' },
@@ -174,7 +174,7 @@ describe('DatagramClient over UDP', () => {
   });
 
   it('rejects bad addresses and options with ERR_INVALID_ARGUMENT, never throwing synchronously', async () => {
-    const client = await openUdp();
+    const client = await openUDP();
     const addresses: unknown[] = [
       '/tmp/a.sock',
       ['127.0.0.1'],
@@ -187,44 +187,44 @@ describe('DatagramClient over UDP', () => {
       ['127.0.0.1', '9'],
     ];
     for (const address of addresses) {
-      await expect(client.sendto('x', address as DatagramAddress)).rejects.toMatchObject({
+      await expect(client.sendTo('x', address as DatagramAddress)).rejects.toMatchObject({
         code: 'ERR_INVALID_ARGUMENT',
       });
     }
     const calls = [
-      () => client.sendto('x', ['127.0.0.1', 9], { timeoutMs: 0 }),
-      () => client.recvfrom({ timeoutMs: -1 }),
-      () => DatagramClient.openUdp({ port: -1 }),
-      () => DatagramClient.openUdp({ port: 65_536 }),
-      () => DatagramClient.openUdp({ family: 5 as 4 }),
-      () => DatagramClient.openUdp({ host: '' }),
+      () => client.sendTo('x', ['127.0.0.1', 9], { timeoutMs: 0 }),
+      () => client.recvFrom({ timeoutMs: -1 }),
+      () => DatagramClient.openUDP({ port: -1 }),
+      () => DatagramClient.openUDP({ port: 65_536 }),
+      () => DatagramClient.openUDP({ family: 5 as 4 }),
+      () => DatagramClient.openUDP({ host: '' }),
     ];
     for (const call of calls) await expect(call()).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
   });
 
-  it('close is idempotent and fails a waiting recvfrom, and every later call, with ERR_CLIENT_CLOSED', async () => {
-    const client = await DatagramClient.openUdp();
+  it('close is idempotent and fails a waiting recvFrom, and every later call, with ERR_CLIENT_CLOSED', async () => {
+    const client = await DatagramClient.openUDP();
     const [, localPort] = client.address as readonly [string, number];
-    const waiting = expect(client.recvfrom()).rejects.toMatchObject({ code: 'ERR_CLIENT_CLOSED' });
+    const waiting = expect(client.recvFrom()).rejects.toMatchObject({ code: 'ERR_CLIENT_CLOSED' });
     const closing = client.close();
     expect(client.close()).toBe(closing);
     await closing;
     await waiting;
-    await expect(client.recvfrom()).rejects.toMatchObject({
+    await expect(client.recvFrom()).rejects.toMatchObject({
       code: 'ERR_CLIENT_CLOSED',
-      message: `recvfrom() on 127.0.0.1:${localPort} after close()`,
+      message: `recvFrom() on 127.0.0.1:${localPort} after close()`,
     });
-    await expect(client.sendto('x', ['127.0.0.1', 9])).rejects.toMatchObject({ code: 'ERR_CLIENT_CLOSED' });
+    await expect(client.sendTo('x', ['127.0.0.1', 9])).rejects.toMatchObject({ code: 'ERR_CLIENT_CLOSED' });
     await client[Symbol.asyncDispose]();
   });
 
   it('await using closes the client at the end of the block', async () => {
     let scopedClient: DatagramClient | undefined;
     {
-      await using client = await DatagramClient.openUdp();
+      await using client = await DatagramClient.openUDP();
       scopedClient = client;
     }
-    await expect(scopedClient.recvfrom()).rejects.toMatchObject({ code: 'ERR_CLIENT_CLOSED' });
+    await expect(scopedClient.recvFrom()).rejects.toMatchObject({ code: 'ERR_CLIENT_CLOSED' });
   });
 });
 
@@ -233,8 +233,8 @@ describe('DatagramClient over Unix datagram sockets', () => {
     const echoPath = join(directory, 'echo.sock');
     const senders = unixEcho(echoPath);
     const client = await openUnix();
-    await client.sendto('Hello\n', echoPath);
-    const [data, address] = await client.recvfrom();
+    await client.sendTo('Hello\n', echoPath);
+    const [data, address] = await client.recvFrom();
     expect(data.toString()).toBe('Hello\n');
     expect(address).toBe(echoPath);
     expect(senders).toEqual([client.address]);
@@ -243,7 +243,7 @@ describe('DatagramClient over Unix datagram sockets', () => {
   it('a datagram from an unbound sender comes from the address ""', async () => {
     const client = await openUnix();
     await sendFrom(unixSocket(), Buffer.from('anonymous'), client.address as string);
-    const [data, address] = await client.recvfrom();
+    const [data, address] = await client.recvFrom();
     expect(data.toString()).toBe('anonymous');
     expect(address).toBe('');
   });
@@ -263,8 +263,8 @@ describe('DatagramClient over Unix datagram sockets', () => {
     unixEcho(echoPath);
     const client = await DatagramClient.openUnix({ path });
     expect(client.address).toBe(path);
-    await client.sendto('named', echoPath);
-    expect(await client.recvfrom()).toEqual([Buffer.from('named'), echoPath]);
+    await client.sendTo('named', echoPath);
+    expect(await client.recvFrom()).toEqual([Buffer.from('named'), echoPath]);
     await client.close();
     expect(existsSync(path)).toBe(false);
     expect(existsSync(directory)).toBe(true);
@@ -277,9 +277,9 @@ describe('DatagramClient over Unix datagram sockets', () => {
       const client = await openUnix({ path: name });
       expect(client.address).toBe(name);
       await sendFrom(unixSocket(), Buffer.from('to abstract'), name);
-      expect((await client.recvfrom())[0].toString()).toBe('to abstract');
-      await expect(client.recvfrom({ timeoutMs: 20 })).rejects.toMatchObject({
-        message: `recvfrom() on @${name.slice(1)} timed out after 20 ms`,
+      expect((await client.recvFrom())[0].toString()).toBe('to abstract');
+      await expect(client.recvFrom({ timeoutMs: 20 })).rejects.toMatchObject({
+        message: `recvFrom() on @${name.slice(1)} timed out after 20 ms`,
       });
     },
   );
@@ -287,7 +287,7 @@ describe('DatagramClient over Unix datagram sockets', () => {
   it('a path with no socket: ERR_CONNECTION_REFUSED naming it (ENOENT, or ECONNREFUSED for a plain file)', async () => {
     const client = await openUnix();
     const missing = join(directory, 'missing.sock');
-    const error = await client.sendto('x', missing).catch((error: unknown) => error);
+    const error = await client.sendTo('x', missing).catch((error: unknown) => error);
     expect(error).toBeInstanceOf(ClientError);
     expect(error).toMatchObject({
       code: 'ERR_CONNECTION_REFUSED',
@@ -296,7 +296,7 @@ describe('DatagramClient over Unix datagram sockets', () => {
     });
     const plainFile = join(directory, 'plain-file');
     writeFileSync(plainFile, '');
-    await expect(client.sendto('x', plainFile)).rejects.toMatchObject({
+    await expect(client.sendTo('x', plainFile)).rejects.toMatchObject({
       code: 'ERR_CONNECTION_REFUSED',
       message: `Connection refused by ${plainFile}`,
       cause: { code: 'ECONNREFUSED' },
@@ -307,7 +307,7 @@ describe('DatagramClient over Unix datagram sockets', () => {
     const echoPath = join(directory, 'echo.sock');
     unixEcho(echoPath);
     const client = await openUnix();
-    await expect(client.sendto(Buffer.alloc(4 * 1024 * 1024), echoPath)).rejects.toMatchObject({
+    await expect(client.sendTo(Buffer.alloc(4 * 1024 * 1024), echoPath)).rejects.toMatchObject({
       code: 'ERR_SOCKET',
       cause: { code: 'EMSGSIZE' },
     });
@@ -331,7 +331,7 @@ describe('DatagramClient over Unix datagram sockets', () => {
   it('rejects bad addresses and paths with ERR_INVALID_ARGUMENT, never throwing synchronously', async () => {
     const client = await openUnix();
     for (const address of [['127.0.0.1', 9], '', 9] as unknown[]) {
-      await expect(client.sendto('x', address as DatagramAddress)).rejects.toMatchObject({
+      await expect(client.sendTo('x', address as DatagramAddress)).rejects.toMatchObject({
         code: 'ERR_INVALID_ARGUMENT',
       });
     }
@@ -340,13 +340,13 @@ describe('DatagramClient over Unix datagram sockets', () => {
     });
   });
 
-  it('close fails a waiting recvfrom with ERR_CLIENT_CLOSED, and every later call', async () => {
+  it('close fails a waiting recvFrom with ERR_CLIENT_CLOSED, and every later call', async () => {
     const client = await DatagramClient.openUnix();
-    const waiting = expect(client.recvfrom()).rejects.toMatchObject({ code: 'ERR_CLIENT_CLOSED' });
+    const waiting = expect(client.recvFrom()).rejects.toMatchObject({ code: 'ERR_CLIENT_CLOSED' });
     await client.close();
     await waiting;
-    await expect(client.recvfrom()).rejects.toMatchObject({ code: 'ERR_CLIENT_CLOSED' });
-    await expect(client.sendto('x', join(directory, 'echo.sock'))).rejects.toMatchObject({
+    await expect(client.recvFrom()).rejects.toMatchObject({ code: 'ERR_CLIENT_CLOSED' });
+    await expect(client.sendTo('x', join(directory, 'echo.sock'))).rejects.toMatchObject({
       code: 'ERR_CLIENT_CLOSED',
     });
     await client.close();
@@ -364,8 +364,8 @@ describe('DatagramClient over Unix datagram sockets', () => {
     expect(client.receivedDatagrams).toBe(sentCount);
     expect(client.droppedDatagrams).toBe(sentCount - 1024);
     const received: string[] = [];
-    for (let reads = 0; reads < 1024; reads += 1) received.push((await client.recvfrom())[0].toString());
+    for (let reads = 0; reads < 1024; reads += 1) received.push((await client.recvFrom())[0].toString());
     expect(received).toEqual(Array.from({ length: 1024 }, (_, index) => String(index + sentCount - 1024)));
-    await expect(client.recvfrom({ timeoutMs: 20 })).rejects.toMatchObject({ code: 'ERR_TIMEOUT' });
+    await expect(client.recvFrom({ timeoutMs: 20 })).rejects.toMatchObject({ code: 'ERR_TIMEOUT' });
   });
 });

@@ -1,4 +1,4 @@
-import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
+import { createSocket, type RemoteInfo, type Socket as UDPSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,8 +24,8 @@ const maxQueuedDatagrams = 1024;
  */
 export type DatagramAddress = readonly [host: string, port: number] | string;
 
-/** Options of {@link DatagramClient.openUdp}. */
-export interface OpenUdpOptions {
+/** Options of {@link DatagramClient.openUDP}. */
+export interface OpenUDPOptions {
   /** IP version of the socket: `4` (`udp4`) or `6` (`udp6`). Default (`undefined`): 4. */
   family?: 4 | 6;
   /** Local address to bind. Default (`undefined`): `'127.0.0.1'` for family 4, `'::1'` for family 6. */
@@ -43,8 +43,8 @@ export interface OpenUnixOptions {
   path?: string;
 }
 
-/** Options of {@link DatagramClient.recvfrom}. `timeoutMs` bounds the wait (default 10 s). */
-export interface RecvfromOptions extends TimeoutOptions {
+/** Options of {@link DatagramClient.recvFrom}. `timeoutMs` bounds the wait (default 10 s). */
+export interface RecvFromOptions extends TimeoutOptions {
   /**
    * Ends the wait with `ERR_ABORTED` (the signal's reason as `cause`), at once if already aborted.
    * Default (`undefined`): only `timeoutMs` ends the wait.
@@ -60,7 +60,7 @@ interface ReceivedDatagram {
 
 /** The socket under a client, by kind. */
 type Endpoint =
-  | { readonly kind: 'udp'; readonly socket: UdpSocket }
+  | { readonly kind: 'udp'; readonly socket: UDPSocket }
   | {
       readonly kind: 'unix';
       readonly socket: DgramSocket;
@@ -118,17 +118,17 @@ function bindError(error: unknown, local: string): ClientError {
 }
 
 /** Shows an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) as the IPv4 address it maps. */
-function unmapIpv4(host: string): string {
+function unmapIPv4(host: string): string {
   return /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(host)?.[1] ?? host;
 }
 
 /**
  * A datagram socket, like Python's `socket(AF_INET, SOCK_DGRAM)` or `socket(AF_UNIX, SOCK_DGRAM)`:
- * `sendto`, `recvfrom`, `close`. Open one with {@link DatagramClient.openUdp} or
+ * `sendTo`, `recvFrom`, `close`. Open one with {@link DatagramClient.openUDP} or
  * {@link DatagramClient.openUnix}; it is bound at once, so replies reach it.
  *
- * Received datagrams wait in a queue of at most 1024 until `recvfrom` reads them; beyond that the
- * oldest are dropped and counted in {@link droppedDatagrams}. Only one `recvfrom` may wait at a time.
+ * Received datagrams wait in a queue of at most 1024 until `recvFrom` reads them; beyond that the
+ * oldest are dropped and counted in {@link droppedDatagrams}. Only one `recvFrom` may wait at a time.
  * Every wait is bounded by `timeoutMs`. A Unix client receives at most 65_535 bytes of a datagram
  * (node-unix-socket's receive buffer): the rest of a longer one is lost.
  */
@@ -158,7 +158,7 @@ export class DatagramClient implements AsyncDisposable {
     };
     if (endpoint.kind === 'udp') {
       endpoint.socket.on('message', (data: Buffer, remote: RemoteInfo) =>
-        this.#receive(data, [unmapIpv4(remote.address), remote.port]),
+        this.#receive(data, [unmapIPv4(remote.address), remote.port]),
       );
       endpoint.socket.on('error', onError);
     } else {
@@ -173,7 +173,7 @@ export class DatagramClient implements AsyncDisposable {
    * `s = socket(AF_INET, SOCK_DGRAM); s.bind((host, port))`. Rejects with `ERR_INVALID_ARGUMENT`,
    * `ERR_SOCKET` (the bind failed, as for a port in use) or `ERR_TIMEOUT` (after 10 s).
    */
-  static async openUdp(options: OpenUdpOptions = {}): Promise<DatagramClient> {
+  static async openUDP(options: OpenUDPOptions = {}): Promise<DatagramClient> {
     const { family = 4 } = options;
     if (family !== 4 && family !== 6) {
       throw new ClientError('ERR_INVALID_ARGUMENT', `family must be 4 or 6, got ${inspect(family)}`);
@@ -199,7 +199,7 @@ export class DatagramClient implements AsyncDisposable {
       throw bindError(error, local);
     }
     const bound = socket.address();
-    return new DatagramClient({ kind: 'udp', socket }, [unmapIpv4(bound.address), bound.port]);
+    return new DatagramClient({ kind: 'udp', socket }, [unmapIPv4(bound.address), bound.port]);
   }
 
   /**
@@ -260,9 +260,9 @@ export class DatagramClient implements AsyncDisposable {
    * `ERR_CONNECTION_REFUSED` (no Unix socket at that path), `ERR_SOCKET` (such as `EMSGSIZE` for a datagram
    * too long), `ERR_TIMEOUT` (the datagram stays queued and may still be sent) or `ERR_CLIENT_CLOSED`.
    */
-  async sendto(data: Uint8Array | string, address: DatagramAddress, options?: TimeoutOptions): Promise<void> {
+  async sendTo(data: Uint8Array | string, address: DatagramAddress, options?: TimeoutOptions): Promise<void> {
     const timeoutMs = resolveTimeoutMs(options?.timeoutMs);
-    this.#assertUsable('sendto()');
+    this.#assertUsable('sendTo()');
     const payload =
       typeof data === 'string'
         ? Buffer.from(data)
@@ -273,9 +273,9 @@ export class DatagramClient implements AsyncDisposable {
       this.#changes.notify();
     };
     const peer = this.#startSend(payload, address, onSent);
-    const { error } = await this.#changes.waitFor(`sendto() to ${peer}`, timeoutMs, () => {
+    const { error } = await this.#changes.waitFor(`sendTo() to ${peer}`, timeoutMs, () => {
       if (outcome !== undefined) return outcome;
-      this.#assertOpen('sendto()');
+      this.#assertOpen('sendTo()');
       return undefined;
     });
     if (error) throw ClientError.fromSystemError(withSystemCode(error), peer);
@@ -285,24 +285,24 @@ export class DatagramClient implements AsyncDisposable {
    * Python's `recvfrom()`: waits for the next datagram and resolves with its bytes and its sender's
    * address (`[host, port]` over UDP, with IPv4-mapped addresses shown as IPv4; a path over Unix, `''`
    * for an unbound sender). Rejects with `ERR_TIMEOUT`, `ERR_ABORTED`, `ERR_READ_IN_PROGRESS` (another
-   * `recvfrom` waits), `ERR_CLIENT_CLOSED` (also when the client closes while it waits), or the socket's error.
+   * `recvFrom` waits), `ERR_CLIENT_CLOSED` (also when the client closes while it waits), or the socket's error.
    */
-  async recvfrom(options?: RecvfromOptions): Promise<[data: Buffer, address: DatagramAddress]> {
+  async recvFrom(options?: RecvFromOptions): Promise<[data: Buffer, address: DatagramAddress]> {
     const timeoutMs = resolveTimeoutMs(options?.timeoutMs);
-    this.#assertOpen('recvfrom()');
+    this.#assertOpen('recvFrom()');
     if (this.#isReading) {
       throw new ClientError(
         'ERR_READ_IN_PROGRESS',
-        `recvfrom() while another recvfrom() on ${this.#label} waits`,
+        `recvFrom() while another recvFrom() on ${this.#label} waits`,
       );
     }
     this.#isReading = true;
     try {
       const { data, address } = await this.#changes.waitFor(
-        `recvfrom() on ${this.#label}`,
+        `recvFrom() on ${this.#label}`,
         timeoutMs,
         () => {
-          this.#assertOpen('recvfrom()');
+          this.#assertOpen('recvFrom()');
           const datagram = this.#queue.shift();
           if (datagram !== undefined) return datagram;
           if (this.#failure) throw this.#failure;
@@ -331,7 +331,7 @@ export class DatagramClient implements AsyncDisposable {
 
   /**
    * Python's `close()`: releases the socket, drops unread datagrams and removes what `openUnix` made
-   * (the socket file, and the temporary directory of a default path). A waiting `recvfrom` or `sendto`
+   * (the socket file, and the temporary directory of a default path). A waiting `recvFrom` or `sendTo`
    * fails with `ERR_CLIENT_CLOSED`, as does any later call. Idempotent: every call returns the same promise.
    */
   close(): Promise<void> {
@@ -339,7 +339,7 @@ export class DatagramClient implements AsyncDisposable {
     return this.#closing;
   }
 
-  /** Same as {@link close}, for `await using client = await DatagramClient.openUdp()`. */
+  /** Same as {@link close}, for `await using client = await DatagramClient.openUDP()`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }

@@ -4,9 +4,9 @@ export { connectUnix, type ConnectUnixOptions } from './connect-unix.js';
 export {
   DatagramClient,
   type DatagramAddress,
-  type OpenUdpOptions,
+  type OpenUDPOptions,
   type OpenUnixOptions,
-  type RecvfromOptions,
+  type RecvFromOptions,
 } from './datagram-client.js';
 export { TestClient, type ReadlineOptions } from './test-client.js';
 export type { TimeoutOptions } from './timeout-options.js';

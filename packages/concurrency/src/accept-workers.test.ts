@@ -147,7 +147,7 @@ async function askOverTLS(port: number, lines: readonly string[]): Promise<strin
 
 describe.each(kinds)("pool({ kind: '%s', accept: 'workers' })", (kind) => {
   it(`lets each worker accept (listenerSharing '${sharingOf[kind]}'): several clients are served, by more than one worker`, async () => {
-    const { server, workers } = await listeningServer(kind, { workers: 2, perWorker: 4 });
+    const { server, workers } = await listeningServer(kind, { workers: 2, requestsPerWorker: 4 });
     expect(server.listenerSharing).toBe(sharingOf[kind]);
 
     // Four clients at once, each echoed, each by a worker (never this thread).
@@ -200,8 +200,8 @@ describe.each(kinds)("pool({ kind: '%s', accept: 'workers' })", (kind) => {
     });
   });
 
-  it('with perWorker 1, a second client waits in the worker, unserved, until the first closes', async () => {
-    const { server } = await listeningServer(kind, { workers: 1, perWorker: 1 });
+  it('with requestsPerWorker 1, a second client waits in the worker, unserved, until the first closes', async () => {
+    const { server } = await listeningServer(kind, { workers: 1, requestsPerWorker: 1 });
     const log = new ServerEventLog(server);
     const first = await openClient(server.port);
     expect(await ask(first, 'first')).toBe('first');
@@ -229,7 +229,7 @@ describe.each(kinds)("pool({ kind: '%s', accept: 'workers' })", (kind) => {
   ] as const)(
     'with one worker of one slot and $options, drops a third client unserved, with reason $reason',
     async ({ reason, options }) => {
-      const { server } = await listeningServer(kind, { workers: 1, perWorker: 1 }, options);
+      const { server } = await listeningServer(kind, { workers: 1, requestsPerWorker: 1 }, options);
       const log = new ServerEventLog(server);
       const first = await openClient(server.port);
       expect(await ask(first, 'first')).toBe('first');
@@ -265,7 +265,11 @@ describe.each(kinds)("pool({ kind: '%s', accept: 'workers' })", (kind) => {
   // The workers' shares of maxConnections never add up to more: with fewer than workers, some
   // workers do not listen.
   it('never holds more than maxConnections at once, even when it is below the number of workers', async () => {
-    const { server } = await listeningServer(kind, { workers: 2, perWorker: 1 }, { maxConnections: 1 });
+    const { server } = await listeningServer(
+      kind,
+      { workers: 2, requestsPerWorker: 1 },
+      { maxConnections: 1 },
+    );
     const held = await openClient(server.port);
     expect(await ask(held, 'held')).toBe('held');
     const outcomes: Outcome[] = [];
@@ -352,7 +356,7 @@ describe.each(kinds)("pool({ kind: '%s', accept: 'workers' })", (kind) => {
   });
 
   it('shutdown() closes a connection waiting in a worker, unserved, and serves the active one to its end', async () => {
-    const { server, workers } = await listeningServer(kind, { workers: 1, perWorker: 1 });
+    const { server, workers } = await listeningServer(kind, { workers: 1, requestsPerWorker: 1 });
     const log = new ServerEventLog(server);
     const active = await openClient(server.port);
     expect(await ask(active, 'served')).toBe('served');
@@ -375,7 +379,7 @@ describe.each(kinds)("pool({ kind: '%s', accept: 'workers' })", (kind) => {
 
   // A connection closed while waiting in its worker leaves the waiting count, not the active one.
   it('stats() counts the waiting connection that shutdown() closed as waiting, not as active', async () => {
-    const { server } = await listeningServer(kind, { workers: 1, perWorker: 1 });
+    const { server } = await listeningServer(kind, { workers: 1, requestsPerWorker: 1 });
     const log = new ServerEventLog(server);
     const active = await openClient(server.port);
     expect(await ask(active, 'served')).toBe('served');

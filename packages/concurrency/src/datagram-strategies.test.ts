@@ -20,7 +20,7 @@ import {
   RecordingUnixDatagramServer,
   serve,
   tempDir,
-  UdpClient,
+  UDPClient,
   UnixDgramClient,
 } from './test-support/datagram-servers.js';
 import { isProcessAlive } from './test-support/recording-server.js';
@@ -73,7 +73,7 @@ describe.each(strategies)('UDPServer on $label', ({ create }) => {
   beforeEach(() => server.recorder.clearErrors());
 
   it("echoes 'Hello' from the server's port, the handler running in a worker", async () => {
-    const client = await UdpClient.open();
+    const client = await UDPClient.open();
     const echo = await client.request('Hello', server.port);
     expect(echo.data.toString()).toBe('Hello');
     expect(echo.from).toMatchObject({ address: '127.0.0.1', port: server.port });
@@ -94,7 +94,7 @@ describe.each(strategies)('UDPServer on $label', ({ create }) => {
   });
 
   it('answers 100 datagrams from 10 clients, each to its sender', async () => {
-    const clients = await Promise.all(Array.from({ length: 10 }, () => UdpClient.open()));
+    const clients = await Promise.all(Array.from({ length: 10 }, () => UDPClient.open()));
     // Paced: each client waits for its answer before the next datagram, so loopback never drops one.
     await Promise.all(
       clients.map(async (client, index) => {
@@ -111,7 +111,7 @@ describe.each(strategies)('UDPServer on $label', ({ create }) => {
   });
 
   it("reports a handler's error to handleError with the request and the client's address, and goes on serving", async () => {
-    const client = await UdpClient.open();
+    const client = await UDPClient.open();
     await client.send('!throw', server.port);
     await server.recorder.waitUntil(() => server.recorder.errors.length >= 1);
     const [reported] = server.recorder.errors;
@@ -122,14 +122,14 @@ describe.each(strategies)('UDPServer on $label', ({ create }) => {
     expect(reported?.request?.[1]).toBe(server.socket);
 
     expect((await client.request('still serving', server.port)).data.toString()).toBe('still serving');
-    // A sendto the server cannot make rejects in the worker with ERR_SEND_FAILED.
+    // A sendTo the server cannot make rejects in the worker with ERR_SEND_FAILED.
     expect((await client.request('!badsend', server.port)).data.toString()).toBe('SendError ERR_SEND_FAILED');
     expect(server.recorder.errors).toHaveLength(1);
     expect(server.recorder.serverErrors).toEqual([]);
   });
 
   it('reports a worker that dies mid-request (ERR_WORKER_EXITED) and serves the next datagram', async () => {
-    const client = await UdpClient.open();
+    const client = await UDPClient.open();
     await client.send('!exit', server.port);
     await server.recorder.waitUntil(
       () => server.recorder.errors.length >= 1 && server.recorder.serverErrors.length >= 1,
@@ -165,7 +165,7 @@ describe('UDPServer on IPv6 loopback', () => {
     const server = new RecordingUDPServer(pool({ workers: 1 }), ['::1', 0]);
     const serving = serve(server);
     try {
-      const client = await UdpClient.open('::1');
+      const client = await UDPClient.open('::1');
       const echo = await client.request('Hello', server.port);
       expect(echo.data.toString()).toBe('Hello');
       expect(echo.from).toMatchObject({ address: '::1', port: server.port });
@@ -256,7 +256,7 @@ describe('the datagram server classes', () => {
       expect(server).toBeInstanceOf(UDPServer);
       expect(server.strategy.name).toBe(strategy);
       expect(server.strategy.maxConcurrentRequests).toBe(2);
-      const client = await UdpClient.open();
+      const client = await UDPClient.open();
       expect((await client.request('Hello', server.port)).data.toString()).toBe('Hello');
       const pids = [];
       for (let index = 0; index < 3; index += 1) {

@@ -70,7 +70,7 @@ describe.each(['thread', 'process'] as const)("pool({ kind: '%s' })", (kind) => 
 
   it('publishes the connections its workers accept on the main side, with no socket', async () => {
     const { seen, changes } = record(['socketserver:connection:accepted']);
-    const { server } = startServer(pool({ kind, workers: 2, perWorker: 4, accept: 'workers' }));
+    const { server } = startServer(pool({ kind, workers: 2, requestsPerWorker: 4, accept: 'workers' }));
     await server.listening;
     expect(server.listenerSharing).toBeDefined();
     const client = await openClient(server.port);

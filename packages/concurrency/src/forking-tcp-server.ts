@@ -12,7 +12,7 @@ export interface ForkingTCPServerOptions extends Omit<TCPServerOptions, 'strateg
 
 /**
  * Python's ForkingTCPServer: a {@link TCPServer} that serves each connection in a child process
- * ({@link forking}). The handler class must say where it lives (`static moduleUrl`).
+ * ({@link forking}). The handler class must say where it lives (`static moduleURL`).
  */
 export class ForkingTCPServer extends TCPServer {
   declare readonly strategy: WorkerPool;

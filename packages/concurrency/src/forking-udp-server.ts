@@ -14,7 +14,7 @@ export interface ForkingUDPServerOptions extends Omit<UDPServerOptions, 'strateg
 /**
  * Python's ForkingUDPServer: a {@link UDPServer} that serves each datagram in a child process
  * ({@link forking}). The child gets a copy of the datagram, and its replies are sent through the
- * server's socket. The handler class must say where it lives (`static moduleUrl`).
+ * server's socket. The handler class must say where it lives (`static moduleURL`).
  */
 export class ForkingUDPServer extends UDPServer {
   declare readonly strategy: WorkerPool<DatagramRequest>;

@@ -14,7 +14,7 @@ export interface ForkingUnixDatagramServerOptions
 /**
  * Python's ForkingUnixDatagramServer: a {@link UnixDatagramServer} that serves each datagram in a
  * child process ({@link forking}). The child gets a copy of the datagram, and its replies are sent
- * through the server's socket. The handler class must say where it lives (`static moduleUrl`).
+ * through the server's socket. The handler class must say where it lives (`static moduleURL`).
  */
 export class ForkingUnixDatagramServer extends UnixDatagramServer {
   declare readonly strategy: WorkerPool<DatagramRequest>;

@@ -9,7 +9,7 @@ export interface ForkingUnixStreamServerOptions
 /**
  * Python's ForkingUnixStreamServer: a {@link UnixStreamServer} that serves each connection in a
  * child process ({@link forking}), the accepted socket handed to the child. The handler class must
- * say where it lives (`static moduleUrl`). There is no ThreadingUnixStreamServer: Node moves only
+ * say where it lives (`static moduleURL`). There is no ThreadingUnixStreamServer: Node moves only
  * TCP sockets to worker threads.
  */
 export class ForkingUnixStreamServer extends UnixStreamServer {

@@ -40,7 +40,7 @@ export type MainToWorkerMessage =
     }
   /**
    * Serve this datagram (a datagram server's request): the handler gets `[data, socket]`, whose
-   * `socket.sendto` asks the main side to send (`sendto`). Answered by any `sendto`s and `error`s,
+   * `socket.sendTo` asks the main side to send (`send`). Answered by any `send`s and `error`s,
    * then `done`.
    */
   | {
@@ -49,7 +49,7 @@ export type MainToWorkerMessage =
       readonly clientAddress: ClientAddress;
       readonly data: WireBytes;
     }
-  /** The outcome of `sendto` number `seq` of request `id`: sent, or `error` (ERR_SEND_FAILED). */
+  /** The outcome of `send` number `seq` of request `id`: sent, or `error` (ERR_SEND_FAILED). */
   | { readonly type: 'sent'; readonly id: number; readonly seq: number; readonly error?: SerializedError }
   /** Close every connection, let the handlers finish, and exit. */
   | { readonly type: 'close' }
@@ -106,11 +106,11 @@ export type WorkerToMainMessage =
   /** The worker owns the socket now; the parent may close its copy (process workers). */
   | { readonly type: 'accepted'; readonly id: number }
   /**
-   * A datagram handler's `socket.sendto(data, address)`, for request `id`: the main side sends it
+   * A datagram handler's `socket.sendTo(data, address)`, for request `id`: the main side sends it
    * through the server's own socket and answers `sent` with the same `seq`.
    */
   | {
-      readonly type: 'sendto';
+      readonly type: 'send';
       readonly id: number;
       readonly seq: number;
       readonly data: WireBytes;

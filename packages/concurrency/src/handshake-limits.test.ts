@@ -94,7 +94,12 @@ async function drops(server: RecordingServer, count: number): Promise<DropEvent[
 
 describe('silent TLS peers and a pool of 16 one-connection workers', () => {
   it('16 of them stall it: the next client waits until one leaves', async () => {
-    const server = await startPoolServer({ kind: 'thread', workers: 16, perWorker: 1, accept: 'main' });
+    const server = await startPoolServer({
+      kind: 'thread',
+      workers: 16,
+      requestsPerWorker: 1,
+      accept: 'main',
+    });
     const silent = [];
     for (let i = 0; i < 16; i += 1) silent.push(await silentPeer(server.port));
     await until(server, () => server.stats().active === 16);
@@ -112,7 +117,7 @@ describe('silent TLS peers and a pool of 16 one-connection workers', () => {
 
   it('maxHandshakesPerSource 8 bounds one source to 8 workers: the 9th is closed at once', async () => {
     const server = await startPoolServer(
-      { kind: 'thread', workers: 16, perWorker: 1, accept: 'main' },
+      { kind: 'thread', workers: 16, requestsPerWorker: 1, accept: 'main' },
       { maxHandshakesPerSource: 8 },
     );
     for (let i = 0; i < 8; i += 1) await silentPeer(server.port);
@@ -126,7 +131,7 @@ describe('silent TLS peers and a pool of 16 one-connection workers', () => {
 
   it('a worker reports the end of a handshake: served clients do not count', async () => {
     const server = await startPoolServer(
-      { kind: 'process', workers: 2, perWorker: 4, accept: 'main' },
+      { kind: 'process', workers: 2, requestsPerWorker: 4, accept: 'main' },
       { maxHandshakes: 2 },
     );
     // Each client finishes its handshake (an echo) before the next connects: without the worker's
@@ -140,7 +145,7 @@ describe('silent TLS peers and a pool of 16 one-connection workers', () => {
 describe.each(['thread', 'process'] as const)("pool({ kind: '%s', accept: 'workers' })", (kind) => {
   it('runs handshakes beside its slots: silent peers hold none, a TLS client is served', async () => {
     // One worker, one slot: were a handshake in a slot, the first silent peer would stall it all.
-    const server = await startPoolServer({ kind, workers: 1, perWorker: 1, accept: 'workers' });
+    const server = await startPoolServer({ kind, workers: 1, requestsPerWorker: 1, accept: 'workers' });
     const waitingOnes = server.stats().waiting;
     const opened: string[] = [];
     server.on('connectionState', ({ state }) => opened.push(state));
@@ -163,7 +168,7 @@ describe.each(['thread', 'process'] as const)("pool({ kind: '%s', accept: 'worke
 
   it('each worker keeps its share of maxHandshakes', async () => {
     const server = await startPoolServer(
-      { kind, workers: 2, perWorker: 8, accept: 'workers' },
+      { kind, workers: 2, requestsPerWorker: 8, accept: 'workers' },
       { maxHandshakes: 4 },
     );
     const opened: string[] = [];

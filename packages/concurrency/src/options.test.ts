@@ -24,7 +24,7 @@ describe('strategy options', () => {
     ['forking', () => forking({ reuseChildren: 'yes' as unknown as boolean })],
     ['pool', () => pool({ workers: 0 })],
     ['pool', () => pool({ kind: 'fiber' as 'thread' })],
-    ['pool', () => pool({ perWorker: 0 })],
+    ['pool', () => pool({ requestsPerWorker: 0 })],
     ['pool', () => pool({ blockOnClose: 1 as unknown as boolean })],
   ] as const)('%s rejects a bad option at construction with ERR_INVALID_OPTION (%#)', (_name, create) => {
     expect(create).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
@@ -34,7 +34,7 @@ describe('strategy options', () => {
     ['threading', threading(), 64],
     ['forking', forking(), 40],
     ['thread-pool', pool(), 16],
-    ['process-pool', pool({ kind: 'process', workers: 4, perWorker: 3 }), 12],
+    ['process-pool', pool({ kind: 'process', workers: 4, requestsPerWorker: 3 }), 12],
   ] as [string, WorkerPool, number][])(
     '%s has maxConcurrentRequests %i by default',
     (name, strategy, max) => {

@@ -143,7 +143,7 @@ describe.each(strategies)('the worker strategy contract: $label', ({ create }) =
     await Promise.all(clients.map((client) => client.waitForClose()));
   });
 
-  it('rejects serveForever with ERR_HANDLER_NOT_LOCATABLE for a class without moduleUrl, starting no worker', async () => {
+  it('rejects serveForever with ERR_HANDLER_NOT_LOCATABLE for a class without moduleURL, starting no worker', async () => {
     const { server, serving } = startServer(create(), {}, UnlocatableHandler);
     await expect(serving).rejects.toMatchObject({ code: 'ERR_HANDLER_NOT_LOCATABLE' });
     expect(server.startedWorkerIds).toEqual([]);

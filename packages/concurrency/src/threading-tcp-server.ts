@@ -12,7 +12,7 @@ export interface ThreadingTCPServerOptions extends Omit<TCPServerOptions, 'strat
 
 /**
  * Python's ThreadingTCPServer: a {@link TCPServer} that serves each connection in a thread of its
- * own ({@link threading}). The handler class must say where it lives (`static moduleUrl`).
+ * own ({@link threading}). The handler class must say where it lives (`static moduleURL`).
  */
 export class ThreadingTCPServer extends TCPServer {
   declare readonly strategy: WorkerPool;

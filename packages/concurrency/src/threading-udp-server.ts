@@ -15,7 +15,7 @@ export interface ThreadingUDPServerOptions extends Omit<UDPServerOptions, 'strat
  * Python's ThreadingUDPServer: a {@link UDPServer} that serves each datagram in a worker thread
  * ({@link threading}; an idle thread serves the next datagram). The thread gets a copy of the
  * datagram, and its replies are sent through the server's socket. The handler class must say where
- * it lives (`static moduleUrl`).
+ * it lives (`static moduleURL`).
  */
 export class ThreadingUDPServer extends UDPServer {
   declare readonly strategy: WorkerPool<DatagramRequest>;

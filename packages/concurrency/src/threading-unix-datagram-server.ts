@@ -14,7 +14,7 @@ export interface ThreadingUnixDatagramServerOptions
 /**
  * Python's ThreadingUnixDatagramServer: a {@link UnixDatagramServer} that serves each datagram in a
  * worker thread ({@link threading}). The thread gets a copy of the datagram, and its replies are
- * sent through the server's socket. The handler class must say where it lives (`static moduleUrl`).
+ * sent through the server's socket. The handler class must say where it lives (`static moduleURL`).
  */
 export class ThreadingUnixDatagramServer extends UnixDatagramServer {
   declare readonly strategy: WorkerPool<DatagramRequest>;

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { UDPServer, type ClientAddress, type DatagramRequest } from '@socketserver/core';
 import { forking, pool, type WorkerPool } from '@socketserver/concurrency';
 import { fromWireBytes, toWireBytes } from '../dist/handoff-protocol.js';
-import { serve, UdpClient, type UdpReply } from './test-support/datagram-servers.js';
+import { serve, UDPClient, type UDPReply } from './test-support/datagram-servers.js';
 import { WireBytesHandler } from './test-support/wire-bytes-handler.js';
 
 /** A UDPServer serving {@link WireBytesHandler}, datagrams cut at 1,024 bytes, that records its errors. */
@@ -24,7 +24,7 @@ class WireBytesServer extends UDPServer {
 }
 
 /** Send `data` (bytes) to `port`, then wait for the next datagram. */
-async function request(client: UdpClient, data: Uint8Array | string, port: number): Promise<UdpReply> {
+async function request(client: UDPClient, data: Uint8Array | string, port: number): Promise<UDPReply> {
   const { promise, resolve, reject } = Promise.withResolvers<void>();
   client.socket.send(data, port, client.host, (error) => (error ? reject(error) : resolve()));
   await promise;
@@ -58,7 +58,7 @@ const handlerOptions = {
 describe.each(strategies)('datagram bytes to and from workers, $label', ({ create }) => {
   let server: WireBytesServer;
   let serving: Promise<void>;
-  let client: UdpClient;
+  let client: UDPClient;
 
   beforeAll(async () => {
     server = new WireBytesServer(create(), handlerOptions);
@@ -74,7 +74,7 @@ describe.each(strategies)('datagram bytes to and from workers, $label', ({ creat
 
   beforeEach(async () => {
     server.errors.length = 0;
-    client = await UdpClient.open();
+    client = await UDPClient.open();
   });
 
   it('carry every byte value both ways, unchanged', async () => {
@@ -91,7 +91,7 @@ describe.each(strategies)('datagram bytes to and from workers, $label', ({ creat
     expect(answer.data.toString()).toBe('Buffer true');
   });
 
-  it("carry just a view's bytes, as they were at sendto", async () => {
+  it("carry just a view's bytes, as they were at sendTo", async () => {
     const answer = await request(client, '!view', server.port);
     expect(answer.data.toString()).toBe('VIEW');
     expect(server.errors).toEqual([]);

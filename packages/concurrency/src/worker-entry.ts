@@ -10,8 +10,8 @@
  * the pool replaces it, and only its connections are lost.
  *
  * For a datagram server, each `datagram` message is one request, `[data, socket]`, run with core's
- * `runRequestHandler`: `socket` is a stand-in whose `sendto` asks the main side to send through the
- * server's own socket (`sendto`), and settles when the main side answers (`sent`).
+ * `runRequestHandler`: `socket` is a stand-in whose `sendTo` asks the main side to send through the
+ * server's own socket (`send`), and settles when the main side answers (`sent`).
  *
  * A child process ignores SIGINT (the parent coordinates shutdown, and a terminal's Ctrl-C reaches
  * the whole process group) and exits when its IPC channel closes (the parent died).
@@ -81,7 +81,7 @@ const wireKind = isMainThread ? 'process' : 'thread';
 const channel = openChannel(onMessage);
 const sockets = new Map<number, Socket>();
 const requests = new Set<Promise<void>>();
-/** The `sendto`s of datagram handlers waiting for the main side's `sent`, by `seq`. */
+/** The `sendTo`s of datagram handlers waiting for the main side's `sent`, by `seq`. */
 const pendingSends = new Map<number, PromiseWithResolvers<void>>();
 let lastSendSeq = 0;
 let handler: Handler | undefined;
@@ -412,7 +412,7 @@ function serveDatagram(id: number, clientAddress: ClientAddress, data: WireBytes
     channel.send({ type: 'done', id, bytesIn: 0, bytesOut: 0 });
     return;
   }
-  const socket: DatagramSocket = { sendto: (reply, address) => sendto(id, reply, address) };
+  const socket: DatagramSocket = { sendTo: (reply, address) => sendTo(id, reply, address) };
   const request = runRequestHandler(
     handler.HandlerClass,
     [fromWireBytes(data), socket],
@@ -427,14 +427,14 @@ function serveDatagram(id: number, clientAddress: ClientAddress, data: WireBytes
   requests.add(request);
 }
 
-/** A datagram handler's `socket.sendto`: the main side sends it through the server's socket. */
-function sendto(id: number, data: Uint8Array | string, address: DatagramAddress): Promise<void> {
+/** A datagram handler's `socket.sendTo`: the main side sends it through the server's socket. */
+function sendTo(id: number, data: Uint8Array | string, address: DatagramAddress): Promise<void> {
   const seq = ++lastSendSeq;
   const sent = Promise.withResolvers<void>();
   pendingSends.set(seq, sent);
   try {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-    channel.send({ type: 'sendto', id, seq, data: toWireBytes(bytes, wireKind), address });
+    channel.send({ type: 'send', id, seq, data: toWireBytes(bytes, wireKind), address });
   } catch (error) {
     // Not clonable (an address that is not plain data), or not bytes.
     pendingSends.delete(seq);
@@ -443,7 +443,7 @@ function sendto(id: number, data: Uint8Array | string, address: DatagramAddress)
   return sent.promise;
 }
 
-/** The main side's answer to `sendto` number `seq`. */
+/** The main side's answer to `send` number `seq`. */
 function onSent(seq: number, error: SerializedError | undefined): void {
   const sent = pendingSends.get(seq);
   if (sent === undefined) return;
@@ -481,7 +481,7 @@ function openChannel(listener: (message: MainToWorkerMessage, handle: Socket | u
   return {
     send: (message) => {
       // A datagram reply's bytes are moved (a thread's ArrayBuffer), so it goes now, in order.
-      if (message.type === 'sendto') {
+      if (message.type === 'send') {
         flush();
         post(message);
         return;
@@ -525,7 +525,7 @@ function openPort(listener: (message: MainToWorkerMessage, handle: Socket | unde
     return {
       post: (message) => {
         // A datagram reply's bytes are a copy of their own: moved, not cloned again.
-        if (message.type === 'sendto') {
+        if (message.type === 'send') {
           port.postMessage(message, [message.data.buffer as ArrayBuffer]);
         } else port.postMessage(message);
       },

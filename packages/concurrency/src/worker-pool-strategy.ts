@@ -11,13 +11,13 @@ export interface PoolOptions extends WorkerStrategyOptions {
   /** `'thread'` (the default): worker threads of this process. `'process'`: child processes. */
   kind?: WorkerKind;
   /**
-   * Connections one worker serves at once, an integer >= 1, interleaved on its event loop. The
-   * server serves `workers * perWorker` connections at once; the rest wait in its accept queue.
-   * Default 1, as the recipe's threads that each run `serve_forever`.
+   * Requests (connections, or datagrams) one worker serves at once, an integer >= 1, interleaved
+   * on its event loop. The server serves `workers * requestsPerWorker` at once; other connections
+   * wait in its accept queue. Default 1, as the recipe's threads that each run `serve_forever`.
    */
-  perWorker?: number;
+  requestsPerWorker?: number;
   /**
-   * Who accepts connections on a TCP server. Default: `'workers'` when `perWorker` is above 1,
+   * Who accepts connections on a TCP server. Default: `'workers'` when `requestsPerWorker` is above 1,
    * `'main'` for one connection per worker (see the package README for the measurements).
    * - `'main'`: the server accepts every connection on the main thread and hands it
    *   to the least busy worker with a free slot, so a connection waits for whichever worker frees
@@ -28,7 +28,7 @@ export interface PoolOptions extends WorkerStrategyOptions {
    *   the address with SO_REUSEPORT, on Linux and FreeBSD). Faster where the main thread's
    *   hand-off is the limit (short connections, many workers). The workers listen when the server
    *   activates, and `listening` resolves once they do (connect after it); a connection waits in
-   *   the worker that accepted it for one of its `perWorker` slots; `handleRequest()` is refused.
+   *   the worker that accepted it for one of its `requestsPerWorker` slots; `handleRequest()` is refused.
    *   The server accepts on the main thread anyway where workers cannot keep its promises (see
    *   `ConcurrencyStrategy.acceptsConnections`).
    */
@@ -37,7 +37,7 @@ export interface PoolOptions extends WorkerStrategyOptions {
 
 /**
  * The recipe's pre-allocated pool: a fixed set of workers, threads or processes, started with the
- * server, each serving `perWorker` connections at a time. With `accept: 'main'` each connection
+ * server, each serving `requestsPerWorker` requests at a time. With `accept: 'main'` each connection
  * goes to the least busy worker; with `accept: 'workers'` each worker accepts its own. A worker
  * that dies is replaced; only its own connections are lost.
  *
@@ -49,7 +49,7 @@ export interface PoolOptions extends WorkerStrategyOptions {
 export function pool<Request = Socket>(options: PoolOptions = {}): WorkerPool<Request> {
   const workers = requireInteger('workers', options.workers ?? 16, 1);
   const kind = options.kind ?? 'thread';
-  const perWorker = requireInteger('perWorker', options.perWorker ?? 1, 1);
+  const requestsPerWorker = requireInteger('requestsPerWorker', options.requestsPerWorker ?? 1, 1);
   if (kind !== 'thread' && kind !== 'process') {
     throw new InvalidOptionError('kind', kind, "'thread' or 'process'");
   }
@@ -59,10 +59,10 @@ export function pool<Request = Socket>(options: PoolOptions = {}): WorkerPool<Re
     minWorkers: workers,
     maxWorkers: workers,
     spareWorkers: 0,
-    requestsPerWorker: perWorker,
+    requestsPerWorker,
     maxRequestsPerWorker: Number.POSITIVE_INFINITY,
     idleWorkerTimeoutMs: undefined,
-    accept: requireAccept(options.accept ?? (perWorker > 1 ? 'workers' : 'main')),
+    accept: requireAccept(options.accept ?? (requestsPerWorker > 1 ? 'workers' : 'main')),
     ...resolveWorkerStrategyOptions(options),
   });
 }

@@ -13,7 +13,7 @@ export interface WorkerPoolTCPServerOptions extends Omit<TCPServerOptions, 'stra
 /**
  * The recipe's pre-allocated pool (`NWORKERS = 16`) as a server: a {@link TCPServer} whose
  * connections are served by a fixed pool of worker threads or processes ({@link pool}). The
- * handler class must say where it lives (`static moduleUrl`).
+ * handler class must say where it lives (`static moduleURL`).
  */
 export class WorkerPoolTCPServer extends TCPServer {
   declare readonly strategy: WorkerPool;

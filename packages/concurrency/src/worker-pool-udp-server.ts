@@ -15,7 +15,7 @@ export interface WorkerPoolUDPServerOptions extends Omit<UDPServerOptions, 'stra
  * A {@link UDPServer} whose datagrams are served by a fixed pool of worker threads or processes
  * ({@link pool}), started with the server: no start-up per datagram. Each worker gets a copy of its
  * datagram, and its replies are sent through the server's socket. The handler class must say where
- * it lives (`static moduleUrl`).
+ * it lives (`static moduleURL`).
  */
 export class WorkerPoolUDPServer extends UDPServer {
   declare readonly strategy: WorkerPool<DatagramRequest>;

@@ -53,9 +53,9 @@ describe.each(kinds)("pool({ kind: '%s' })", (kind) => {
     expect(server.errors).toEqual([]);
   });
 
-  it('with perWorker: 2 serves two clients at once in one worker', async () => {
-    const { server } = startServer(pool({ workers: 1, kind, perWorker: 2 }));
-    await server.listening; // its workers accept (the default with perWorker above 1): they listen first
+  it('with requestsPerWorker: 2 serves two clients at once in one worker', async () => {
+    const { server } = startServer(pool({ workers: 1, kind, requestsPerWorker: 2 }));
+    await server.listening; // its workers accept (the default with requestsPerWorker above 1): they listen first
     expect(server.strategy.maxConcurrentRequests).toBe(2);
     const first = await openClient(server.port);
     const second = await openClient(server.port);
@@ -91,8 +91,8 @@ const deaths: {
 
 describe.each(kinds)("an uncaught exception in a connection's own code, pool({ kind: '%s' })", (kind) => {
   it('ends that connection alone, reported as its error; the worker serves on', async () => {
-    const { server } = startServer(pool({ workers: 1, kind, perWorker: 2 }));
-    await server.listening; // its workers accept (the default with perWorker above 1): they listen first
+    const { server } = startServer(pool({ workers: 1, kind, requestsPerWorker: 2 }));
+    await server.listening; // its workers accept (the default with requestsPerWorker above 1): they listen first
     const doomed = await openClient(server.port);
     const neighbour = await openClient(server.port);
     const worker = await whoami(doomed);
@@ -233,7 +233,7 @@ describe.each(kinds)("a pool({ kind: '%s' }) worker whose event loop is blocked"
     // The main thread accepts: with one thread accepting itself, connections would be refused
     // while its replacement starts.
     const { server } = startServer(
-      pool({ workers: 1, kind, perWorker: 2, unresponsiveTimeoutMs: 300, accept: 'main' }),
+      pool({ workers: 1, kind, requestsPerWorker: 2, unresponsiveTimeoutMs: 300, accept: 'main' }),
     );
     const spinning = await openClient(server.port);
     const neighbour = await openClient(server.port);

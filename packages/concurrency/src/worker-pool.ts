@@ -182,7 +182,7 @@ export function resolveWorkerStrategyOptions(
  *
  * `Request` is a connected `Socket` (stream servers) or a `DatagramRequest` (datagram servers, see
  * `StrategyContext.settings.requestKind`). A datagram has no connection to hand over: its worker
- * gets a copy of the bytes, and its handler's `socket.sendto` comes back to the main thread, which
+ * gets a copy of the bytes, and its handler's `socket.sendTo` comes back to the main thread, which
  * sends the reply through the server's own socket. Threads cannot serve a Unix stream server
  * (Node transfers only TCP sockets to worker threads): `start()` refuses it, ERR_UNSUPPORTED_OPTION.
  */
@@ -514,7 +514,7 @@ export class WorkerPool<Request = Socket>
         // A child process has its own copy now (threads do not send it: the transfer closed ours).
         (worker.requests.get(message.id)?.request as Socket | undefined)?.destroy();
         return;
-      case 'sendto':
+      case 'send':
         this.#relay(worker, message);
         return;
       case 'error': {
@@ -709,13 +709,13 @@ export class WorkerPool<Request = Socket>
   }
 
   /**
-   * A datagram handler's `socket.sendto` in a worker: send it through the socket of its request,
+   * A datagram handler's `socket.sendTo` in a worker: send it through the socket of its request,
    * the server's own (so the reply leaves from the server's address), and tell the worker how it
    * went (`sent`, with ERR_SEND_FAILED if it could not be sent).
    */
   #relay(
     worker: PooledWorker<Request>,
-    { id, seq, data, address }: Extract<WorkerToMainMessage, { type: 'sendto' }>,
+    { id, seq, data, address }: Extract<WorkerToMainMessage, { type: 'send' }>,
   ): void {
     const answer = (error?: unknown): void => {
       // A worker that has exited waits for nothing any more.
@@ -734,7 +734,7 @@ export class WorkerPool<Request = Socket>
     }
     let sending: Promise<void>;
     try {
-      sending = (request.request as DatagramRequest)[1].sendto(fromWireBytes(data), address);
+      sending = (request.request as DatagramRequest)[1].sendTo(fromWireBytes(data), address);
     } catch (error) {
       sending = Promise.reject(toSendError(error));
     }
@@ -858,7 +858,7 @@ function describeExit(exit: WorkerExit, cause: Error | undefined): string {
   return cause === undefined ? how : `${how} (${cause.name}: ${cause.message})`;
 }
 
-/** A failure to send a datagram, as the worker's `sendto` rejects with it: ERR_SEND_FAILED unless it is one of ours. */
+/** A failure to send a datagram, as the worker's `sendTo` rejects with it: ERR_SEND_FAILED unless it is one of ours. */
 function toSendError(error: unknown): Error {
   if (error instanceof SocketServerError) return error;
   const message = error instanceof Error ? error.message : String(error);

@@ -117,7 +117,7 @@ export abstract class DatagramServer<Address extends ServerAddress | string> ext
   droppedDatagrams = 0;
   /** The server's socket as handlers see it: `request[1]`. */
   readonly socket: DatagramSocket = {
-    sendto: (data, address) => this.#send(data, address),
+    sendTo: (data, address) => this.#send(data, address),
   };
 
   #state: ServerState = 'created';

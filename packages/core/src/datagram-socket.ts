@@ -16,7 +16,7 @@ export interface DatagramSocket {
    * Send `data` (a string as UTF-8) in one datagram to `address`. Rejects with ERR_SEND_FAILED when
    * it cannot be sent: too long for the socket, an unnamed Unix peer, a closed server.
    */
-  sendto(data: Uint8Array | string, address: DatagramAddress): Promise<void>;
+  sendTo(data: Uint8Array | string, address: DatagramAddress): Promise<void>;
 }
 
 /**

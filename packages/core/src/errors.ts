@@ -295,7 +295,7 @@ export class ProxyProtocolError extends SocketServerError {
   }
 }
 
-/** A handler class that must run in a worker does not say where it lives (`moduleUrl`). */
+/** A handler class that must run in a worker does not say where it lives (`moduleURL`). */
 export class HandlerNotLocatableError extends SocketServerError {
   constructor(message: string) {
     super('ERR_HANDLER_NOT_LOCATABLE', message);

@@ -68,10 +68,10 @@ describe('default handleError over a Unix datagram socket', () => {
     const failures: unknown[] = [];
     class SendingAway extends DatagramHandler {
       override async handle(): Promise<void> {
-        await this.request[1].sendto(Buffer.from('x'), join(dir, hostile)).catch((error: unknown) => {
+        await this.request[1].sendTo(Buffer.from('x'), join(dir, hostile)).catch((error: unknown) => {
           failures.push(error);
         });
-        await this.request[1].sendto(Buffer.from('done'), this.clientAddress);
+        await this.request[1].sendTo(Buffer.from('done'), this.clientAddress);
       }
     }
     const server = new UnixDatagramServer(join(dir, 's.sock'), SendingAway);

@@ -5,9 +5,9 @@ import { EchoHandler, SocketHandler } from './test-support/test-handlers.js';
 import net from 'node:net';
 
 describe('locating and loading a handler class', () => {
-  it('a class with static moduleUrl is located by its module and class name, and loads back', async () => {
+  it('a class with static moduleURL is located by its module and class name, and loads back', async () => {
     const location = locateRequestHandler(LocatedEchoHandler);
-    expect(location).toEqual({ moduleUrl: LocatedEchoHandler.moduleUrl, exportName: 'LocatedEchoHandler' });
+    expect(location).toEqual({ moduleURL: LocatedEchoHandler.moduleURL, exportName: 'LocatedEchoHandler' });
     expect(await loadRequestHandler(location)).toBe(LocatedEchoHandler);
   });
 
@@ -17,22 +17,22 @@ describe('locating and loading a handler class', () => {
     expect(await loadRequestHandler(location)).toBe(RenamedExport);
   });
 
-  it('a class without moduleUrl cannot run elsewhere: ERR_HANDLER_NOT_LOCATABLE says what to add', () => {
+  it('a class without moduleURL cannot run elsewhere: ERR_HANDLER_NOT_LOCATABLE says what to add', () => {
     expect(() => locateRequestHandler(EchoHandler)).toThrow(
       expect.objectContaining({
         code: 'ERR_HANDLER_NOT_LOCATABLE',
-        message: expect.stringContaining('static moduleUrl = import.meta.url') as string,
+        message: expect.stringContaining('static moduleURL = import.meta.url') as string,
       }),
     );
   });
 
   it('a missing module or export is ERR_HANDLER_LOAD_FAILED', async () => {
-    const moduleUrl = LocatedEchoHandler.moduleUrl;
-    await expect(loadRequestHandler({ moduleUrl, exportName: 'Nope' })).rejects.toMatchObject({
+    const moduleURL = LocatedEchoHandler.moduleURL;
+    await expect(loadRequestHandler({ moduleURL, exportName: 'Nope' })).rejects.toMatchObject({
       code: 'ERR_HANDLER_LOAD_FAILED',
     });
     await expect(
-      loadRequestHandler({ moduleUrl: new URL('./no-such-module.js', moduleUrl).href, exportName: 'X' }),
+      loadRequestHandler({ moduleURL: new URL('./no-such-module.js', moduleURL).href, exportName: 'X' }),
     ).rejects.toMatchObject({ code: 'ERR_HANDLER_LOAD_FAILED' });
   });
 });

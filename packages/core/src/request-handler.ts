@@ -41,7 +41,7 @@ export interface RequestHandler {
 /**
  * A request handler class. Handlers are named by class, never by closure, so another thread or
  * process can rebuild one from a module and an export name. A class that may run off the main
- * thread says where it lives: `static moduleUrl = import.meta.url`, exported under its class name
+ * thread says where it lives: `static moduleURL = import.meta.url`, exported under its class name
  * (or under `static exportName`).
  *
  * `Request` is what one request is: a connected `Socket` for stream servers, a
@@ -53,7 +53,7 @@ export type RequestHandlerClass<Request = Socket> = (new (
   server: HandlerServer,
 ) => RequestHandler) & {
   /** The URL of the module that exports this class: `import.meta.url` in that module. */
-  readonly moduleUrl?: string;
+  readonly moduleURL?: string;
   /** The name the module exports it under. Default: the class's name. */
   readonly exportName?: string;
 };
@@ -61,7 +61,7 @@ export type RequestHandlerClass<Request = Socket> = (new (
 /** Where a handler class can be imported from: what crosses to a worker instead of the class. */
 export interface HandlerLocation {
   /** The URL of the module that exports the handler class. */
-  readonly moduleUrl: string;
+  readonly moduleURL: string;
   /** The name the module exports the class under. */
   readonly exportName: string;
 }
@@ -175,25 +175,25 @@ export function rejectWith(thrown: unknown): Promise<never> {
 export function locateRequestHandler<Request>(
   RequestHandlerClass: RequestHandlerClass<Request>,
 ): HandlerLocation {
-  const { moduleUrl, name } = RequestHandlerClass;
+  const { moduleURL, name } = RequestHandlerClass;
   const exportName = RequestHandlerClass.exportName ?? name;
-  if (typeof moduleUrl !== 'string' || moduleUrl === '' || exportName === '') {
+  if (typeof moduleURL !== 'string' || moduleURL === '' || exportName === '') {
     throw new HandlerNotLocatableError(
       `${name || 'the handler class'} cannot run in another thread or process: export it from a module ` +
-        'and give it `static moduleUrl = import.meta.url`',
+        'and give it `static moduleURL = import.meta.url`',
     );
   }
-  return { moduleUrl, exportName };
+  return { moduleURL, exportName };
 }
 
 /** Import a handler class from its location (in a worker); ERR_HANDLER_LOAD_FAILED if it can't be. */
 export async function loadRequestHandler<Request = Socket>(
   location: HandlerLocation,
 ): Promise<RequestHandlerClass<Request>> {
-  const where = printable(`${location.exportName} from ${location.moduleUrl}`);
+  const where = printable(`${location.exportName} from ${location.moduleURL}`);
   let module: Record<string, unknown>;
   try {
-    module = (await import(location.moduleUrl)) as Record<string, unknown>;
+    module = (await import(location.moduleURL)) as Record<string, unknown>;
   } catch (error) {
     throw new HandlerLoadError(`cannot load ${where}: ${printable(String(error))}`, {
       cause: error,

@@ -102,7 +102,7 @@ describe('stats() of a datagram server', () => {
       setup(): void {}
       async handle(): Promise<void> {
         const [data, socket] = this.request;
-        await socket.sendto(data.subarray(0, 2), this.clientAddress);
+        await socket.sendTo(data.subarray(0, 2), this.clientAddress);
       }
       finish(): void {}
     }

@@ -106,7 +106,7 @@ describe('notifySystemd (sd_notify)', () => {
   it('sends the state to NOTIFY_SOCKET, and does nothing without it', async () => {
     await using manager = await DatagramClient.openUnix();
     expect(await notifySystemd('READY=1', { NOTIFY_SOCKET: manager.address as string })).toBe(true);
-    expect((await manager.recvfrom({ timeoutMs: 5000 }))[0].toString()).toBe('READY=1');
+    expect((await manager.recvFrom({ timeoutMs: 5000 }))[0].toString()).toBe('READY=1');
     expect(await notifySystemd('READY=1', {})).toBe(false);
   });
 

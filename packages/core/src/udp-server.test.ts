@@ -17,7 +17,7 @@ import {
   DatagramHandler,
   ErrorLog,
   Inbox,
-  UdpClient,
+  UDPClient,
   within,
 } from './test-support/socket-helpers.js';
 import { UDPServer, type UDPServerOptions } from './udp-server.js';
@@ -36,7 +36,7 @@ class RecordingUDPServer extends UDPServer {
 }
 
 /** Start a server serving forever, once bound; closed when the test finishes. */
-async function startUdpServer(
+async function startUDPServer(
   Handler: RequestHandlerClass<DatagramRequest> = DatagramEchoHandler,
   options: UDPServerOptions = {},
   address: ServerAddress = ['127.0.0.1', 0],
@@ -71,7 +71,7 @@ class RecipeHandler extends DatagramHandler {
   override async handle(): Promise<void> {
     const [data, socket] = this.request;
     RecipeHandler.seen.push(this.clientAddress);
-    await socket.sendto(data, this.clientAddress);
+    await socket.sendTo(data, this.clientAddress);
   }
 }
 
@@ -81,9 +81,9 @@ describe('UDPServer: the recipe', () => {
     ['::1', 'IPv6'],
   ] as const)('echoes Hello on %s; the reply comes from the server port', async (host, family) => {
     RecipeHandler.seen = [];
-    const { server } = await startUdpServer(RecipeHandler, {}, [host, 0]);
+    const { server } = await startUDPServer(RecipeHandler, {}, [host, 0]);
     expect(server.port).toBeGreaterThan(0);
-    const client = await UdpClient.open(family);
+    const client = await UDPClient.open(family);
     const reply = await client.request('Hello', server.port, host);
     expect(reply.data.toString()).toBe('Hello');
     expect(reply.from).toMatchObject({ address: host, port: server.port, family });
@@ -93,12 +93,12 @@ describe('UDPServer: the recipe', () => {
 
   it("host '' (dual stack) answers an IPv4 client, shown as IPv4, and an IPv6 client", async () => {
     RecipeHandler.seen = [];
-    const { server } = await startUdpServer(RecipeHandler, {}, ['', 0]);
-    const v4 = await UdpClient.open('IPv4');
+    const { server } = await startUDPServer(RecipeHandler, {}, ['', 0]);
+    const v4 = await UDPClient.open('IPv4');
     const reply4 = await v4.request('Hello', server.port, '127.0.0.1');
     expect(reply4.data.toString()).toBe('Hello');
     expect(reply4.from).toMatchObject({ address: '127.0.0.1', port: server.port });
-    const v6 = await UdpClient.open('IPv6');
+    const v6 = await UDPClient.open('IPv6');
     const reply6 = await v6.request('Hello', server.port, '::1');
     expect(reply6.data.toString()).toBe('Hello');
     expect(reply6.from).toMatchObject({ address: '::1', port: server.port });
@@ -115,8 +115,8 @@ describe('UDPServer: the recipe', () => {
   ] as const)(
     '1,000 datagrams from 10 clients are each answered to their sender (%s)',
     async (_name, strategy) => {
-      const { server } = await startUdpServer(DatagramEchoHandler, { strategy: strategy() });
-      const clients = await Promise.all(Array.from({ length: 10 }, () => UdpClient.open()));
+      const { server } = await startUDPServer(DatagramEchoHandler, { strategy: strategy() });
+      const clients = await Promise.all(Array.from({ length: 10 }, () => UDPClient.open()));
       const perClient = 100;
       // Each client paced: the next datagram after the answer to the previous, so loopback drops none.
       const received = await Promise.all(
@@ -148,9 +148,9 @@ describe('UDPServer: datagram size', () => {
         got.push(Buffer.from(this.data));
       }
     }
-    const { server } = await startUdpServer(Recorder);
+    const { server } = await startUDPServer(Recorder);
     expect(server.maxPacketSize).toBe(8192);
-    const client = await UdpClient.open();
+    const client = await UDPClient.open();
     const big = randomBytes(9000);
     const reply = await client.request(big, server.port);
     expect(reply.data.equals(big.subarray(0, 8192))).toBe(true);
@@ -166,8 +166,8 @@ describe('UDPServer: datagram size', () => {
   });
 
   it('a custom maxPacketSize cuts at its size; a datagram of exactly that size is whole', async () => {
-    const { server } = await startUdpServer(DatagramEchoHandler, { maxPacketSize: 100 });
-    const client = await UdpClient.open();
+    const { server } = await startUDPServer(DatagramEchoHandler, { maxPacketSize: 100 });
+    const client = await UDPClient.open();
     const exact = randomBytes(100);
     expect((await client.request(exact, server.port)).data.equals(exact)).toBe(true);
     expect(server.log.entries).toEqual([]);
@@ -198,15 +198,15 @@ describe('UDPServer: failures and verification', () => {
       }
       override async handle(): Promise<void> {
         if (this.data.toString() === 'handle') throw new TypeError('handle threw');
-        await this.request[1].sendto(this.data, this.clientAddress);
+        await this.request[1].sendTo(this.data, this.clientAddress);
       }
       override finish(): void {
         finishes += 1;
         if (this.data.toString() === 'finish') throw new RangeError('finish failed');
       }
     }
-    const { server } = await startUdpServer(Faulty, { strategy: serialStrategy() });
-    const client = await UdpClient.open();
+    const { server } = await startUDPServer(Faulty, { strategy: serialStrategy() });
+    const client = await UDPClient.open();
     const address = { host: '127.0.0.1', port: client.port, family: 'IPv4' };
 
     await client.send('handle', server.port);
@@ -253,7 +253,7 @@ describe('UDPServer: failures and verification', () => {
     onTestFinished(() => server.serverClose());
     void server.serveForever();
     await server.listening;
-    const client = await UdpClient.open();
+    const client = await UDPClient.open();
     await client.send('deny', server.port);
     expect((await client.request('allow', server.port)).data.toString()).toBe('allow');
     expect(handled).toEqual(['allow']);
@@ -265,25 +265,25 @@ describe('UDPServer: failures and verification', () => {
     expect(server.log.entries).toEqual([]);
   });
 
-  it('sendto a Unix path or a Unix client address from a UDP handler is ERR_SEND_FAILED', async () => {
+  it('sendTo a Unix path or a Unix client address from a UDP handler is ERR_SEND_FAILED', async () => {
     class BadDestinations extends DatagramHandler {
       override async handle(): Promise<void> {
         const [, socket] = this.request;
         const outcomes = await Promise.allSettled([
-          socket.sendto('x', '/tmp/ss-nowhere.sock'),
-          socket.sendto('x', { family: 'Unix', path: '/tmp/ss-nowhere.sock' }),
-          socket.sendto('x', { family: 'Unix', path: '' }),
-          socket.sendto('x', ['not an address', 9]),
-          socket.sendto('x', ['127.0.0.1', 0]),
+          socket.sendTo('x', '/tmp/ss-nowhere.sock'),
+          socket.sendTo('x', { family: 'Unix', path: '/tmp/ss-nowhere.sock' }),
+          socket.sendTo('x', { family: 'Unix', path: '' }),
+          socket.sendTo('x', ['not an address', 9]),
+          socket.sendTo('x', ['127.0.0.1', 0]),
         ]);
         const codes = outcomes.map((outcome) =>
           outcome.status === 'rejected' ? String((outcome.reason as { code?: unknown }).code) : 'sent',
         );
-        await socket.sendto(codes.join(','), this.clientAddress);
+        await socket.sendTo(codes.join(','), this.clientAddress);
       }
     }
-    const { server } = await startUdpServer(BadDestinations);
-    const client = await UdpClient.open();
+    const { server } = await startUDPServer(BadDestinations);
+    const client = await UDPClient.open();
     const reply = await client.request('go', server.port);
     expect(reply.data.toString().split(',')).toEqual(Array(5).fill('ERR_SEND_FAILED'));
     expect(server.log.entries).toEqual([]);
@@ -302,10 +302,10 @@ describe('UDPServer: the request queue', () => {
         }
       }
     }
-    const { server } = await startUdpServer(Blocking, { strategy: serialStrategy(), requestQueueSize: 2 });
+    const { server } = await startUDPServer(Blocking, { strategy: serialStrategy(), requestQueueSize: 2 });
     const drops = new Inbox<DropEvent>();
     server.on('drop', (event) => drops.push(event));
-    const client = await UdpClient.open();
+    const client = await UDPClient.open();
     await client.send('block', server.port);
     await started.promise;
     for (const payload of ['queued 1', 'queued 2', 'dropped 1', 'dropped 2'])
@@ -350,7 +350,7 @@ describe('UDPServer: lifecycle', () => {
     await expect(server.serverBind()).rejects.toMatchObject({ code: 'ERR_SERVER_STATE' });
     await server.serverActivate();
     const serving = server.serveForever();
-    const client = await UdpClient.open();
+    const client = await UDPClient.open();
     expect((await client.request('ok', server.port)).data.toString()).toBe('ok');
     await expect(server.serveForever()).rejects.toMatchObject({ code: 'ERR_SERVER_STATE' });
     await server.shutdown();
@@ -358,7 +358,7 @@ describe('UDPServer: lifecycle', () => {
   });
 
   it('a port in use is a BindError naming host and port, from listening and from serveForever', async () => {
-    const { port } = await UdpClient.open(); // holds the port
+    const { port } = await UDPClient.open(); // holds the port
 
     const server = new UDPServer(['127.0.0.1', port], DatagramEchoHandler);
     onTestFinished(() => server.serverClose());
@@ -376,7 +376,7 @@ describe('UDPServer: lifecycle', () => {
   // ERR_SERVER_CLOSED ("shut down or closed"), losing the BindError that bindAndActivate promises
   // they re-raise. See the report for the proposed fix.
   it('serveForever called after the bind failed re-raises the BindError', async () => {
-    const { port } = await UdpClient.open(); // holds the port
+    const { port } = await UDPClient.open(); // holds the port
     const server = new UDPServer(['127.0.0.1', port], DatagramEchoHandler);
     onTestFinished(() => server.serverClose());
     const failure = await server.listening.catch((error: unknown) => error);
@@ -389,7 +389,7 @@ describe('UDPServer: lifecycle', () => {
     const server = new RecordingUDPServer(['127.0.0.1', 0], DatagramEchoHandler);
     onTestFinished(() => server.serverClose());
     await server.listening;
-    const client = await UdpClient.open();
+    const client = await UDPClient.open();
     await client.send('one', server.port);
     await client.send('two', server.port);
     await vi.waitFor(() => expect(server.queuedDatagrams).toBe(2), { timeout: 5000, interval: 5 });
@@ -424,8 +424,8 @@ describe('UDPServer: lifecycle', () => {
         await release.promise;
       }
     }
-    const { server, serving } = await startUdpServer(Slow);
-    const client = await UdpClient.open();
+    const { server, serving } = await startUDPServer(Slow);
+    const client = await UDPClient.open();
     await client.send('slow', server.port);
     await started.promise;
     let isStopped = false;
@@ -449,8 +449,8 @@ describe('UDPServer: lifecycle', () => {
         await release.promise;
       }
     }
-    const { server, serving } = await startUdpServer(Late);
-    const client = await UdpClient.open();
+    const { server, serving } = await startUDPServer(Late);
+    const client = await UDPClient.open();
     await client.send('late', server.port);
     await started.promise;
     await server.serverClose();
@@ -467,8 +467,8 @@ describe('UDPServer: lifecycle', () => {
 
   it('the signal option shuts the server down', async () => {
     const controller = new AbortController();
-    const { server, serving } = await startUdpServer(DatagramEchoHandler, { signal: controller.signal });
-    const client = await UdpClient.open();
+    const { server, serving } = await startUDPServer(DatagramEchoHandler, { signal: controller.signal });
+    const client = await UDPClient.open();
     expect((await client.request('x', server.port)).data.toString()).toBe('x');
     controller.abort();
     await serving;
@@ -480,7 +480,7 @@ describe('UDPServer: lifecycle', () => {
       await using server = new UDPServer(['127.0.0.1', 0], DatagramEchoHandler);
       await server.listening;
       void server.serveForever();
-      const client = await UdpClient.open();
+      const client = await UDPClient.open();
       expect((await client.request('x', server.port)).data.toString()).toBe('x');
       return server.port;
     })();
@@ -536,11 +536,11 @@ describe('UDPServer: bounds under a flood', () => {
           running -= 1;
         }
       }
-      const { server } = await startUdpServer(Hanging, { strategy: eventLoopStrategy() });
+      const { server } = await startUDPServer(Hanging, { strategy: eventLoopStrategy() });
       expect(server.maxConcurrentRequests).toBe(1024);
       const drops: DropEvent[] = [];
       server.on('drop', (event) => drops.push(event));
-      const client = await UdpClient.open();
+      const client = await UDPClient.open();
       const total = 10_000;
       const batch = 64; // well under the socket's receive buffer: paced, loopback keeps them all
       let sent = 0;
@@ -587,11 +587,11 @@ describe('UDPServer: bounds under a flood', () => {
         await release.promise;
       }
     }
-    const { server } = await startUdpServer(Hanging, {
+    const { server } = await startUDPServer(Hanging, {
       strategy: eventLoopStrategy(),
       maxConcurrentRequests: 3,
     });
-    const client = await UdpClient.open();
+    const client = await UDPClient.open();
     for (let i = 0; i < 10; i += 1) await client.send(`d${i}`, server.port);
     expect(await until(() => server.stats().accepted === 10 && running === 3)).toBe(true);
     expect(server.stats()).toMatchObject({ active: 3, waiting: 7 });
@@ -617,8 +617,8 @@ describe('UDPServer: bounds under a flood', () => {
         lengths.push(this.data.length);
       }
     }
-    const { server } = await startUdpServer(Recorder, { strategy: eventLoopStrategy(), maxPacketSize: 100 });
-    const client = await UdpClient.open();
+    const { server } = await startUDPServer(Recorder, { strategy: eventLoopStrategy(), maxPacketSize: 100 });
+    const client = await UDPClient.open();
     const payload = randomBytes(300);
     for (let sent = 0; sent < 200;) {
       const sends: Promise<void>[] = [];

@@ -39,7 +39,7 @@ export interface UDPServerOptions extends DatagramServerOptions {
 
 /**
  * Python's UDPServer: a {@link DatagramServer} on `[host, port]`. Each datagram is one request,
- * `[data, socket]`, answered with `socket.sendto(reply, clientAddress)`; the reply leaves from the
+ * `[data, socket]`, answered with `socket.sendTo(reply, clientAddress)`; the reply leaves from the
  * server's own address. Host `''` is every interface, port 0 a free port (`port` once bound).
  */
 export class UDPServer extends DatagramServer<ServerAddress> {

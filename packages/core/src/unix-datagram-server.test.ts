@@ -111,7 +111,7 @@ describe('UnixDatagramServer: requests', () => {
     class ToGone extends DatagramHandler {
       override async handle(): Promise<void> {
         const target = this.data.toString() === 'to gone' ? gone : this.clientAddress;
-        await this.request[1].sendto(this.data, target);
+        await this.request[1].sendTo(this.data, target);
       }
     }
     const path = join(dir, 's.sock');
@@ -127,19 +127,19 @@ describe('UnixDatagramServer: requests', () => {
     expect((await client.request('back to me', path)).data.toString()).toBe('back to me');
   });
 
-  it('sendto an IP address from a Unix datagram handler is ERR_SEND_FAILED', async () => {
+  it('sendTo an IP address from a Unix datagram handler is ERR_SEND_FAILED', async () => {
     class BadDestinations extends DatagramHandler {
       override async handle(): Promise<void> {
         const [, socket] = this.request;
         const outcomes = await Promise.allSettled([
-          socket.sendto('x', ['127.0.0.1', 9]),
-          socket.sendto('x', { host: '127.0.0.1', port: 9, family: 'IPv4' }),
-          socket.sendto('x', ''),
+          socket.sendTo('x', ['127.0.0.1', 9]),
+          socket.sendTo('x', { host: '127.0.0.1', port: 9, family: 'IPv4' }),
+          socket.sendTo('x', ''),
         ]);
         const codes = outcomes.map((outcome) =>
           outcome.status === 'rejected' ? String((outcome.reason as { code?: unknown }).code) : 'sent',
         );
-        await socket.sendto(codes.join(','), this.clientAddress);
+        await socket.sendTo(codes.join(','), this.clientAddress);
       }
     }
     const dir = tempDir();

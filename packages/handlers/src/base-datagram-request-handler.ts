@@ -12,7 +12,7 @@ import type { ClientAddress, DatagramRequest, HandlerServer, RequestHandler } fr
  * class EchoHandler extends BaseDatagramRequestHandler {
  *   override async handle(): Promise<void> {
  *     const [data, socket] = this.request;
- *     await socket.sendto(data, this.clientAddress);
+ *     await socket.sendTo(data, this.clientAddress);
  *   }
  * }
  * ```
@@ -20,11 +20,11 @@ import type { ClientAddress, DatagramRequest, HandlerServer, RequestHandler } fr
 export class BaseDatagramRequestHandler implements RequestHandler {
   /**
    * Python's `request`, `(data, socket)`: the datagram received (at most the server's
-   * `maxPacketSize` bytes) and the server's socket, whose `sendto(data, address)` answers.
+   * `maxPacketSize` bytes) and the server's socket, whose `sendTo(data, address)` answers.
    */
   readonly request: DatagramRequest;
   /**
-   * The sender's address, Python's `client_address`: where `socket.sendto` answers. A Unix
+   * The sender's address, Python's `client_address`: where `socket.sendTo` answers. A Unix
    * datagram sender that did not bind its socket has the path `''` and cannot be answered.
    */
   readonly clientAddress: ClientAddress;

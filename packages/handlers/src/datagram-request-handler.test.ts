@@ -6,9 +6,9 @@ import { BaseDatagramRequestHandler } from './base-datagram-request-handler.js';
 import { BaseRequestHandler } from './base-request-handler.js';
 import { DatagramRequestHandler } from './datagram-request-handler.js';
 import {
-  startUdpServer,
+  startUDPServer,
   startUnixDatagramServer,
-  UdpPeer,
+  UDPPeer,
   UnixPeer,
 } from './test-support/datagram-test-server.js';
 import { codesOf, waitMs } from './test-support/start-test-server.js';
@@ -25,7 +25,7 @@ class RawEchoHandler extends BaseDatagramRequestHandler {
   override async handle(): Promise<void> {
     const [data, socket] = this.request;
     reports.emit('raw', { request: this.request, clientAddress: this.clientAddress });
-    await socket.sendto(data, this.clientAddress);
+    await socket.sendTo(data, this.clientAddress);
   }
 }
 
@@ -57,7 +57,7 @@ class ThrowingHandler extends BaseDatagramRequestHandler {
   override async handle(): Promise<void> {
     const [data, socket] = this.request;
     if (data.toString() === 'boom') throw new Error('the handler failed');
-    await socket.sendto(data, this.clientAddress);
+    await socket.sendTo(data, this.clientAddress);
   }
 }
 
@@ -97,8 +97,8 @@ const _notDatagram: RequestHandlerClass<DatagramRequest> = BaseRequestHandler;
 
 describe('BaseDatagramRequestHandler over UDP', () => {
   it("echoes the recipe's Hello with request = [data, socket], from the server's port", async () => {
-    const server = await startUdpServer(RawEchoHandler);
-    const client = await UdpPeer.open();
+    const server = await startUDPServer(RawEchoHandler);
+    const client = await UDPPeer.open();
     const seen = nextReport<{ request: DatagramRequest; clientAddress: ClientAddress }>('raw');
     await client.sendTo('Hello', server.port);
     const [reply] = await client.waitFor(1);
@@ -113,8 +113,8 @@ describe('BaseDatagramRequestHandler over UDP', () => {
   });
 
   it('echoes on ::1', async () => {
-    const server = await startUdpServer(RawEchoHandler, { host: '::1' });
-    const client = await UdpPeer.open('::1');
+    const server = await startUDPServer(RawEchoHandler, { host: '::1' });
+    const client = await UDPPeer.open('::1');
     const seen = nextReport<{ clientAddress: ClientAddress }>('raw');
     await client.sendTo('Hello', server.port, '::1');
     const [reply] = await client.waitFor(1);
@@ -124,8 +124,8 @@ describe('BaseDatagramRequestHandler over UDP', () => {
   });
 
   it('reports a handler that throws to handleError and serves the next datagram', async () => {
-    const server = await startUdpServer(ThrowingHandler);
-    const client = await UdpPeer.open();
+    const server = await startUDPServer(ThrowingHandler);
+    const client = await UDPPeer.open();
     await client.sendTo('boom', server.port);
     const [error] = await server.log.waitForErrors(1);
     expect((error as Error).message).toBe('the handler failed');
@@ -138,8 +138,8 @@ describe('BaseDatagramRequestHandler over UDP', () => {
 
 describe('DatagramRequestHandler over UDP', () => {
   it('echoes several lines of one datagram in one datagram', async () => {
-    const server = await startUdpServer(StreamEchoHandler);
-    const client = await UdpPeer.open();
+    const server = await startUDPServer(StreamEchoHandler);
+    const client = await UDPPeer.open();
     const lines = 'one\ntwo\r\n\nthree';
     await client.sendTo(lines, server.port);
     const [reply] = await client.waitFor(1);
@@ -149,8 +149,8 @@ describe('DatagramRequestHandler over UDP', () => {
   });
 
   it('sets packet, socket, rfile (lines to the packet end) and wfile (UTF-8 strings) from the request', async () => {
-    const server = await startUdpServer(InspectingHandler);
-    const client = await UdpPeer.open();
+    const server = await startUDPServer(InspectingHandler);
+    const client = await UDPPeer.open();
     const seen = nextReport<Record<string, unknown>>('inspect');
     await client.sendTo('a\nbc\nlast', server.port);
     expect(await seen).toEqual({
@@ -166,8 +166,8 @@ describe('DatagramRequestHandler over UDP', () => {
   });
 
   it('sends nothing, not even an empty datagram, when the handler wrote nothing', async () => {
-    const server = await startUdpServer(SilentHandler);
-    const client = await UdpPeer.open();
+    const server = await startUDPServer(SilentHandler);
+    const client = await UDPPeer.open();
     const silentFinished = nextReport<string>('silent-finished');
     await client.sendTo('silent', server.port);
     expect(await silentFinished).toBe('silent');
@@ -179,8 +179,8 @@ describe('DatagramRequestHandler over UDP', () => {
   });
 
   it('rejects a write past maxReplySize with ERR_SEND_FAILED, sends nothing of that reply, and serves on', async () => {
-    const server = await startUdpServer(StreamEchoHandler, { handlerOptions: { maxReplySize: 8 } });
-    const client = await UdpPeer.open();
+    const server = await startUDPServer(StreamEchoHandler, { handlerOptions: { maxReplySize: 8 } });
+    const client = await UDPPeer.open();
     await client.sendTo('short\n', server.port);
     await client.waitFor(1);
 
@@ -196,8 +196,8 @@ describe('DatagramRequestHandler over UDP', () => {
   });
 
   it('rejects finish() with ERR_SEND_FAILED when the socket cannot send the reply', async () => {
-    const server = await startUdpServer(LargeReplyHandler);
-    const client = await UdpPeer.open();
+    const server = await startUDPServer(LargeReplyHandler);
+    const client = await UDPPeer.open();
     await client.sendTo('70000', server.port); // over the largest UDP payload
     const [error] = await server.log.waitForErrors(1);
     expect(error).toMatchObject({ code: 'ERR_SEND_FAILED' });
@@ -209,8 +209,8 @@ describe('DatagramRequestHandler over UDP', () => {
   });
 
   it('fails the request with ERR_LINE_TOO_LONG past maxLineLength, after sending what was written', async () => {
-    const server = await startUdpServer(CappedEchoHandler);
-    const client = await UdpPeer.open();
+    const server = await startUDPServer(CappedEchoHandler);
+    const client = await UDPPeer.open();
     await client.sendTo('abcd\nabcde\nnot read\n', server.port);
     expect(codesOf(await server.log.waitForErrors(1))).toEqual(['ERR_LINE_TOO_LONG']);
     // As in Python, finish() sends what the handler wrote before it failed.
@@ -223,8 +223,8 @@ describe('DatagramRequestHandler over UDP', () => {
   });
 
   it('takes maxLineLength from the server handlerOptions over the class field', async () => {
-    const server = await startUdpServer(CappedEchoHandler, { handlerOptions: { maxLineLength: 8 } });
-    const client = await UdpPeer.open();
+    const server = await startUDPServer(CappedEchoHandler, { handlerOptions: { maxLineLength: 8 } });
+    const client = await UDPPeer.open();
     await client.sendTo('abcdefgh\n', server.port);
     const [reply] = await client.waitFor(1);
     expect(reply?.data.toString()).toBe('abcdefgh\n');
@@ -232,8 +232,8 @@ describe('DatagramRequestHandler over UDP', () => {
   });
 
   it('fails each request with ERR_INVALID_OPTION when handlerOptions are invalid, sending nothing', async () => {
-    const server = await startUdpServer(StreamEchoHandler, { handlerOptions: { maxReplySize: 0 } });
-    const client = await UdpPeer.open();
+    const server = await startUDPServer(StreamEchoHandler, { handlerOptions: { maxReplySize: 0 } });
+    const client = await UDPPeer.open();
     await client.sendTo('one\n', server.port);
     await client.sendTo('two\n', server.port);
     expect(codesOf(await server.log.waitForErrors(2))).toEqual(['ERR_INVALID_OPTION', 'ERR_INVALID_OPTION']);

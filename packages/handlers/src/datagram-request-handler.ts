@@ -103,7 +103,7 @@ export class DatagramRequestHandler extends BaseDatagramRequestHandler {
   override finish(): Promise<void> {
     const wfile = this.wfile as DatagramWriter | undefined; // undefined when setup() failed
     if (wfile === undefined || wfile.writtenLength === 0 || wfile.hasOverflowed) return Promise.resolve();
-    return this.socket.sendto(wfile.contents(), this.clientAddress);
+    return this.socket.sendTo(wfile.contents(), this.clientAddress);
   }
 }
 

@@ -4,7 +4,7 @@ import { requireInteger } from '@socketserver/core/strategy';
 const written: Promise<void> = Promise.resolve();
 
 /** The largest UDP payload over IPv4, in bytes: 65 535 less the IP and UDP headers. */
-const maxUdpPayload = 65_507;
+const maxUDPPayload = 65_507;
 
 /** Options of {@link DatagramWriter}. */
 export interface DatagramWriterOptions {
@@ -33,7 +33,7 @@ export class DatagramWriter {
   #overflow: SendError | undefined;
 
   constructor(options: DatagramWriterOptions = {}) {
-    this.maxReplySize = requireInteger('maxReplySize', options.maxReplySize ?? maxUdpPayload, 1);
+    this.maxReplySize = requireInteger('maxReplySize', options.maxReplySize ?? maxUDPPayload, 1);
   }
 
   /** Bytes collected so far. */

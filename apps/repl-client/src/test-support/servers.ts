@@ -102,7 +102,7 @@ export interface DatagramServer extends AsyncDisposable {
 }
 
 /** A UDP server on 127.0.0.1 (or `host`) and an ephemeral port. */
-export interface UdpServer extends DatagramServer {
+export interface UDPServer extends DatagramServer {
   readonly port: number;
 }
 
@@ -110,9 +110,9 @@ export interface UdpServer extends DatagramServer {
  * Starts a `node:dgram` socket on `host` (default 127.0.0.1), port 0, that echoes every datagram
  * to its sender, or with `isSilent` only records it. Disposing closes it.
  */
-export async function startUdpServer(
+export async function startUDPServer(
   options: { host?: string; isSilent?: boolean } = {},
-): Promise<UdpServer> {
+): Promise<UDPServer> {
   const { host = '127.0.0.1', isSilent = false } = options;
   const socket = createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
   const received = new DatagramLog();

@@ -25,7 +25,7 @@ setInterval(() => {
 }, 5).unref();
 
 export class CommandEchoHandler extends StreamRequestHandler {
-  static moduleUrl: string = import.meta.url;
+  static moduleURL: string = import.meta.url;
 
   override async handle(): Promise<void> {
     for await (const line of this.rfile) {

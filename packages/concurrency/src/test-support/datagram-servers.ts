@@ -156,15 +156,15 @@ export class Inbox<T> {
 }
 
 /** A UDP datagram received, with its sender. */
-export interface UdpReply {
+export interface UDPReply {
   readonly data: Buffer;
   readonly from: dgram.RemoteInfo;
 }
 
 /** A UDP client bound to loopback, closed when the test finishes. */
-export class UdpClient {
+export class UDPClient {
   readonly socket: dgram.Socket;
-  readonly inbox: Inbox<UdpReply> = new Inbox();
+  readonly inbox: Inbox<UDPReply> = new Inbox();
   readonly host: string;
 
   private constructor(socket: dgram.Socket, host: string) {
@@ -173,13 +173,13 @@ export class UdpClient {
     socket.on('message', (data, from) => this.inbox.push({ data, from }));
   }
 
-  static async open(host: '127.0.0.1' | '::1' = '127.0.0.1'): Promise<UdpClient> {
+  static async open(host: '127.0.0.1' | '::1' = '127.0.0.1'): Promise<UDPClient> {
     const socket = dgram.createSocket(host === '::1' ? 'udp6' : 'udp4');
     onTestFinished(() => new Promise<void>((resolve) => socket.close(() => resolve())).catch(() => {}));
     const bound = once(socket, 'listening', { signal: AbortSignal.timeout(waitMs) });
     socket.bind(0, host);
     await bound;
-    return new UdpClient(socket, host);
+    return new UDPClient(socket, host);
   }
 
   get port(): number {
@@ -193,7 +193,7 @@ export class UdpClient {
   }
 
   /** Send, then wait for the next datagram. */
-  async request(data: string, port: number): Promise<UdpReply> {
+  async request(data: string, port: number): Promise<UDPReply> {
     await this.send(data, port);
     return this.inbox.next(`an answer to ${JSON.stringify(data)}`);
   }

@@ -16,7 +16,7 @@ if (marker !== undefined && existsSync(marker)) {
 }
 
 export class RefusingHandler extends StreamRequestHandler {
-  static moduleUrl: string = import.meta.url;
+  static moduleURL: string = import.meta.url;
 
   override async handle(): Promise<void> {
     for await (const line of this.rfile) {

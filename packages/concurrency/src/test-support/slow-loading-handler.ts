@@ -13,7 +13,7 @@ const loadDelayMs = Number(process.env[slowLoadVariable] ?? '0');
 if (loadDelayMs > 0) await delay(loadDelayMs);
 
 export class SlowLoadingHandler extends StreamRequestHandler {
-  static moduleUrl: string = import.meta.url;
+  static moduleURL: string = import.meta.url;
 
   override async handle(): Promise<void> {
     for await (const line of this.rfile) {

@@ -14,7 +14,7 @@ import { StreamRequestHandler } from '@socketserver/handlers';
  *   TLVs (`[type, value as text]`), as JSON.
  */
 export class TLSEchoHandler extends StreamRequestHandler {
-  static moduleUrl: string = import.meta.url;
+  static moduleURL: string = import.meta.url;
 
   override async handle(): Promise<void> {
     for await (const line of this.rfile) {

@@ -9,7 +9,7 @@
 import type { ClientAddress, DatagramRequest, HandlerServer, RequestHandler } from '@socketserver/core';
 
 export class WireBytesHandler implements RequestHandler {
-  static moduleUrl: string = import.meta.url;
+  static moduleURL: string = import.meta.url;
   readonly request: DatagramRequest;
   readonly clientAddress: ClientAddress;
   readonly server: HandlerServer;
@@ -26,16 +26,16 @@ export class WireBytesHandler implements RequestHandler {
     const [data, socket] = this.request;
     const command = data.toString('latin1');
     if (command === '!kind') {
-      await socket.sendto(`${data.constructor.name} ${Buffer.isBuffer(data)}`, this.clientAddress);
+      await socket.sendTo(`${data.constructor.name} ${Buffer.isBuffer(data)}`, this.clientAddress);
     } else if (command === '!view') {
       const whole = new Uint8Array(64).fill(0x2e);
       whole.set(Buffer.from('VIEW'), 30);
-      const sending = socket.sendto(whole.subarray(30, 34), this.clientAddress);
+      const sending = socket.sendTo(whole.subarray(30, 34), this.clientAddress);
       whole.fill(0x21);
       await sending;
     } else if (command === '!options') {
-      await socket.sendto(JSON.stringify(describe(this.server.handlerOptions)), this.clientAddress);
-    } else await socket.sendto(data, this.clientAddress);
+      await socket.sendTo(JSON.stringify(describe(this.server.handlerOptions)), this.clientAddress);
+    } else await socket.sendTo(data, this.clientAddress);
   }
 
   finish(): void {}

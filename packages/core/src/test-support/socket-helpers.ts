@@ -99,33 +99,33 @@ export class DatagramHandler implements RequestHandler {
 /** Sends every datagram back to its sender, through the server's socket. */
 export class DatagramEchoHandler extends DatagramHandler {
   override async handle(): Promise<void> {
-    await this.request[1].sendto(this.data, this.clientAddress);
+    await this.request[1].sendTo(this.data, this.clientAddress);
   }
 }
 
 /** A received UDP datagram with its sender. */
-export interface UdpMessage {
+export interface UDPMessage {
   readonly data: Buffer;
   readonly from: dgram.RemoteInfo;
 }
 
 /** A UDP client socket bound to loopback, closed when the test finishes. */
-export class UdpClient {
+export class UDPClient {
   readonly socket: dgram.Socket;
-  readonly inbox: Inbox<UdpMessage> = new Inbox();
+  readonly inbox: Inbox<UDPMessage> = new Inbox();
 
   private constructor(socket: dgram.Socket) {
     this.socket = socket;
     socket.on('message', (data, from) => this.inbox.push({ data, from }));
   }
 
-  static async open(family: 'IPv4' | 'IPv6' = 'IPv4'): Promise<UdpClient> {
+  static async open(family: 'IPv4' | 'IPv6' = 'IPv4'): Promise<UDPClient> {
     const socket = dgram.createSocket(family === 'IPv4' ? 'udp4' : 'udp6');
     onTestFinished(() => new Promise<void>((resolve) => socket.close(() => resolve())).catch(() => {}));
     const bound = once(socket, 'listening', { signal: AbortSignal.timeout(5000) });
     socket.bind(0, family === 'IPv4' ? '127.0.0.1' : '::1');
     await bound;
-    return new UdpClient(socket);
+    return new UDPClient(socket);
   }
 
   get port(): number {
@@ -139,7 +139,7 @@ export class UdpClient {
   }
 
   /** Send, then wait for the next datagram. */
-  async request(data: Uint8Array | string, port: number, host = '127.0.0.1'): Promise<UdpMessage> {
+  async request(data: Uint8Array | string, port: number, host = '127.0.0.1'): Promise<UDPMessage> {
     await this.send(data, port, host);
     return this.inbox.next(5000, `an answer to ${JSON.stringify(String(data)).slice(0, 60)}`);
   }

@@ -1,4 +1,4 @@
-import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
+import { createSocket, type RemoteInfo, type Socket as UDPSocket } from 'node:dgram';
 import { EventEmitter, once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -87,7 +87,7 @@ async function serveUntilTestFinished(
 }
 
 /** Serves `Handler` over UDP on `host` (default 127.0.0.1), an ephemeral port, with the event-loop strategy. */
-export async function startUdpServer(
+export async function startUDPServer(
   Handler: RequestHandlerClass<DatagramRequest>,
   options: TestServerOptions & { host?: string } = {},
 ): Promise<RecordingUDPServer> {
@@ -157,11 +157,11 @@ class Inbox {
 }
 
 /** A node:dgram socket on loopback that keeps every datagram it receives. Closed when the test finishes. */
-export class UdpPeer {
-  readonly socket: UdpSocket;
+export class UDPPeer {
+  readonly socket: UDPSocket;
   readonly #inbox = new Inbox();
 
-  private constructor(socket: UdpSocket) {
+  private constructor(socket: UDPSocket) {
     this.socket = socket;
     socket.on('message', (data: Buffer, sender: RemoteInfo) =>
       this.#inbox.push({ data, from: `${sender.address} ${sender.port}` }),
@@ -169,13 +169,13 @@ export class UdpPeer {
   }
 
   /** Binds a socket on `host` (default 127.0.0.1), an ephemeral port. */
-  static async open(host = '127.0.0.1'): Promise<UdpPeer> {
+  static async open(host = '127.0.0.1'): Promise<UDPPeer> {
     const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
     onTestFinished(() => new Promise<void>((resolve) => socket.close(() => resolve())));
     const listening = once(socket, 'listening', { signal: AbortSignal.timeout(waitMs) });
     socket.bind(0, host);
     await listening;
-    return new UdpPeer(socket);
+    return new UDPPeer(socket);
   }
 
   /** The port it is bound to. */
