@@ -8,7 +8,7 @@ import { hostPortLabel, unixPathLabel } from './peer-label.js';
 describe('the copy of core printable', () => {
   it("is core's file as it is (this package cannot depend on core, whose tests depend on it)", () => {
     const read = (url: string): string => readFileSync(new URL(url, import.meta.url), 'utf8');
-    expect(read('./printable.ts')).toBe(read('../../core/src/printable.ts'));
+    expect(read('./printable.ts')).toBe(read('../../core/src/support/printable.ts'));
   });
 });
 

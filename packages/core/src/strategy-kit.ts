@@ -8,18 +8,23 @@ export type {
   RequestSettings,
   SharedListener,
   StrategyContext,
-} from './strategy.js';
-export { InThreadStrategy } from './in-thread-strategy.js';
-export { serveRequest, serveRequestHandler, endRequest } from './serve-request.js';
-export type { RequestSteps, EndingSteps } from './serve-request.js';
-export { runRequestHandler, locateRequestHandler, loadRequestHandler } from './request-handler.js';
-export type { HandlerLocation } from './request-handler.js';
-export { connectionSetup } from './connection-setup.js';
-export type { ConnectionSetup, ReadyConnection } from './connection-setup.js';
-export { tlsUpgrade, resolveTLSOptions } from './tls.js';
-export { proxyTrustCheck, resolveProxyProtocolOptions } from './proxy-protocol.js';
-export { HandshakeGate } from './handshake-gate.js';
-export type { HandshakeLimits } from './handshake-gate.js';
-export { clientAddressOf } from './client-address.js';
-export { describeUnixPath } from './errors.js';
-export { requireInteger, requireBoolean, requireDelayMs, requireTimeoutMs } from './option-validators.js';
+} from './strategy/strategy.js';
+export { InThreadStrategy } from './strategy/in-thread-strategy.js';
+export { serveRequest, serveRequestHandler, endRequest } from './request/serve-request.js';
+export type { RequestSteps, EndingSteps } from './request/serve-request.js';
+export { runRequestHandler, locateRequestHandler, loadRequestHandler } from './request/request-handler.js';
+export type { HandlerLocation } from './request/request-handler.js';
+export { connectionSetup } from './connection-setup/connection-setup.js';
+export type { ConnectionSetup, ReadyConnection } from './connection-setup/connection-setup.js';
+export { tlsUpgrade, resolveTLSOptions } from './connection-setup/tls.js';
+export { proxyTrustCheck, resolveProxyProtocolOptions } from './connection-setup/proxy-protocol/trust.js';
+export { HandshakeGate } from './connection-setup/handshake-gate.js';
+export type { HandshakeLimits } from './connection-setup/handshake-gate.js';
+export { clientAddressOf } from './support/client-address.js';
+export { describeUnixPath } from './support/errors.js';
+export {
+  requireInteger,
+  requireBoolean,
+  requireDelayMs,
+  requireTimeoutMs,
+} from './support/option-validators.js';

@@ -1,6 +1,6 @@
 /** PROXY protocol headers made by hand, for tests: good ones, and every kind of bad one. */
 import net from 'node:net';
-import { crc32c } from '../proxy-protocol.js';
+import { crc32c } from '../connection-setup/proxy-protocol/parser.js';
 
 export const v2Signature: Buffer = Buffer.from('\r\n\r\n\0\r\nQUIT\n', 'latin1');
 

@@ -1,11 +1,11 @@
 import { EventEmitter, once } from 'node:events';
 import type { Socket } from 'node:net';
 import { onTestFinished } from 'vitest';
-import type { ClientAddress } from '../client-address.js';
-import type { RequestHandlerClass } from '../request-handler.js';
-import type { ServerAddress } from '../server-address.js';
-import { TCPServer, type TCPServerOptions } from '../tcp-server.js';
-import { eventLoopStrategy } from '../event-loop-strategy.js';
+import type { ClientAddress } from '../support/client-address.js';
+import type { RequestHandlerClass } from '../request/request-handler.js';
+import type { ServerAddress } from '../platform/server-address.js';
+import { TCPServer, type TCPServerOptions } from '../servers/tcp-server.js';
+import { eventLoopStrategy } from '../strategy/event-loop-strategy.js';
 
 export interface RecordedError {
   readonly clientAddress: ClientAddress;

@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import type { DgramSocket } from 'node-unix-socket';
 import { onTestFinished } from 'vitest';
-import type { ClientAddress } from '../client-address.js';
-import type { DatagramRequest } from '../datagram-socket.js';
-import type { HandlerServer, RequestHandler } from '../request-handler.js';
+import type { ClientAddress } from '../support/client-address.js';
+import type { DatagramRequest } from '../servers/datagram-socket.js';
+import type { HandlerServer, RequestHandler } from '../request/request-handler.js';
 import type { RecordedError } from './recording-server.js';
 
 /** A fresh temporary directory with a short path, removed when the test finishes. */

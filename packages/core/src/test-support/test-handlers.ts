@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
-import type { ClientAddress } from '../client-address.js';
-import type { HandlerServer, RequestHandler } from '../request-handler.js';
+import type { ClientAddress } from '../support/client-address.js';
+import type { HandlerServer, RequestHandler } from '../request/request-handler.js';
 
 /** A handler built straight on the socket (core's tests can't use @socketserver/handlers). */
 export class SocketHandler implements RequestHandler {
