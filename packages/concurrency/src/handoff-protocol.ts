@@ -53,8 +53,11 @@ export type MainToWorkerMessage =
   | { readonly type: 'sent'; readonly id: number; readonly seq: number; readonly error?: SerializedError }
   /** Close every connection, let the handlers finish, and exit. */
   | { readonly type: 'close' }
-  /** A health check: answer `pong` at once; a worker whose event loop is blocked cannot. */
-  | { readonly type: 'ping' };
+  /**
+   * A health check: answer `pong` at once (with `seq`); a worker whose event loop is blocked
+   * cannot.
+   */
+  | { readonly type: 'ping'; readonly seq?: number };
 
 /** What a worker that accepts connections itself listens on, and the caps it keeps. */
 export interface WorkerListenSettings {
@@ -131,7 +134,11 @@ export type WorkerToMainMessage =
   /** An uncaught exception: the worker exits right after this message. */
   | { readonly type: 'fatal'; readonly error: SerializedError }
   /** The answer to `ping`: this worker's event loop turns. */
-  | { readonly type: 'pong' }
+  /**
+   * The answer to `ping`: this worker's event loop turns, and `lastRequestId` is the last request
+   * it received (messages arrive in order, so one sent before the ping and above it never will).
+   */
+  | { readonly type: 'pong'; readonly lastRequestId: number; readonly seq?: number | undefined }
   /** Messages sent in one turn of the worker's event loop, in order: one message for many. */
   | { readonly type: 'batch'; readonly messages: readonly WorkerToMainMessage[] };
 

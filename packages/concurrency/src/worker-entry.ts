@@ -119,11 +119,18 @@ process.on('unhandledRejection', (reason) =>
   channel.send({ type: 'worker-error', error: serializeError(reason) }),
 );
 
+/** The id of the last request received from the main side (`pong` tells it). */
+let lastRequestId = 0;
+
 function onMessage(message: MainToWorkerMessage, handle: Socket | undefined): void {
-  if (message.type === 'request') serve(message.id, message.clientAddress, message.socket ?? handle);
-  else if (message.type === 'datagram') serveDatagram(message.id, message.clientAddress, message.data);
-  else if (message.type === 'sent') onSent(message.seq, message.error);
-  else if (message.type === 'ping') channel.send({ type: 'pong' });
+  if (message.type === 'request') {
+    lastRequestId = message.id;
+    serve(message.id, message.clientAddress, message.socket ?? handle);
+  } else if (message.type === 'datagram') {
+    lastRequestId = message.id;
+    serveDatagram(message.id, message.clientAddress, message.data);
+  } else if (message.type === 'sent') onSent(message.seq, message.error);
+  else if (message.type === 'ping') channel.send({ type: 'pong', lastRequestId, seq: message.seq });
   else if (message.type === 'init') void init(message.handler, message.settings, message.listen);
   else if (message.type === 'stop-accepting') stopAccepting();
   else closing ??= close();

@@ -137,7 +137,20 @@ interface PooledWorker<Request> {
   readyAt: number | undefined;
   /** Connections it may hold, accepting itself: its share of the server's `maxConnections`. */
   connectionShare: number;
+  /** The id of the last connection handed to it (a worker thread; see {@link WorkerPool.#checkHandOffs}). */
+  lastSentId: number;
+  /** Every connection handed to it up to this id is known to have arrived. */
+  confirmedId: number;
+  /** The hand-off check waiting for its pong: its `seq`, and the last id sent before it. */
+  handOffPing: { readonly seq: number; readonly afterId: number } | undefined;
 }
+
+/**
+ * How often a thread pool checks that the connections it handed over arrived, in ms: a socket
+ * transferred to a worker thread while the process is out of file descriptors is dropped with
+ * its message, with no error on either side, and would hold its slot for ever.
+ */
+const handOffCheckMs = 1_000;
 
 type Phase = 'created' | 'starting' | 'running' | 'draining' | 'closing' | 'closed';
 
@@ -221,6 +234,9 @@ export class WorkerPool<Request = Socket>
   #startRetryTimer: NodeJS.Timeout | undefined;
   /** The health check's timer: pings the workers that serve, ends those that stopped answering. */
   #healthTimer: NodeJS.Timeout | undefined;
+  /** The check that handed-over connections reached their worker threads; see {@link handOffCheckMs}. */
+  #handOffTimer: NodeJS.Timeout | undefined;
+  #lastPingSeq = 0;
 
   constructor(config: WorkerPoolConfig) {
     super();
@@ -301,7 +317,50 @@ export class WorkerPool<Request = Socket>
       this.#healthTimer = setInterval(() => this.#checkHealth(), Math.max(1, unresponsiveTimeoutMs / 3));
       this.#healthTimer.unref();
     }
+    if (this.kind === 'thread' && !this.#isDatagram) {
+      this.#handOffTimer = setInterval(() => this.#checkHandOffs(), handOffCheckMs);
+      this.#handOffTimer.unref();
+    }
     this.#dispatch();
+  }
+
+  /**
+   * Ask each worker thread that was handed connections since the last answer which one it got last
+   * (`ping` with a `seq`; the `pong` says). Messages arrive in order, so a connection sent before
+   * the ping and above the worker's last one never arrived: see {@link WorkerPool.#onHandOffPong}.
+   * At most one message a second per worker, and none while every hand-off is confirmed.
+   */
+  #checkHandOffs(): void {
+    for (const worker of this.#workers) {
+      if (worker.state === 'starting' || worker.handOffPing !== undefined) continue;
+      if (worker.lastSentId <= worker.confirmedId) continue;
+      const seq = ++this.#lastPingSeq;
+      worker.handOffPing = { seq, afterId: worker.lastSentId };
+      this.#send(worker, { type: 'ping', seq });
+    }
+  }
+
+  /** The answer to a hand-off check: the connections sent before it that never arrived are lost. */
+  #onHandOffPong(worker: PooledWorker<Request>, lastRequestId: number): void {
+    const ping = worker.handOffPing;
+    worker.handOffPing = undefined;
+    worker.confirmedId = Math.max(worker.confirmedId, lastRequestId);
+    if (ping === undefined) return;
+    for (const [id, request] of worker.requests) {
+      if (id <= lastRequestId || id > ping.afterId) continue;
+      worker.requests.delete(id);
+      this.#context?.handleError(
+        request.request,
+        request.clientAddress,
+        new SendError(
+          `connection lost on its way to ${describeWorker(worker)}: it never arrived ` +
+            '(the process may be out of file descriptors)',
+        ),
+      );
+      this.#settle(request);
+    }
+    worker.confirmedId = Math.max(worker.confirmedId, ping.afterId);
+    this.#onIdle(worker);
   }
 
   /**
@@ -398,6 +457,7 @@ export class WorkerPool<Request = Socket>
     clearTimeout(this.#startRetryTimer);
     this.#startRetryTimer = undefined;
     clearInterval(this.#healthTimer);
+    clearInterval(this.#handOffTimer);
     for (const request of this.#queue.splice(0)) this.#settle(request);
     const graceMs = this.#config.blockOnClose ? (this.#context?.settings.drainTimeoutMs ?? 0) : 0;
     for (const worker of this.#workers) {
@@ -441,6 +501,9 @@ export class WorkerPool<Request = Socket>
       lastHeardAt: performance.now(),
       readyAt: undefined,
       connectionShare: 0,
+      lastSentId: 0,
+      confirmedId: 0,
+      handOffPing: undefined,
     };
     this.#workers.add(worker);
     const { startTimeoutMs } = this.#config;
@@ -463,6 +526,9 @@ export class WorkerPool<Request = Socket>
     worker.lastHeardAt = performance.now();
     switch (message.type) {
       case 'pong':
+        if (message.seq !== undefined && message.seq === worker.handOffPing?.seq) {
+          this.#onHandOffPong(worker, message.lastRequestId);
+        }
         return;
       case 'ready':
         if (worker.state !== 'starting') return;
@@ -525,6 +591,8 @@ export class WorkerPool<Request = Socket>
         return;
       }
       case 'done': {
+        // Messages arrive in order: every connection handed over up to this one arrived.
+        if (message.id > worker.confirmedId) worker.confirmedId = message.id;
         const request = worker.requests.get(message.id);
         if (request === undefined) return;
         worker.requests.delete(message.id);
@@ -699,6 +767,7 @@ export class WorkerPool<Request = Socket>
           data: toWireBytes((request.request as DatagramRequest)[0], worker.handle.kind),
         })
       : worker.handle.send({ type: 'request', id, clientAddress }, request.request as Socket);
+    worker.lastSentId = id;
     sending.catch((error: unknown) => {
       // Not sent (the worker is exiting, or the socket failed): this request alone is lost.
       if (!worker.requests.delete(id)) return;
