@@ -3,15 +3,15 @@ import { UDPServer, type ClientAddress, type DatagramRequest } from '@socketserv
 import { forking, pool, type WorkerPool } from '@socketserver/concurrency';
 import { fromWireBytes, toWireBytes } from '../dist/handoff-protocol.js';
 import { serve, UDPClient, type UDPReply } from './test-support/datagram-servers.js';
-import { WireBytesHandler } from './test-support/wire-bytes-handler.js';
+import { DatagramCommandHandler } from './test-support/datagram-handlers.js';
 
-/** A UDPServer serving {@link WireBytesHandler}, datagrams cut at 1,024 bytes, that records its errors. */
+/** A UDPServer serving {@link DatagramCommandHandler}, datagrams cut at 1,024 bytes, that records its errors. */
 class WireBytesServer extends UDPServer {
   declare readonly strategy: WorkerPool<DatagramRequest>;
   readonly errors: unknown[] = [];
 
   constructor(strategy: WorkerPool<DatagramRequest>, handlerOptions: Record<string, unknown> = {}) {
-    super(['127.0.0.1', 0], WireBytesHandler, { strategy, handlerOptions, maxPacketSize: 1024 });
+    super(['127.0.0.1', 0], DatagramCommandHandler, { strategy, handlerOptions, maxPacketSize: 1024 });
   }
 
   override handleError(_request: DatagramRequest | undefined, _client: ClientAddress, error: unknown): void {

@@ -5,7 +5,11 @@
  * - `!throw`: the handler throws a RangeError (reported to the server's handleError);
  * - `!exit`: the handler calls `process.exit(3)` (ends a worker thread, or a child process);
  * - `!badsend`: sends to an address the server cannot reach, then answers how that `sendTo` failed:
- *   `<name> <code>`.
+ *   `<name> <code>`;
+ * - `!kind`: answers what the handler's `data` is: `<constructor name> <Buffer.isBuffer>`;
+ * - `!view`: sends `VIEW` as a Uint8Array view into the middle of a larger buffer, and overwrites
+ *   that buffer before the send settles: only the view's bytes, as they were, may arrive;
+ * - `!options`: answers the handler options as they arrived, described as JSON (see `describe`).
  */
 import { threadId } from 'node:worker_threads';
 import type { ClientAddress, DatagramRequest, HandlerServer, RequestHandler } from '@socketserver/core';
@@ -38,8 +42,37 @@ export class DatagramCommandHandler implements RequestHandler {
         const { name, code } = error as { name: string; code: string };
         await socket.sendTo(`${name} ${code}`, this.clientAddress);
       }
+    } else if (command === '!kind') {
+      await socket.sendTo(`${data.constructor.name} ${Buffer.isBuffer(data)}`, this.clientAddress);
+    } else if (command === '!view') {
+      const whole = new Uint8Array(64).fill(0x2e);
+      whole.set(Buffer.from('VIEW'), 30);
+      const sending = socket.sendTo(whole.subarray(30, 34), this.clientAddress);
+      whole.fill(0x21);
+      await sending;
+    } else if (command === '!options') {
+      await socket.sendTo(JSON.stringify(describe(this.server.handlerOptions)), this.clientAddress);
     } else await socket.sendTo(data, this.clientAddress);
   }
 
   finish(): void {}
+}
+
+/** Each option's type (its constructor's name for an object) and its value as text. */
+function describe(options: Readonly<Record<string, unknown>>): Record<string, [string, string]> {
+  const described: Record<string, [string, string]> = {};
+  for (const [name, value] of Object.entries(options)) {
+    const type =
+      typeof value === 'object' && value !== null ? (value.constructor?.name ?? 'Object') : typeof value;
+    const text =
+      value instanceof Map
+        ? JSON.stringify([...value])
+        : value instanceof Uint8Array
+          ? Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')
+          : value instanceof Date
+            ? value.toISOString()
+            : String(value);
+    described[name] = [type, text];
+  }
+  return described;
 }
