@@ -21,9 +21,20 @@ const server = new TCPServer(['127.0.0.1', 0], CommandEchoHandler, { strategy: p
 const held = [];
 server.handleError = (_request, _address, error) => {
   console.log('ERROR ' + error.code + ' ' + error.message);
+  isFilling = false;
   for (const fd of held.splice(0)) fs.closeSync(fd); // the descriptors back: the next one is served
 };
-server.on('connectionState', ({ state }) => console.log('STATE ' + state));
+let isFilling = false;
+/** Take every descriptor left. */
+const fill = () => {
+  try { for (;;) held.push(fs.openSync('/dev/null', 'r')); } catch {}
+};
+server.on('connectionState', ({ state }) => {
+  // Accepted, not yet handed over: any descriptor freed since (the warm-up connection's, closed
+  // late in its worker) is taken too, so the transfer finds none.
+  if (state === 'new' && isFilling) fill();
+  console.log('STATE ' + state);
+});
 void server.serveForever();
 await server.listening;
 // One connection served first: the worker thread is up, its handler module loaded.
@@ -32,8 +43,9 @@ const warm = net.connect(server.port, '127.0.0.1');
 warm.end('warm\\n');
 for await (const _chunk of warm);
 // Every descriptor taken but one: the accept gets it, and the transfer to the thread finds none.
-try { for (;;) held.push(fs.openSync('/dev/null', 'r')); } catch {}
+fill();
 fs.closeSync(held.pop());
+isFilling = true;
 console.log('READY ' + server.port);
 `;
 
